@@ -1,0 +1,45 @@
+import { InputError } from '../pipeline/errors.ts';
+import { replayCommand } from './replay-command.ts';
+import { UsageError } from './usage-error.ts';
+
+const USAGE = `usage: nudge <command> [options]
+
+commands:
+  replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>]
+         decide a recorded log with a message set, no services needed (DESIGN §7)
+  help   this text`;
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  replay: replayCommand,
+  help: () => {
+    process.stdout.write(USAGE + '\n');
+    return Promise.resolve();
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name = 'help', ...args] = argv;
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (command === undefined) {
+    process.stderr.write(`nudge: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await command(args);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`nudge ${name}: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof InputError) {
+      process.stderr.write(
+        `nudge ${name}: ${error.where}:\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`,
+      );
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

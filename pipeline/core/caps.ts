@@ -1,0 +1,75 @@
+import type { Channel, GlobalCap } from './message-schema.ts';
+import { CHANNELS } from './message-schema.ts';
+import type { RecentSend } from './user-state.ts';
+
+/** Global caps compiled for one caps setting: which caps apply to each channel, and how far back each channel's sends matter. */
+export type CompiledCaps = {
+  readonly caps: readonly GlobalCap[];
+  readonly byChannel: Readonly<Record<Channel, readonly GlobalCap[]>>;
+  /** How long a send on this channel can still count toward a cap (0: never, so it is not kept). */
+  readonly horizon: Readonly<Record<Channel, number>>;
+};
+
+/** Why a send would break a global cap: the first cap that blocks, and when every blocking cap lets the user through again. */
+export type CapBlocked = {
+  readonly cap: GlobalCap;
+  readonly sends_in_window: number;
+  /** null when a blocking cap has `max: 0`, which never lets a send through. */
+  readonly eligible_at: number | null;
+};
+
+export function compileCaps(caps: readonly GlobalCap[]): CompiledCaps {
+  const entries = CHANNELS.map((channel) => {
+    const applying = caps.filter((cap) => cap.channel === undefined || cap.channel === channel);
+    return [channel, applying, Math.max(0, ...applying.map((cap) => cap.per))] as const;
+  });
+  return {
+    caps,
+    byChannel: Object.fromEntries(entries.map(([channel, applying]) => [channel, applying])) as Record<
+      Channel,
+      GlobalCap[]
+    >,
+    horizon: Object.fromEntries(entries.map(([channel, , horizon]) => [channel, horizon])) as Record<
+      Channel,
+      number
+    >,
+  };
+}
+
+export const NO_CAPS: CompiledCaps = compileCaps([]);
+
+/**
+ * DESIGN §4 check 6: a cap blocks when the user's sends it counts in `(at - per, at]` reach `max`.
+ * Sends stamped after `at` count too: ingest clocks may disagree slightly, and a send already made
+ * must never be left out of a window (with that, no window of `per` ever holds more than `max`).
+ */
+export function checkCaps(
+  caps: CompiledCaps,
+  channel: Channel,
+  recent: readonly RecentSend[],
+  at: number,
+): CapBlocked | undefined {
+  let blocked: CapBlocked | undefined;
+  for (const cap of caps.byChannel[channel]) {
+    const inWindow = recent.filter(
+      (send) => send.at > at - cap.per && (cap.channel === undefined || send.channel === cap.channel),
+    );
+    if (inWindow.length < cap.max) continue;
+    const eligible =
+      cap.max === 0
+        ? null
+        : (inWindow.map((send) => send.at).sort((a, b) => a - b)[inWindow.length - cap.max] ?? 0) + cap.per;
+    const eligible_at =
+      blocked === undefined
+        ? eligible
+        : blocked.eligible_at === null || eligible === null
+          ? null
+          : Math.max(blocked.eligible_at, eligible);
+    blocked = {
+      cap: blocked?.cap ?? cap,
+      sends_in_window: blocked?.sends_in_window ?? inWindow.length,
+      eligible_at,
+    };
+  }
+  return blocked;
+}

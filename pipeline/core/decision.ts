@@ -1,0 +1,72 @@
+import type { CapBlocked } from './caps.ts';
+import type { ConditionFailure } from './condition.ts';
+import type { Channel } from './message-schema.ts';
+import type { ScheduleClosed } from './schedule.ts';
+
+export const OUTCOMES = ['sent', 'suppressed', 'filtered'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+/** In the order the checks run (DESIGN §4): the first that fails gives the reason. */
+export const REASONS = [
+  'event_filter',
+  'audience',
+  'schedule',
+  'max_sends',
+  'min_interval',
+  'global_cap',
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+export type Content = { readonly subject: string | null; readonly body: string };
+
+type DecisionBase = {
+  /** Deterministic: the same entry and message always give the same id (`<message_id>:<entry_id>`). */
+  readonly decision_id: string;
+  readonly entry_id: string;
+  readonly message_id: string;
+  readonly message_version: number;
+  readonly user_id: string;
+  readonly channel: Channel;
+  /** The entry's `received_at`: the only time a decision knows. */
+  readonly at: number;
+};
+
+/** One decision per (log entry, candidate message), with a structured explanation (see `explain.ts` for the sentence). */
+export type Decision = DecisionBase &
+  (
+    | {
+        readonly outcome: 'sent';
+        readonly reason: null;
+        readonly content: Content;
+        readonly explanation: null;
+      }
+    | {
+        readonly outcome: 'filtered';
+        readonly reason: 'event_filter' | 'audience';
+        readonly explanation: { readonly failed: ConditionFailure };
+      }
+    | { readonly outcome: 'suppressed'; readonly reason: 'schedule'; readonly explanation: ScheduleClosed }
+    | {
+        readonly outcome: 'suppressed';
+        readonly reason: 'max_sends';
+        readonly explanation: { readonly sends: number; readonly max_sends: number };
+      }
+    | {
+        readonly outcome: 'suppressed';
+        readonly reason: 'min_interval';
+        readonly explanation: {
+          readonly last_sent_at: number;
+          readonly min_interval: number;
+          readonly eligible_at: number;
+        };
+      }
+    | { readonly outcome: 'suppressed'; readonly reason: 'global_cap'; readonly explanation: CapBlocked }
+  );
+
+/** What a decision says, without who and when: the outcome-specific part. */
+export type Verdict = Decision extends infer D
+  ? D extends DecisionBase
+    ? Omit<D, keyof DecisionBase>
+    : never
+  : never;
+
+export const decisionId = (messageId: string, entryId: string): string => `${messageId}:${entryId}`;

@@ -1,0 +1,51 @@
+import type { CompiledCaps } from '../core/caps.ts';
+import { decide } from '../core/decide.ts';
+import type { Decision, Outcome, Reason } from '../core/decision.ts';
+import type { LogEntry } from '../core/log-entry.ts';
+import type { RuleIndex } from '../core/rule-index.ts';
+import type { UserState } from '../core/user-state.ts';
+import { EMPTY_USER_STATE } from '../core/user-state.ts';
+
+export type ReplaySummary = {
+  entries: number;
+  decisions: number;
+  outcomes: Record<Outcome, number>;
+  reasons: Record<Reason, number>;
+};
+
+/**
+ * Decides a log in order with one fixed message set and caps, keeping each user's state in
+ * memory: memory grows with the users who have state (a send or attributes), never with the log.
+ */
+export class Replayer {
+  private readonly states = new Map<string, UserState>();
+  readonly summary: ReplaySummary = {
+    entries: 0,
+    decisions: 0,
+    outcomes: { sent: 0, suppressed: 0, filtered: 0 },
+    reasons: { event_filter: 0, audience: 0, schedule: 0, max_sends: 0, min_interval: 0, global_cap: 0 },
+  };
+
+  constructor(
+    private readonly index: RuleIndex,
+    private readonly caps: CompiledCaps,
+  ) {}
+
+  apply(entry: LogEntry): readonly Decision[] {
+    const before = this.states.get(entry.user_id);
+    const { state, decisions } = decide(before, entry, this.index, this.caps);
+    // decide hands back the very state it was given when nothing changed: users who never got a send keep no state.
+    if (state !== (before ?? EMPTY_USER_STATE)) this.states.set(entry.user_id, state);
+    this.summary.entries++;
+    this.summary.decisions += decisions.length;
+    for (const decision of decisions) {
+      this.summary.outcomes[decision.outcome]++;
+      if (decision.reason !== null) this.summary.reasons[decision.reason]++;
+    }
+    return decisions;
+  }
+
+  get users(): number {
+    return this.states.size;
+  }
+}

@@ -1,0 +1,15 @@
+import type { EntrySource } from '../ports/entry-source.ts';
+import type { LineSink } from '../ports/line-sink.ts';
+import { replayLine } from './replay-line.ts';
+import type { Replayer } from './replayer.ts';
+
+/** Streams a log through a replayer into a sink, one line per decision, in log order then candidate order. */
+export async function runReplay(source: EntrySource, sink: LineSink, replayer: Replayer): Promise<void> {
+  for await (const batch of source.batches()) {
+    for (const entry of batch) {
+      for (const decision of replayer.apply(entry)) sink.writeLine(replayLine(decision));
+    }
+    await sink.flush();
+  }
+  await sink.close();
+}
