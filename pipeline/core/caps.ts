@@ -51,25 +51,48 @@ export function checkCaps(
 ): CapBlocked | undefined {
   let blocked: CapBlocked | undefined;
   for (const cap of caps.byChannel[channel]) {
-    const inWindow = recent.filter(
-      (send) => send.at > at - cap.per && (cap.channel === undefined || send.channel === cap.channel),
-    );
-    if (inWindow.length < cap.max) continue;
-    const eligible =
-      cap.max === 0
-        ? null
-        : (inWindow.map((send) => send.at).sort((a, b) => a - b)[inWindow.length - cap.max] ?? 0) + cap.per;
+    let count = 0;
+    for (const send of recent) if (counts(cap, send, at)) count++;
+    if (count < cap.max) continue;
+    const eligible = cap.max === 0 ? null : eligibleAt(recent, cap, at, count);
     const eligible_at =
       blocked === undefined
         ? eligible
         : blocked.eligible_at === null || eligible === null
           ? null
           : Math.max(blocked.eligible_at, eligible);
-    blocked = {
-      cap: blocked?.cap ?? cap,
-      sends_in_window: blocked?.sends_in_window ?? inWindow.length,
-      eligible_at,
-    };
+    blocked = { cap: blocked?.cap ?? cap, sends_in_window: blocked?.sends_in_window ?? count, eligible_at };
   }
   return blocked;
+}
+
+function counts(cap: GlobalCap, send: RecentSend, at: number): boolean {
+  return send.at > at - cap.per && (cap.channel === undefined || send.channel === cap.channel);
+}
+
+/**
+ * When enough of the counted sends have left the window for one more to fit under `max`: the
+ * (count - max)-th oldest counted send plus `per`. Sends are kept in decision order, which is time
+ * order unless ingest clocks disagreed; only then is a sorted copy needed.
+ */
+function eligibleAt(recent: readonly RecentSend[], cap: GlobalCap, at: number, count: number): number {
+  const wanted = count - cap.max;
+  let seen = 0;
+  let previous = -Infinity;
+  let found = 0;
+  for (const send of recent) {
+    if (!counts(cap, send, at)) continue;
+    if (send.at < previous) return sortedEligibleAt(recent, cap, at, wanted);
+    previous = send.at;
+    if (seen++ === wanted) found = send.at;
+  }
+  return found + cap.per;
+}
+
+function sortedEligibleAt(recent: readonly RecentSend[], cap: GlobalCap, at: number, wanted: number): number {
+  const times = recent
+    .filter((send) => counts(cap, send, at))
+    .map((send) => send.at)
+    .sort((a, b) => a - b);
+  return (times[wanted] ?? 0) + cap.per;
 }

@@ -1,5 +1,5 @@
 import type { Facts, Present } from './facts.ts';
-import { compileField } from './facts.ts';
+import { readSource } from './facts.ts';
 import type { Condition, ConditionLeaf, ConditionValue, Op } from './message-schema.ts';
 
 /** Why a condition failed: the leaf with the value actually seen, or every branch of an `any`. */
@@ -47,64 +47,68 @@ function compileAny(parts: readonly CompiledCondition[]): CompiledCondition {
   };
 }
 
+/**
+ * A leaf becomes one generated function that reads the field and tests it inline (see
+ * `readSource` for why generated). Values enter the source as JSON literals; lists go in as a Set.
+ */
 function compileLeaf(leaf: ConditionLeaf): CompiledCondition {
-  const read = compileField(leaf.field);
-  const test = compileTest(leaf.op, leaf.value);
-  const { field, op, value } = leaf;
-  return (facts) => {
-    const actual = read(facts);
-    return test(actual) ? undefined : { field, op, value, actual };
-  };
+  const members = new Set<Present>(Array.isArray(leaf.value) ? leaf.value : []);
+  const source = `return function leaf(facts) {
+    ${readSource(leaf.field, 'actual')}
+    if (${testSource(leaf.op, leaf.value)}) return undefined;
+    return { field: condition.field, op: condition.op, value: condition.value, actual };
+  };`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from JSON literals, see readSource
+  const make = new Function('condition', 'members', source) as (
+    c: ConditionLeaf,
+    m: ReadonlySet<Present>,
+  ) => CompiledCondition;
+  return make(leaf, members);
 }
 
-type Test = (actual: Present | undefined) => boolean;
-
-/** DESIGN §3: a missing field fails every op but `not_exists`; a string never equals a number. */
-function compileTest(op: Op, value: ConditionValue | undefined): Test {
+/** DESIGN §3 as a JS expression on `actual`: a missing field fails every op but `not_exists`; a string never equals a number. */
+function testSource(op: Op, value: ConditionValue | undefined): string {
+  const literal = JSON.stringify(value);
   switch (op) {
     case 'exists':
-      return (actual) => actual !== undefined;
+      return 'actual !== undefined';
     case 'not_exists':
-      return (actual) => actual === undefined;
+      return 'actual === undefined';
     case 'eq':
-      return (actual) => actual === value;
+      return `actual === ${literal}`;
     case 'neq':
-      return (actual) => actual !== undefined && actual !== value;
+      return `actual !== undefined && actual !== ${literal}`;
     case 'gt':
-      return numeric(value, (a, b) => a > b);
+      return `typeof actual === 'number' && actual > ${number(value)}`;
     case 'gte':
-      return numeric(value, (a, b) => a >= b);
+      return `typeof actual === 'number' && actual >= ${number(value)}`;
     case 'lt':
-      return numeric(value, (a, b) => a < b);
+      return `typeof actual === 'number' && actual < ${number(value)}`;
     case 'lte':
-      return numeric(value, (a, b) => a <= b);
+      return `typeof actual === 'number' && actual <= ${number(value)}`;
     case 'contains':
-      return textual(value, (a, b) => a.includes(b));
+      return `typeof actual === 'string' && actual.includes(${text(value)})`;
     case 'not_contains':
-      return textual(value, (a, b) => !a.includes(b));
+      return `typeof actual === 'string' && !actual.includes(${text(value)})`;
     case 'starts_with':
-      return textual(value, (a, b) => a.startsWith(b));
+      return `typeof actual === 'string' && actual.startsWith(${text(value)})`;
     case 'ends_with':
-      return textual(value, (a, b) => a.endsWith(b));
-    case 'in': {
-      const members = new Set<Present>(Array.isArray(value) ? value : []);
-      return (actual) => actual !== undefined && members.has(actual);
-    }
-    case 'not_in': {
-      const members = new Set<Present>(Array.isArray(value) ? value : []);
-      return (actual) => actual !== undefined && !members.has(actual);
-    }
+      return `typeof actual === 'string' && actual.endsWith(${text(value)})`;
+    case 'in':
+      return 'actual !== undefined && members.has(actual)';
+    case 'not_in':
+      return 'actual !== undefined && !members.has(actual)';
   }
 }
 
-function numeric(value: ConditionValue | undefined, compare: (a: number, b: number) => boolean): Test {
-  if (typeof value !== 'number')
+function number(value: ConditionValue | undefined): string {
+  if (typeof value !== 'number' || !Number.isFinite(value))
     throw new Error('numeric op without a number: validate with MessageSchema first');
-  return (actual) => typeof actual === 'number' && compare(actual, value);
+  return JSON.stringify(value);
 }
 
-function textual(value: ConditionValue | undefined, compare: (a: string, b: string) => boolean): Test {
+function text(value: ConditionValue | undefined): string {
   if (typeof value !== 'string')
     throw new Error('string op without a string: validate with MessageSchema first');
-  return (actual) => typeof actual === 'string' && compare(actual, value);
+  return JSON.stringify(value);
 }

@@ -30,43 +30,48 @@ type DecisionBase = {
   readonly at: number;
 };
 
-/** One decision per (log entry, candidate message), with a structured explanation (see `explain.ts` for the sentence). */
-export type Decision = DecisionBase &
-  (
-    | {
-        readonly outcome: 'sent';
-        readonly reason: null;
-        readonly content: Content;
-        readonly explanation: null;
-      }
-    | {
-        readonly outcome: 'filtered';
-        readonly reason: 'event_filter' | 'audience';
-        readonly explanation: { readonly failed: ConditionFailure };
-      }
-    | { readonly outcome: 'suppressed'; readonly reason: 'schedule'; readonly explanation: ScheduleClosed }
-    | {
-        readonly outcome: 'suppressed';
-        readonly reason: 'max_sends';
-        readonly explanation: { readonly sends: number; readonly max_sends: number };
-      }
-    | {
-        readonly outcome: 'suppressed';
-        readonly reason: 'min_interval';
-        readonly explanation: {
-          readonly last_sent_at: number;
-          readonly min_interval: number;
-          readonly eligible_at: number;
-        };
-      }
-    | { readonly outcome: 'suppressed'; readonly reason: 'global_cap'; readonly explanation: CapBlocked }
-  );
+/** What was decided and why, with a structured explanation (see `explain.ts` for the sentence). */
+export type Verdict =
+  | { readonly outcome: 'sent'; readonly reason: null; readonly content: Content; readonly explanation: null }
+  | {
+      readonly outcome: 'filtered';
+      readonly reason: 'event_filter' | 'audience';
+      readonly content: null;
+      readonly explanation: { readonly failed: ConditionFailure };
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'schedule';
+      readonly content: null;
+      readonly explanation: ScheduleClosed;
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'max_sends';
+      readonly content: null;
+      readonly explanation: { readonly sends: number; readonly max_sends: number };
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'min_interval';
+      readonly content: null;
+      readonly explanation: {
+        readonly last_sent_at: number;
+        readonly min_interval: number;
+        readonly eligible_at: number;
+      };
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'global_cap';
+      readonly content: null;
+      readonly explanation: CapBlocked;
+    };
 
-/** What a decision says, without who and when: the outcome-specific part. */
-export type Verdict = Decision extends infer D
-  ? D extends DecisionBase
-    ? Omit<D, keyof DecisionBase>
-    : never
-  : never;
+/**
+ * One decision per (log entry, candidate message). Every decision has every field (`content` and
+ * `explanation` null where they do not apply), so all decisions share one shape.
+ */
+export type Decision = DecisionBase & Verdict;
 
 export const decisionId = (messageId: string, entryId: string): string => `${messageId}:${entryId}`;

@@ -3,7 +3,7 @@ import { compileCondition } from './condition.ts';
 import type { Channel, Message } from './message-schema.ts';
 import type { CompiledSchedule } from './schedule.ts';
 import { compileSchedule } from './schedule.ts';
-import { ownKey } from './scalar.ts';
+import { isPrototypeKey } from './scalar.ts';
 import type { CompiledTemplate } from './template.ts';
 import { compileTemplate } from './template.ts';
 import type { SendRecord } from './user-state.ts';
@@ -70,6 +70,16 @@ function compileMessage(message: Message): CompiledMessage {
     counts_toward_caps: !message.global_cap_exempt,
     subject: message.template.subject === undefined ? null : compileTemplate(message.template.subject),
     body: compileTemplate(message.template.body),
-    sendsIn: ownKey<SendRecord>(message.id),
+    sendsIn: sendsReader(message.id),
   };
+}
+
+/** A generated reader per message, for the reason given at `readSource` (one monomorphic load per message). */
+function sendsReader(id: string): CompiledMessage['sendsIn'] {
+  const literal = JSON.stringify(id);
+  const own = isPrototypeKey(id)
+    ? `Object.hasOwn(messages, ${literal}) ? messages[${literal}] : undefined`
+    : `messages[${literal}]`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from a JSON literal, see readSource
+  return new Function('messages', `return ${own};`) as CompiledMessage['sendsIn'];
 }

@@ -6,6 +6,9 @@ export type FlatObject = Readonly<Record<string, Scalar>>;
 
 const PROTOTYPE_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+/** Keys such as `constructor` or `__proto__`, which a plain object answers from its prototype when it lacks them. */
+export const isPrototypeKey = (key: string): boolean => PROTOTYPE_KEYS.has(key);
+
 /**
  * A reader for one key of plain objects (parsed JSON) that never reaches the prototype chain:
  * `constructor` or `__proto__` are keys like any other. Built once per compiled field or message:

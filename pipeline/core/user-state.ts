@@ -25,27 +25,35 @@ export const EMPTY_USER_STATE: UserState = Object.freeze({
   recent: Object.freeze([]),
 });
 
-/** The state after a send: the message's count and last send, and the send among the recent ones when a cap counts it. */
-export function applySend(
+/**
+ * The state after the sends decided for one entry (all at `at`): each message's count and last
+ * send, and the sends a global cap can still count, older ones dropped. The state given is
+ * returned as it is when there was no send.
+ */
+export function applySends(
   state: UserState,
-  send: {
-    readonly message_id: string;
-    readonly channel: Channel;
-    readonly at: number;
-    readonly counts_toward_caps: boolean;
-  },
-  previous: SendRecord | undefined,
+  at: number,
+  sent: readonly SentMessage[],
   caps: CompiledCaps,
 ): UserState {
-  const messages = {
-    ...state.messages,
-    [send.message_id]: { count: (previous?.count ?? 0) + 1, last_at: send.at },
-  };
-  const horizon = caps.horizon[send.channel];
-  if (!send.counts_toward_caps || horizon === 0) return { ...state, messages };
-  const kept = state.recent.filter((recent) => recent.at > send.at - caps.horizon[recent.channel]);
-  return { ...state, messages, recent: [...kept, { at: send.at, channel: send.channel }] };
+  if (sent.length === 0) return state;
+  const messages: Record<string, SendRecord> = { ...state.messages };
+  const recent = state.recent.filter((send) => send.at > at - caps.horizon[send.channel]);
+  for (const message of sent) {
+    const previous = Object.hasOwn(messages, message.id) ? messages[message.id] : undefined;
+    messages[message.id] = { count: (previous?.count ?? 0) + 1, last_at: at };
+    if (message.counts_toward_caps && caps.horizon[message.channel] > 0)
+      recent.push({ at, channel: message.channel });
+  }
+  return { attributes: state.attributes, messages, recent };
 }
+
+/** What `applySends` needs of a message. */
+export type SentMessage = {
+  readonly id: string;
+  readonly channel: Channel;
+  readonly counts_toward_caps: boolean;
+};
 
 /** DESIGN §2: attributes are merged; a key set to `null` is removed. */
 export function applyAttributes(state: UserState, attributes: FlatObject): UserState {

@@ -1,29 +1,50 @@
 import type { Decision } from '../core/decision.ts';
 
-/**
- * One decision as DESIGN §7 writes it: `{"entry_id","message_id","user_id","at","outcome","reason","content"}`
- * in that key order; `reason` null when sent; `content` `{subject, body}` only when sent.
- */
+/** One decision as a DESIGN §7 replay line (see `ReplayLineFormatter`). */
 export function replayLine(decision: Decision): string {
-  const { entry_id, message_id, user_id, at } = decision;
-  if (decision.outcome === 'sent') {
+  return new ReplayLineFormatter().format(decision);
+}
+
+const VERDICT_TEXT = {
+  event_filter: '"outcome":"filtered","reason":"event_filter"}',
+  audience: '"outcome":"filtered","reason":"audience"}',
+  schedule: '"outcome":"suppressed","reason":"schedule"}',
+  max_sends: '"outcome":"suppressed","reason":"max_sends"}',
+  min_interval: '"outcome":"suppressed","reason":"min_interval"}',
+  global_cap: '"outcome":"suppressed","reason":"global_cap"}',
+} as const;
+
+/**
+ * Decisions as DESIGN §7 replay lines: `{"entry_id","message_id","user_id","at","outcome","reason","content"}`
+ * in that key order; `reason` null when sent; `content` `{subject, body}` only when sent, a missing
+ * subject as null. Written as text rather than by `JSON.stringify` of an object (a test holds the
+ * two equal), because the decisions of one entry share its id and user and every message id
+ * recurs: their JSON is made once and reused.
+ */
+export class ReplayLineFormatter {
+  private entryId: string | undefined;
+  private entryPrefix = '';
+  private userId: string | undefined;
+  private userPart = '';
+  private readonly messageParts = new Map<string, string>();
+
+  format(decision: Decision): string {
+    if (decision.entry_id !== this.entryId) {
+      this.entryId = decision.entry_id;
+      this.entryPrefix = `{"entry_id":${JSON.stringify(decision.entry_id)},"message_id":`;
+    }
+    if (decision.user_id !== this.userId) {
+      this.userId = decision.user_id;
+      this.userPart = `,"user_id":${JSON.stringify(decision.user_id)},"at":`;
+    }
+    let messagePart = this.messageParts.get(decision.message_id);
+    if (messagePart === undefined) {
+      messagePart = JSON.stringify(decision.message_id);
+      this.messageParts.set(decision.message_id, messagePart);
+    }
+    const head = `${this.entryPrefix}${messagePart}${this.userPart}${decision.at},`;
+    if (decision.reason !== null) return head + VERDICT_TEXT[decision.reason];
     const { subject, body } = decision.content;
-    return JSON.stringify({
-      entry_id,
-      message_id,
-      user_id,
-      at,
-      outcome: 'sent',
-      reason: null,
-      content: { subject, body },
-    });
+    return `${head}"outcome":"sent","reason":null,"content":{"subject":${JSON.stringify(subject)},"body":${JSON.stringify(body)}}}`;
   }
-  return JSON.stringify({
-    entry_id,
-    message_id,
-    user_id,
-    at,
-    outcome: decision.outcome,
-    reason: decision.reason,
-  });
 }

@@ -38,14 +38,45 @@ export class Replayer {
     if (state !== (before ?? EMPTY_USER_STATE)) this.states.set(entry.user_id, state);
     this.summary.entries++;
     this.summary.decisions += decisions.length;
-    for (const decision of decisions) {
-      this.summary.outcomes[decision.outcome]++;
-      if (decision.reason !== null) this.summary.reasons[decision.reason]++;
-    }
+    for (const decision of decisions) count(this.summary, decision);
     return decisions;
   }
 
   get users(): number {
     return this.states.size;
+  }
+}
+
+/** A switch rather than `outcomes[decision.outcome]++`: one monomorphic store per field on the hot path. */
+function count(summary: ReplaySummary, decision: Decision): void {
+  const { outcomes, reasons } = summary;
+  switch (decision.reason) {
+    case null:
+      outcomes.sent++;
+      return;
+    case 'event_filter':
+      outcomes.filtered++;
+      reasons.event_filter++;
+      return;
+    case 'audience':
+      outcomes.filtered++;
+      reasons.audience++;
+      return;
+    case 'schedule':
+      outcomes.suppressed++;
+      reasons.schedule++;
+      return;
+    case 'max_sends':
+      outcomes.suppressed++;
+      reasons.max_sends++;
+      return;
+    case 'min_interval':
+      outcomes.suppressed++;
+      reasons.min_interval++;
+      return;
+    case 'global_cap':
+      outcomes.suppressed++;
+      reasons.global_cap++;
+      return;
   }
 }

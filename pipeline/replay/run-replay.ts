@@ -1,13 +1,14 @@
 import type { EntrySource } from '../ports/entry-source.ts';
 import type { LineSink } from '../ports/line-sink.ts';
-import { replayLine } from './replay-line.ts';
+import { ReplayLineFormatter } from './replay-line.ts';
 import type { Replayer } from './replayer.ts';
 
 /** Streams a log through a replayer into a sink, one line per decision, in log order then candidate order. */
 export async function runReplay(source: EntrySource, sink: LineSink, replayer: Replayer): Promise<void> {
+  const formatter = new ReplayLineFormatter();
   for await (const batch of source.batches()) {
     for (const entry of batch) {
-      for (const decision of replayer.apply(entry)) sink.writeLine(replayLine(decision));
+      for (const decision of replayer.apply(entry)) sink.writeLine(formatter.format(decision));
     }
     await sink.flush();
   }

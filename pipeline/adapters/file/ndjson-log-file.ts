@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { LogEntry } from '../../core/log-entry.ts';
-import { LogEntrySchema } from '../../core/log-entry.ts';
+import { isWellFormedEntry, LogEntrySchema } from '../../core/log-entry.ts';
 import { formatIssues } from '../../core/validation.ts';
 import { InputError } from '../../errors.ts';
 import type { EntrySource } from '../../ports/entry-source.ts';
@@ -31,6 +31,7 @@ export function parseEntry(line: string, where: () => string): LogEntry {
   } catch (error) {
     throw new InputError(where(), [`invalid JSON (${(error as Error).message})`], { cause: error });
   }
+  if (isWellFormedEntry(json)) return json;
   const result = LogEntrySchema.safeParse(json);
   if (!result.success) throw new InputError(where(), formatIssues(result.error.issues));
   return result.data;
