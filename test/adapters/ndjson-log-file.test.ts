@@ -96,7 +96,9 @@ describe('NdjsonLogFile', () => {
       `${line('a')}\n\n${JSON.stringify({ type: 'track', id: 'x', name: 'n', user_id: 'u', received_at: -5 })}\n`,
     );
     const read = async () => {
-      for await (const batch of new NdjsonLogFile(bad).batches()) batch;
+      const ids: string[] = [];
+      for await (const batch of new NdjsonLogFile(bad).batches()) ids.push(...batch.map((e) => e.id));
+      return ids;
     };
     await expect(read()).rejects.toThrow(InputError);
     await expect(read()).rejects.toThrow(/bad\.ndjson:3: received_at/);
