@@ -5,8 +5,9 @@ import { UsageError } from './usage-error.ts';
 const USAGE = `usage: nudge <command> [options]
 
 commands:
-  replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>]
-         decide a recorded log with a message set, no services needed (DESIGN §7)
+  replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>] [--explain]
+         decide a recorded log with a message set, no services needed (DESIGN §7);
+         --explain adds each decision's explanation for a person as a last key
   help   this text`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {

@@ -10,7 +10,7 @@ import type { ReplaySummary } from '../pipeline/replay/replayer.ts';
 import { runReplay } from '../pipeline/replay/run-replay.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `nudge replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>]` */
+/** `nudge replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>] [--explain]` */
 export async function replayCommand(args: string[]): Promise<void> {
   const options = parseReplayArgs(args);
   const messages = await readJsonDefinitions(options.messages, MessageListSchema);
@@ -19,7 +19,7 @@ export async function replayCommand(args: string[]): Promise<void> {
   const sink =
     options.out === undefined ? StreamLineSink.toStream(process.stdout) : StreamLineSink.toFile(options.out);
   const started = performance.now();
-  await runReplay(new NdjsonLogFile(options.log), sink, replayer);
+  await runReplay(new NdjsonLogFile(options.log), sink, replayer, { explain: options.explain });
   process.stderr.write(summaryText(replayer.summary, replayer.users, performance.now() - started));
 }
 
@@ -33,6 +33,7 @@ function parseReplayArgs(args: string[]) {
         messages: { type: 'string' },
         caps: { type: 'string' },
         out: { type: 'string' },
+        explain: { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -40,10 +41,10 @@ function parseReplayArgs(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }
-  const { log, messages, caps, out } = values;
+  const { log, messages, caps, out, explain } = values;
   if (log === undefined) throw new UsageError('--log <file.ndjson> is required');
   if (messages === undefined) throw new UsageError('--messages <file.json> is required');
-  return { log, messages, caps, out };
+  return { log, messages, caps, out, explain };
 }
 
 function summaryText(summary: ReplaySummary, users: number, elapsedMs: number): string {

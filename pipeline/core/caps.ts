@@ -6,7 +6,7 @@ import type { RecentSend } from './user-state.ts';
 export type CompiledCaps = {
   readonly caps: readonly GlobalCap[];
   readonly byChannel: Readonly<Record<Channel, readonly GlobalCap[]>>;
-  /** How long a send on this channel can still count toward a cap (0: never, so it is not kept). */
+  /** The longest window of a cap that counts sends on this channel (0: none does). */
   readonly horizon: Readonly<Record<Channel, number>>;
 };
 
@@ -42,6 +42,7 @@ export const NO_CAPS: CompiledCaps = compileCaps([]);
  * DESIGN §4 check 6: a cap blocks when the user's sends it counts in `(at - per, at]` reach `max`.
  * Sends stamped after `at` count too: ingest clocks may disagree slightly, and a send already made
  * must never be left out of a window (with that, no window of `per` ever holds more than `max`).
+ * `recent` is in time order.
  */
 export function checkCaps(
   caps: CompiledCaps,
@@ -72,27 +73,13 @@ function counts(cap: GlobalCap, send: RecentSend, at: number): boolean {
 
 /**
  * When enough of the counted sends have left the window for one more to fit under `max`: the
- * (count - max)-th oldest counted send plus `per`. Sends are kept in decision order, which is time
- * order unless ingest clocks disagreed; only then is a sorted copy needed.
+ * (count - max)-th oldest counted send in the window, plus `per` (`recent` is in time order).
  */
 function eligibleAt(recent: readonly RecentSend[], cap: GlobalCap, at: number, count: number): number {
   const wanted = count - cap.max;
   let seen = 0;
-  let previous = -Infinity;
-  let found = 0;
   for (const send of recent) {
-    if (!counts(cap, send, at)) continue;
-    if (send.at < previous) return sortedEligibleAt(recent, cap, at, wanted);
-    previous = send.at;
-    if (seen++ === wanted) found = send.at;
+    if (counts(cap, send, at) && seen++ === wanted) return send.at + cap.per;
   }
-  return found + cap.per;
-}
-
-function sortedEligibleAt(recent: readonly RecentSend[], cap: GlobalCap, at: number, wanted: number): number {
-  const times = recent
-    .filter((send) => counts(cap, send, at))
-    .map((send) => send.at)
-    .sort((a, b) => a - b);
-  return (times[wanted] ?? 0) + cap.per;
+  return at + cap.per; // unreachable: count counted sends exist
 }

@@ -7,7 +7,7 @@ import type { LogEntry, TrackEntry } from './log-entry.ts';
 import { usableMetadata } from './log-entry.ts';
 import type { CompiledMessage, RuleIndex } from './rule-index.ts';
 import type { UserState } from './user-state.ts';
-import { applyAttributes, applySends, EMPTY_USER_STATE } from './user-state.ts';
+import { applyAttributes, applySends, EMPTY_USER_STATE, insertByTime } from './user-state.ts';
 
 export type DecideResult = { readonly state: UserState; readonly decisions: readonly Decision[] };
 
@@ -48,7 +48,7 @@ export function decide(
     decisions.push(decision);
     if (decision.outcome !== 'sent') continue;
     sent.push(message);
-    if (message.counts_toward_caps) recent = [...recent, { at, channel: message.channel }];
+    if (message.counts_toward_caps) recent = insertByTime(recent, { at, channel: message.channel });
   }
   return { state: applySends(current, at, sent, caps), decisions };
 }

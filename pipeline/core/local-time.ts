@@ -41,10 +41,31 @@ export class TimeZone {
     return { date, weekday: mod(date + 4, 7), minutes: Math.floor((wall - date * DAY_MS) / MINUTE_MS) };
   }
 
-  /** The instant a wall-clock time (ms since the local epoch) happens; a time skipped by DST lands just after the gap. */
+  /**
+   * The first instant at which the local time reaches `wall` (ms since the local epoch): a wall
+   * time that happens twice (clocks going back) gives the first; one skipped (clocks going
+   * forward) gives the end of the gap, the first instant past it.
+   */
   instantOf(wall: number): number {
-    const guess = wall - this.offsetAt(wall);
-    return wall - this.offsetAt(guess);
+    // Offsets a day either side: at most one change lies between them.
+    const before = this.offsetAt(wall - DAY_MS);
+    const after = this.offsetAt(wall + DAY_MS);
+    const candidates = [wall - before, wall - after].filter((at) => at + this.offsetAt(at) === wall);
+    if (candidates.length > 0) return Math.min(...candidates);
+    return this.changeBetween(wall - after, wall - before);
+  }
+
+  /** The first instant in (from, to] whose offset differs from the one at `from`; changes fall on whole minutes. */
+  private changeBetween(from: number, to: number): number {
+    const offset = this.offsetAt(from);
+    let low = Math.floor(from / MINUTE_MS);
+    let high = Math.ceil(to / MINUTE_MS);
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (this.offsetAt(middle * MINUTE_MS) === offset) low = middle;
+      else high = middle;
+    }
+    return high * MINUTE_MS;
   }
 
   /** Local time minus UTC, in ms, at an instant. */

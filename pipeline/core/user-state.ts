@@ -15,7 +15,7 @@ export type UserState = {
   readonly attributes: FlatObject;
   /** Keyed by message id. */
   readonly messages: Readonly<Record<string, SendRecord>>;
-  /** Sends of messages that count toward global caps, oldest decided first; kept only while a cap can still count them. */
+  /** Sends of messages that count toward global caps, in time order; only those a cap can still count (see `keptForCaps`). */
   readonly recent: readonly RecentSend[];
 };
 
@@ -27,8 +27,8 @@ export const EMPTY_USER_STATE: UserState = Object.freeze({
 
 /**
  * The state after the sends decided for one entry (all at `at`): each message's count and last
- * send, and the sends a global cap can still count, older ones dropped. The state given is
- * returned as it is when there was no send.
+ * send, and the sends a global cap can still count. The state given is returned as it is when
+ * there was no send.
  */
 export function applySends(
   state: UserState,
@@ -38,14 +38,45 @@ export function applySends(
 ): UserState {
   if (sent.length === 0) return state;
   const messages: Record<string, SendRecord> = { ...state.messages };
-  const recent = state.recent.filter((send) => send.at > at - caps.horizon[send.channel]);
+  let recent = state.recent;
   for (const message of sent) {
     const previous = Object.hasOwn(messages, message.id) ? messages[message.id] : undefined;
     messages[message.id] = { count: (previous?.count ?? 0) + 1, last_at: at };
-    if (message.counts_toward_caps && caps.horizon[message.channel] > 0)
-      recent.push({ at, channel: message.channel });
+    if (message.counts_toward_caps) recent = insertByTime(recent, { at, channel: message.channel });
   }
-  return { attributes: state.attributes, messages, recent };
+  return {
+    attributes: state.attributes,
+    messages,
+    recent: recent === state.recent ? recent : keptForCaps(recent, caps),
+  };
+}
+
+/** A copy with the send placed after every send at or before its time: `recent` stays in time order. */
+export function insertByTime(recent: readonly RecentSend[], send: RecentSend): RecentSend[] {
+  let i = recent.length;
+  while (i > 0 && (recent[i - 1]?.at ?? 0) > send.at) i--;
+  return [...recent.slice(0, i), send, ...recent.slice(i)];
+}
+
+/**
+ * The sends worth keeping: for each cap, the `max` newest it counts, which is all its check and
+ * its `eligible_at` need whatever the order entries arrive in (ingest clocks may disagree, so
+ * the next entry can be stamped before the last send); and every send within the longest window
+ * of a cap on its channel, measured from the newest send, so that a cap widened later still
+ * sees the recent past. Memory per user is bounded by the caps, never by the log.
+ */
+function keptForCaps(recent: readonly RecentSend[], caps: CompiledCaps): RecentSend[] {
+  const newest = recent[recent.length - 1]?.at ?? 0;
+  const keep = recent.map((send) => send.at > newest - caps.horizon[send.channel]);
+  for (const cap of caps.caps) {
+    let counted = 0;
+    for (let i = recent.length - 1; i >= 0 && counted < cap.max; i--) {
+      if (cap.channel !== undefined && recent[i]?.channel !== cap.channel) continue;
+      keep[i] = true;
+      counted++;
+    }
+  }
+  return recent.filter((_, i) => keep[i]);
 }
 
 /** What `applySends` needs of a message. */

@@ -1,4 +1,5 @@
 import type { Decision } from '../core/decision.ts';
+import { explain } from '../core/explain.ts';
 
 /** One decision as a DESIGN §7 replay line (see `ReplayLineFormatter`). */
 export function replayLine(decision: Decision): string {
@@ -28,7 +29,17 @@ export class ReplayLineFormatter {
   private userPart = '';
   private readonly messageParts = new Map<string, string>();
 
+  /** `explain` adds `"explanation"`, the sentence for a person, as a last key: beyond the DESIGN §7 contract, off by default. */
+  constructor(private readonly options: { explain?: boolean } = {}) {}
+
   format(decision: Decision): string {
+    const line = this.contractLine(decision);
+    return this.options.explain === true
+      ? `${line.slice(0, -1)},"explanation":${JSON.stringify(explain(decision))}}`
+      : line;
+  }
+
+  private contractLine(decision: Decision): string {
     if (decision.entry_id !== this.entryId) {
       this.entryId = decision.entry_id;
       this.entryPrefix = `{"entry_id":${JSON.stringify(decision.entry_id)},"message_id":`;

@@ -4,8 +4,13 @@ import { ReplayLineFormatter } from './replay-line.ts';
 import type { Replayer } from './replayer.ts';
 
 /** Streams a log through a replayer into a sink, one line per decision, in log order then candidate order. */
-export async function runReplay(source: EntrySource, sink: LineSink, replayer: Replayer): Promise<void> {
-  const formatter = new ReplayLineFormatter();
+export async function runReplay(
+  source: EntrySource,
+  sink: LineSink,
+  replayer: Replayer,
+  options: { explain?: boolean } = {},
+): Promise<void> {
+  const formatter = new ReplayLineFormatter(options);
   for await (const batch of source.batches()) {
     for (const entry of batch) {
       for (const decision of replayer.apply(entry)) sink.writeLine(formatter.format(decision));
