@@ -7,7 +7,7 @@ import type { LogEntry, TrackEntry } from './log-entry.ts';
 import { usableMetadata } from './log-entry.ts';
 import type { CompiledMessage, RuleIndex } from './rule-index.ts';
 import type { UserState } from './user-state.ts';
-import { applyAttributes, applySends, EMPTY_USER_STATE, insertByTime } from './user-state.ts';
+import { applyAttributes, applySends, EMPTY_USER_STATE, insertByTime, sendsOf } from './user-state.ts';
 
 export type DecideResult = { readonly state: UserState; readonly decisions: readonly Decision[] };
 
@@ -71,7 +71,7 @@ function judge(
     return decisionOf(entry, message, 'filtered', 'audience', null, { failed: audienceFailure });
   const closed = message.schedule(at);
   if (closed !== undefined) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
-  const sends = message.sendsIn(state.messages);
+  const sends = sendsOf(state.messages, message.id);
   const count = sends?.count ?? 0;
   if (message.max_sends !== null && count >= message.max_sends) {
     return decisionOf(entry, message, 'suppressed', 'max_sends', null, {

@@ -3,10 +3,8 @@ import { compileCondition } from './condition.ts';
 import type { Channel, Message } from './message-schema.ts';
 import type { CompiledSchedule } from './schedule.ts';
 import { compileSchedule } from './schedule.ts';
-import { isPrototypeKey } from './scalar.ts';
 import type { CompiledTemplate } from './template.ts';
 import { compileTemplate } from './template.ts';
-import type { SendRecord } from './user-state.ts';
 
 /** A live message compiled once per version: everything `decide` needs, nothing it must re-read. */
 export type CompiledMessage = {
@@ -23,7 +21,6 @@ export type CompiledMessage = {
   readonly counts_toward_caps: boolean;
   readonly subject: CompiledTemplate | null;
   readonly body: CompiledTemplate;
-  readonly sendsIn: (messages: Readonly<Record<string, SendRecord>>) => SendRecord | undefined;
 };
 
 /** Live messages by trigger event, each list in candidate order (DESIGN §4). Rebuilt only when the message set changes. */
@@ -70,16 +67,5 @@ function compileMessage(message: Message): CompiledMessage {
     counts_toward_caps: !message.global_cap_exempt,
     subject: message.template.subject === undefined ? null : compileTemplate(message.template.subject),
     body: compileTemplate(message.template.body),
-    sendsIn: sendsReader(message.id),
   };
-}
-
-/** A generated reader per message, for the reason given at `readSource` (one monomorphic load per message). */
-function sendsReader(id: string): CompiledMessage['sendsIn'] {
-  const literal = JSON.stringify(id);
-  const own = isPrototypeKey(id)
-    ? `Object.hasOwn(messages, ${literal}) ? messages[${literal}] : undefined`
-    : `messages[${literal}]`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from a JSON literal, see readSource
-  return new Function('messages', `return ${own};`) as CompiledMessage['sendsIn'];
 }

@@ -423,7 +423,7 @@ describe('state', () => {
       ],
       rules,
     );
-    expect(states.get('u1')?.messages).toEqual({ a: { count: 2, last_at: T0 + 2 * HOUR } });
+    expect(states.get('u1')?.messages).toEqual([{ message_id: 'a', count: 2, last_at: T0 + 2 * HOUR }]);
   });
 
   it('identify merges attributes, null removes a key, and produces no decisions', () => {

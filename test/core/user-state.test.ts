@@ -41,7 +41,16 @@ describe('sends in the state', () => {
   it('count sends and record the last one, per message', () => {
     const rules = index(message({ id: 'a' }), message({ id: 'b', trigger: { event: 'other' } }));
     const { states } = run([track({ received_at: 10 }), track({ received_at: 20 })], rules);
-    expect(states.get('u1')?.messages).toEqual({ a: { count: 2, last_at: 20 } });
+    expect(states.get('u1')?.messages).toEqual([{ message_id: 'a', count: 2, last_at: 20 }]);
+  });
+
+  it('keep one record per message, in message id order, whatever order they were sent in', () => {
+    const ids = ['m', 'B', 'a', 'constructor', 'z', '0'];
+    const rules = index(...ids.map((id, i) => message({ id, priority: -i })));
+    const { states } = run([track({ received_at: 10 }), track({ received_at: 20 })], rules);
+    const records = states.get('u1')?.messages ?? [];
+    expect(records.map((r) => r.message_id)).toEqual(['0', 'B', 'a', 'constructor', 'm', 'z']);
+    expect(records.every((r) => r.count === 2 && r.last_at === 20)).toBe(true);
   });
 
   it('recent sends are kept while a cap can still count them, and only counted ones', () => {
