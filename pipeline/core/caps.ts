@@ -1,6 +1,6 @@
 import type { Channel, GlobalCap } from './message-schema.ts';
 import { CHANNELS } from './message-schema.ts';
-import type { RecentSend } from './user-state.ts';
+import type { RecentList } from './user-state.ts';
 
 /** Global caps compiled for one caps setting: which caps apply to each channel, and how far back each channel's sends matter. */
 export type CompiledCaps = {
@@ -47,13 +47,14 @@ export const NO_CAPS: CompiledCaps = compileCaps([]);
 export function checkCaps(
   caps: CompiledCaps,
   channel: Channel,
-  recent: readonly RecentSend[],
+  recent: RecentList,
   at: number,
 ): CapBlocked | undefined {
   let blocked: CapBlocked | undefined;
   for (const cap of caps.byChannel[channel]) {
     let count = 0;
-    for (const send of recent) if (counts(cap, send, at)) count++;
+    for (let i = 0; i < recent.length; i += 2)
+      if (counts(cap, recent[i] as number, recent[i + 1] as Channel, at)) count++;
     if (count < cap.max) continue;
     const eligible = cap.max === 0 ? null : eligibleAt(recent, cap, at, count);
     const eligible_at =
@@ -67,19 +68,20 @@ export function checkCaps(
   return blocked;
 }
 
-function counts(cap: GlobalCap, send: RecentSend, at: number): boolean {
-  return send.at > at - cap.per && (cap.channel === undefined || send.channel === cap.channel);
+function counts(cap: GlobalCap, sendAt: number, sendChannel: Channel, at: number): boolean {
+  return sendAt > at - cap.per && (cap.channel === undefined || sendChannel === cap.channel);
 }
 
 /**
  * When enough of the counted sends have left the window for one more to fit under `max`: the
  * (count - max)-th oldest counted send in the window, plus `per` (`recent` is in time order).
  */
-function eligibleAt(recent: readonly RecentSend[], cap: GlobalCap, at: number, count: number): number {
+function eligibleAt(recent: RecentList, cap: GlobalCap, at: number, count: number): number {
   const wanted = count - cap.max;
   let seen = 0;
-  for (const send of recent) {
-    if (counts(cap, send, at) && seen++ === wanted) return send.at + cap.per;
+  for (let i = 0; i < recent.length; i += 2) {
+    const sendAt = recent[i] as number;
+    if (counts(cap, sendAt, recent[i + 1] as Channel, at) && seen++ === wanted) return sendAt + cap.per;
   }
-  return at + cap.per; // unreachable: count counted sends exist
+  return at + cap.per; // unreachable: `count` counted sends exist
 }

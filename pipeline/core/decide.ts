@@ -7,7 +7,15 @@ import type { LogEntry, TrackEntry } from './log-entry.ts';
 import { usableMetadata } from './log-entry.ts';
 import type { CompiledMessage, RuleIndex } from './rule-index.ts';
 import type { UserState } from './user-state.ts';
-import { applyAttributes, applySends, EMPTY_USER_STATE, insertByTime, sendsOf } from './user-state.ts';
+import {
+  applyAttributes,
+  applySends,
+  EMPTY_USER_STATE,
+  findSends,
+  lastSentAt,
+  sendCount,
+  withRecent,
+} from './user-state.ts';
 
 export type DecideResult = { readonly state: UserState; readonly decisions: readonly Decision[] };
 
@@ -48,7 +56,7 @@ export function decide(
     decisions.push(decision);
     if (decision.outcome !== 'sent') continue;
     sent.push(message);
-    if (message.counts_toward_caps) recent = insertByTime(recent, { at, channel: message.channel });
+    if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
   }
   return { state: applySends(current, at, sent, caps), decisions };
 }
@@ -65,25 +73,26 @@ function judge(
   const at = entry.received_at;
   const filterFailure = message.where(facts);
   if (filterFailure !== undefined)
-    return decisionOf(entry, message, 'filtered', 'event_filter', null, { failed: filterFailure });
+    return decisionOf(entry, message, 'filtered', 'event_filter', null, filterFailure);
   const audienceFailure = message.audience(facts);
   if (audienceFailure !== undefined)
-    return decisionOf(entry, message, 'filtered', 'audience', null, { failed: audienceFailure });
+    return decisionOf(entry, message, 'filtered', 'audience', null, audienceFailure);
   const closed = message.schedule(at);
   if (closed !== undefined) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
-  const sends = sendsOf(state.messages, message.id);
-  const count = sends?.count ?? 0;
+  const slot = findSends(state.sends, message.id);
+  const count = sendCount(state.sends, slot);
   if (message.max_sends !== null && count >= message.max_sends) {
     return decisionOf(entry, message, 'suppressed', 'max_sends', null, {
       sends: count,
       max_sends: message.max_sends,
     });
   }
-  if (sends !== undefined && message.min_interval > 0 && at - sends.last_at < message.min_interval) {
+  if (slot >= 0 && message.min_interval > 0 && at - lastSentAt(state.sends, slot) < message.min_interval) {
+    const last_sent_at = lastSentAt(state.sends, slot);
     const explanation = {
-      last_sent_at: sends.last_at,
+      last_sent_at,
       min_interval: message.min_interval,
-      eligible_at: sends.last_at + message.min_interval,
+      eligible_at: last_sent_at + message.min_interval,
     };
     return decisionOf(entry, message, 'suppressed', 'min_interval', null, explanation);
   }

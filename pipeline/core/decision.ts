@@ -37,7 +37,8 @@ export type Verdict =
       readonly outcome: 'filtered';
       readonly reason: 'event_filter' | 'audience';
       readonly content: null;
-      readonly explanation: { readonly failed: ConditionFailure };
+      /** The failed condition itself: the leaf with the value seen, or every branch of an `any`. */
+      readonly explanation: ConditionFailure;
     }
   | {
       readonly outcome: 'suppressed';

@@ -27,9 +27,9 @@ export function explain(decision: Decision): string {
     case null:
       return `sent: every rule passed at ${instant(decision.at)}`;
     case 'event_filter':
-      return `filtered by the trigger's conditions: ${describeFailure(decision.explanation.failed)}`;
+      return `filtered by the trigger's conditions: ${describeFailure(decision.explanation)}`;
     case 'audience':
-      return `filtered by the audience: ${describeFailure(decision.explanation.failed)}`;
+      return `filtered by the audience: ${describeFailure(decision.explanation)}`;
     case 'schedule': {
       const { local_day, local_time, timezone, opens_at } = decision.explanation;
       const next = opens_at === null ? 'it never opens' : `it opens again at ${instant(opens_at)}`;

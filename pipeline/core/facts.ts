@@ -34,8 +34,8 @@ export function compileField(field: string): FieldReader {
  * JavaScript statements that declare `name` as the field's value in `facts`, `undefined` when
  * it is missing (absent or null). Compiled conditions and templates are generated functions
  * (see `condition.ts`): V8 then gives every field its own monomorphic property load, where one
- * shared closure would make a single megamorphic keyed load for all fields (about 3× slower on
- * the bench workload). The key enters the source only as a JSON string literal, always a valid,
+ * shared closure would make a single megamorphic keyed load for all fields (about a third more
+ * decision time on the bench workload). The key enters the source only as a JSON string literal, always a valid,
  * inert JS string literal. A key naming an `Object.prototype` member is read only when the object
  * has it as its own property.
  */

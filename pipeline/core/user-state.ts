@@ -2,32 +2,88 @@ import type { CompiledCaps } from './caps.ts';
 import type { Channel } from './message-schema.ts';
 import type { FlatObject } from './scalar.ts';
 
-/** Sends of one message to one user. */
+/** Sends of one message to one user (a view of `UserState.sends`). */
 export type SendRecord = { readonly message_id: string; readonly count: number; readonly last_at: number };
-/** A send that can still count toward a global cap. */
+/** A send that can still count toward a global cap (a view of `UserState.recent`). */
 export type RecentSend = { readonly at: number; readonly channel: Channel };
+
+/** `[message_id, count, last_at]` for every message ever sent to the user, flat, in message id order (code units). */
+export type SendsList = readonly (string | number)[];
+/** `[at, channel]` for every send a global cap can still count, flat, in time order. */
+export type RecentList = readonly (number | Channel)[];
 
 /**
  * Everything the core remembers about one user: plain data (JSON in, JSON out) so the pipeline
  * can persist it. It changes only by sends and `identify` entries, so it is a fold over those.
+ *
+ * Sends are flat lists rather than objects: the state of every user lives as long as the
+ * process, and each object in it is one more for the garbage collector to trace and copy on
+ * every send. Flat lists took the replay from 42% to … of the floor's rate on the bench (an
+ * object keyed by message id was worse still: every user has a different set of ids, and V8
+ * made a hidden class per send). Read them through `sendRecords` and `recentSends`.
  */
 export type UserState = {
   readonly attributes: FlatObject;
-  /**
-   * One record per message ever sent to the user, in message id order (code units). A list and
-   * not an object keyed by id: every user has a different set of ids, and objects with ever new
-   * key sets cost V8 a new hidden class per send (measured: 2.3× the cost of the whole decision).
-   */
-  readonly messages: readonly SendRecord[];
-  /** Sends of messages that count toward global caps, in time order; only those a cap can still count (see `keptForCaps`). */
-  readonly recent: readonly RecentSend[];
+  readonly sends: SendsList;
+  readonly recent: RecentList;
 };
 
 export const EMPTY_USER_STATE: UserState = Object.freeze({
   attributes: Object.freeze({}),
-  messages: Object.freeze([]) as readonly SendRecord[],
+  sends: Object.freeze([]),
   recent: Object.freeze([]),
 });
+
+const SEND = 3;
+const RECENT = 2;
+
+/** The state's sends as records, for people and tests. */
+export function sendRecords(state: UserState): SendRecord[] {
+  const records: SendRecord[] = [];
+  const { sends } = state;
+  for (let i = 0; i < sends.length; i += SEND) {
+    records.push({
+      message_id: sends[i] as string,
+      count: sends[i + 1] as number,
+      last_at: sends[i + 2] as number,
+    });
+  }
+  return records;
+}
+
+/** The state's recent sends as records, for people and tests. */
+export function recentSends(state: UserState): RecentSend[] {
+  return recentRecords(state.recent);
+}
+
+export function recentRecords(recent: RecentList): RecentSend[] {
+  const records: RecentSend[] = [];
+  for (let i = 0; i < recent.length; i += RECENT)
+    records.push({ at: recent[i] as number, channel: recent[i + 1] as Channel });
+  return records;
+}
+
+/** Where the sends of one message are in the list (read them with `sendCount` and `lastSentAt`), or -1 when it was never sent. */
+export function findSends(sends: SendsList, messageId: string): number {
+  const i = slotOf(sends, messageId);
+  return sends[i] === messageId ? i : -1;
+}
+
+export const sendCount = (sends: SendsList, slot: number): number =>
+  slot < 0 ? 0 : (sends[slot + 1] as number);
+export const lastSentAt = (sends: SendsList, slot: number): number => sends[slot + 2] as number;
+
+/** Binary search: where the record for `messageId` is, or would be inserted. */
+function slotOf(sends: SendsList, messageId: string): number {
+  let low = 0;
+  let high = sends.length / SEND;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sends[middle * SEND] as string) < messageId) low = middle + 1;
+    else high = middle;
+  }
+  return low * SEND;
+}
 
 /**
  * The state after the sends decided for one entry (all at `at`): each message's count and last
@@ -41,30 +97,32 @@ export function applySends(
   caps: CompiledCaps,
 ): UserState {
   if (sent.length === 0) return state;
-  const messages = state.messages.slice();
+  const sends = state.sends.slice();
   let recent = state.recent;
   for (const message of sent) {
-    const i = positionOf(messages, message.id);
-    const previous = messages[i];
-    if (previous?.message_id === message.id) {
-      messages[i] = { message_id: message.id, count: previous.count + 1, last_at: at };
+    const i = slotOf(sends, message.id);
+    if (sends[i] === message.id) {
+      sends[i + 1] = (sends[i + 1] as number) + 1;
+      sends[i + 2] = at;
     } else {
-      messages.splice(i, 0, { message_id: message.id, count: 1, last_at: at });
+      sends.splice(i, 0, message.id, 1, at);
     }
-    if (message.counts_toward_caps) recent = insertByTime(recent, { at, channel: message.channel });
+    if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
   }
   return {
     attributes: state.attributes,
-    messages,
+    sends,
     recent: recent === state.recent ? recent : keptForCaps(recent, caps),
   };
 }
 
-/** A copy with the send placed after every send at or before its time: `recent` stays in time order. */
-export function insertByTime(recent: readonly RecentSend[], send: RecentSend): RecentSend[] {
+/** A copy with the send placed after every send at or before its time: the list stays in time order. */
+export function withRecent(recent: RecentList, at: number, channel: Channel): RecentList {
   let i = recent.length;
-  while (i > 0 && (recent[i - 1]?.at ?? 0) > send.at) i--;
-  return [...recent.slice(0, i), send, ...recent.slice(i)];
+  while (i > 0 && (recent[i - RECENT] as number) > at) i -= RECENT;
+  const copy = recent.slice();
+  copy.splice(i, 0, at, channel);
+  return copy;
 }
 
 /**
@@ -74,36 +132,25 @@ export function insertByTime(recent: readonly RecentSend[], send: RecentSend): R
  * of a cap on its channel, measured from the newest send, so that a cap widened later still
  * sees the recent past. Memory per user is bounded by the caps, never by the log.
  */
-function keptForCaps(recent: readonly RecentSend[], caps: CompiledCaps): RecentSend[] {
-  const newest = recent[recent.length - 1]?.at ?? 0;
-  const keep = recent.map((send) => send.at > newest - caps.horizon[send.channel]);
+function keptForCaps(recent: RecentList, caps: CompiledCaps): RecentList {
+  const newest = (recent[recent.length - RECENT] as number | undefined) ?? 0;
+  const keep: boolean[] = [];
+  for (let i = 0; i < recent.length; i += RECENT) {
+    keep.push((recent[i] as number) > newest - caps.horizon[recent[i + 1] as Channel]);
+  }
   for (const cap of caps.caps) {
     let counted = 0;
-    for (let i = recent.length - 1; i >= 0 && counted < cap.max; i--) {
-      if (cap.channel !== undefined && recent[i]?.channel !== cap.channel) continue;
-      keep[i] = true;
+    for (let i = recent.length - RECENT; i >= 0 && counted < cap.max; i -= RECENT) {
+      if (cap.channel !== undefined && recent[i + 1] !== cap.channel) continue;
+      keep[i / RECENT] = true;
       counted++;
     }
   }
-  return recent.filter((_, i) => keep[i]);
-}
-
-/** The sends of one message to the user, if any. */
-export function sendsOf(messages: readonly SendRecord[], messageId: string): SendRecord | undefined {
-  const found = messages[positionOf(messages, messageId)];
-  return found?.message_id === messageId ? found : undefined;
-}
-
-/** Binary search: the index of the record for `messageId`, or where it would be inserted. */
-function positionOf(messages: readonly SendRecord[], messageId: string): number {
-  let low = 0;
-  let high = messages.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((messages[middle]?.message_id ?? '') < messageId) low = middle + 1;
-    else high = middle;
-  }
-  return low;
+  if (keep.every(Boolean)) return recent;
+  const kept: (number | Channel)[] = [];
+  for (let i = 0; i < recent.length; i += RECENT)
+    if (keep[i / RECENT] === true) kept.push(recent[i] as number, recent[i + 1] as Channel);
+  return kept;
 }
 
 /** What `applySends` needs of a message. */

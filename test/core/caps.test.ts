@@ -4,7 +4,8 @@ import { decide } from '../../pipeline/core/decide.ts';
 import { explain } from '../../pipeline/core/explain.ts';
 import type { MessageInput } from '../../pipeline/core/message-schema.ts';
 import { CHANNELS } from '../../pipeline/core/message-schema.ts';
-import type { RecentSend } from '../../pipeline/core/user-state.ts';
+import type { RecentList, RecentSend, UserState } from '../../pipeline/core/user-state.ts';
+import { recentSends } from '../../pipeline/core/user-state.ts';
 import {
   at,
   caps,
@@ -48,9 +49,11 @@ describe('compileCaps', () => {
   });
 });
 
+const recentOf = (state: UserState | undefined): RecentSend[] =>
+  state === undefined ? [] : recentSends(state);
+
 describe('checkCaps', () => {
-  const recent = (...list: [number, RecentSend['channel']][]): RecentSend[] =>
-    list.map(([time, channel]) => ({ at: time, channel }));
+  const recent = (...list: [number, RecentSend['channel']][]): RecentList => list.flat();
 
   it('the window is (at - per, at]', () => {
     const compiled = compileCaps([{ max: 1, per: HOUR }]);
@@ -210,7 +213,7 @@ describe('global caps in decide', () => {
       'receipt:sent',
       'promo:global_cap',
     ]);
-    expect(states.get('u1')?.recent).toEqual([{ at: T0 + 2, channel: 'push' }]);
+    expect(recentOf(states.get('u1'))).toEqual([{ at: T0 + 2, channel: 'push' }]);
   });
 
   it('sends for earlier candidates of one entry count, in priority order', () => {
@@ -257,7 +260,7 @@ describe('global caps in decide', () => {
       'sent', // 200: (140, 200] holds none
     ]);
     // The 2 newest counted sends are kept (an entry stamped before 200 may still need 130), nothing older.
-    expect(states.get('u1')?.recent.map((r) => (r.at - T0) / MINUTE)).toEqual([130, 200]);
+    expect(recentOf(states.get('u1')).map((r) => (r.at - T0) / MINUTE)).toEqual([130, 200]);
   });
 
   it('a send stamped slightly out of order never lets a window hold more than max', () => {

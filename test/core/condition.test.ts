@@ -293,7 +293,10 @@ describe('conditions in decide', () => {
       decide(undefined, track({ metadata: { duration_s: '300' } }), rules, NONE).decisions,
     );
     expect(withReason(decision, 'event_filter').explanation).toEqual({
-      failed: { field: 'metadata.duration_s', op: 'gt', value: 120, actual: '300' },
+      field: 'metadata.duration_s',
+      op: 'gt',
+      value: 120,
+      actual: '300',
     });
     expect(decision.outcome).toBe('filtered');
   });
@@ -302,7 +305,10 @@ describe('conditions in decide', () => {
     const rules = index(message({ audience: { field: 'user.plan', op: 'in', value: ['pro', 'team'] } }));
     const { decisions } = run([identify({ plan: 'free' }), track()], rules);
     expect(withReason(only(decisions), 'audience').explanation).toEqual({
-      failed: { field: 'user.plan', op: 'in', value: ['pro', 'team'], actual: 'free' },
+      field: 'user.plan',
+      op: 'in',
+      value: ['pro', 'team'],
+      actual: 'free',
     });
   });
 

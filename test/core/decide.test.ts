@@ -4,7 +4,7 @@ import type { Decision } from '../../pipeline/core/decision.ts';
 import { REASONS } from '../../pipeline/core/decision.ts';
 import type { MessageInput } from '../../pipeline/core/message-schema.ts';
 import type { UserState } from '../../pipeline/core/user-state.ts';
-import { EMPTY_USER_STATE } from '../../pipeline/core/user-state.ts';
+import { EMPTY_USER_STATE, sendRecords } from '../../pipeline/core/user-state.ts';
 import {
   at,
   caps,
@@ -423,7 +423,9 @@ describe('state', () => {
       ],
       rules,
     );
-    expect(states.get('u1')?.messages).toEqual([{ message_id: 'a', count: 2, last_at: T0 + 2 * HOUR }]);
+    expect(sendRecords(states.get('u1') ?? EMPTY_USER_STATE)).toEqual([
+      { message_id: 'a', count: 2, last_at: T0 + 2 * HOUR },
+    ]);
   });
 
   it('identify merges attributes, null removes a key, and produces no decisions', () => {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../pipeline/core/decide.ts';
 import type { FlatObject } from '../../pipeline/core/scalar.ts';
-import type { UserState } from '../../pipeline/core/user-state.ts';
-import { applyAttributes, EMPTY_USER_STATE } from '../../pipeline/core/user-state.ts';
+import type { RecentSend, SendRecord, UserState } from '../../pipeline/core/user-state.ts';
+import {
+  applyAttributes,
+  EMPTY_USER_STATE,
+  recentSends,
+  sendRecords,
+} from '../../pipeline/core/user-state.ts';
 import { caps, deepFreeze, HOUR, identify, index, message, NONE, run, track } from './builders.ts';
 
 describe('attributes', () => {
@@ -37,18 +42,23 @@ describe('attributes', () => {
   });
 });
 
+const recordsOf = (state: UserState | undefined): SendRecord[] =>
+  state === undefined ? [] : sendRecords(state);
+const recentOf = (state: UserState | undefined): RecentSend[] =>
+  state === undefined ? [] : recentSends(state);
+
 describe('sends in the state', () => {
   it('count sends and record the last one, per message', () => {
     const rules = index(message({ id: 'a' }), message({ id: 'b', trigger: { event: 'other' } }));
     const { states } = run([track({ received_at: 10 }), track({ received_at: 20 })], rules);
-    expect(states.get('u1')?.messages).toEqual([{ message_id: 'a', count: 2, last_at: 20 }]);
+    expect(recordsOf(states.get('u1'))).toEqual([{ message_id: 'a', count: 2, last_at: 20 }]);
   });
 
   it('keep one record per message, in message id order, whatever order they were sent in', () => {
     const ids = ['m', 'B', 'a', 'constructor', 'z', '0'];
     const rules = index(...ids.map((id, i) => message({ id, priority: -i })));
     const { states } = run([track({ received_at: 10 }), track({ received_at: 20 })], rules);
-    const records = states.get('u1')?.messages ?? [];
+    const records = recordsOf(states.get('u1'));
     expect(records.map((r) => r.message_id)).toEqual(['0', 'B', 'a', 'constructor', 'm', 'z']);
     expect(records.every((r) => r.count === 2 && r.last_at === 20)).toBe(true);
   });
@@ -68,17 +78,17 @@ describe('sends in the state', () => {
       rules,
       compiled,
     );
-    expect(states.get('u1')?.recent).toEqual([
+    expect(recentOf(states.get('u1'))).toEqual([
       { at: 0, channel: 'push' },
       { at: HOUR / 2, channel: 'push' },
     ]);
     const later = run([track({ received_at: HOUR })], rules, compiled, states).states;
     // The 5 newest counted sends are kept whatever their age, so all three here.
-    expect(later.get('u1')?.recent.map((r) => r.at)).toEqual([0, HOUR / 2, HOUR]);
+    expect(recentOf(later.get('u1')).map((r) => r.at)).toEqual([0, HOUR / 2, HOUR]);
     const withOneKept = caps({ max: 1, per: '1h' });
     const pruned = run([track({ received_at: 3 * HOUR })], rules, withOneKept, later).states;
     // With max 1: the newest send, and those within an hour of it (none).
-    expect(pruned.get('u1')?.recent.map((r) => r.at)).toEqual([3 * HOUR]);
+    expect(recentOf(pruned.get('u1')).map((r) => r.at)).toEqual([3 * HOUR]);
   });
 
   it('no recent sends are kept when no cap applies to the channel', () => {
@@ -87,7 +97,7 @@ describe('sends in the state', () => {
       index(message()),
       caps({ max: 1, per: '1d', channel: 'sms' }),
     );
-    expect(states.get('u1')?.recent).toEqual([]);
+    expect(recentOf(states.get('u1'))).toEqual([]);
   });
 
   it('the state is plain JSON data', () => {
