@@ -5,8 +5,12 @@ export type LineChunk = { readonly firstLineNumber: number; readonly lines: read
 /**
  * The lines of a text file in chunks, streaming: memory holds one read buffer, never the file.
  * A trailing newline does not make an empty last line; `\r\n` line ends are accepted.
+ *
+ * Chunks of 64 KiB (a few hundred entries) rather than Node's larger buffers: the entries of a
+ * chunk stay alive until it is decided, and every young-generation collection meanwhile copies
+ * them; with 1 MiB chunks the replay spent a quarter more time (measured with bench:core).
  */
-export async function* ndjsonLines(path: string, highWaterMark = 1 << 20): AsyncGenerator<LineChunk> {
+export async function* ndjsonLines(path: string, highWaterMark = 1 << 16): AsyncGenerator<LineChunk> {
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark });
   let carry = '';
   let lineNumber = 1;
