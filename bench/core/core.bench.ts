@@ -9,7 +9,7 @@ const { values } = parseArgs({
   options: {
     entries: { type: 'string', default: '1000000' },
     users: { type: 'string', default: '100000' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     'keep-output': { type: 'boolean', default: false },
   },
 });
