@@ -1,5 +1,6 @@
 import { InputError } from '../pipeline/errors.ts';
 import { replayCommand } from './replay-command.ts';
+import { servicesCommand } from './services-command.ts';
 import { UsageError } from './usage-error.ts';
 
 const USAGE = `usage: nudge <command> [options]
@@ -8,10 +9,16 @@ commands:
   replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>] [--explain]
          decide a recorded log with a message set, no services needed (DESIGN §7);
          --explain adds each decision's explanation for a person as a last key
+  services up [nats|redis|clickhouse …]
+         make NATS (JetStream), Redis and ClickHouse reachable at the configured URLs:
+         use what answers; install (apt-get) and start on loopback what does not
+  services down
+         stop the services "services up" started, and only those
   help   this text`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   replay: replayCommand,
+  services: servicesCommand,
   help: () => {
     process.stdout.write(USAGE + '\n');
     return Promise.resolve();

@@ -1,0 +1,207 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../../pipeline/config/load-config.ts';
+import { clickhouseServerConfig, clickhouseUsersConfig } from './clickhouse-config.ts';
+import { acceptsConnections, answersHttp, waitUntil } from './probe.ts';
+
+export type ServiceName = 'nats' | 'redis' | 'clickhouse';
+
+type Service = {
+  readonly name: ServiceName;
+  readonly url: string;
+  /** The Debian package that provides `binary`. */
+  readonly debianPackage: string;
+  readonly binary: string;
+  readonly startTimeoutMs: number;
+  reachable(): Promise<boolean>;
+  /** Writes what the service needs under its folder; returns its arguments. */
+  prepare(dir: string): Promise<string[]>;
+};
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+function services(config: Config): Service[] {
+  const nats = new URL(config.natsUrl);
+  const redis = new URL(config.redisUrl);
+  const clickhouse = new URL(config.clickhouseUrl);
+  const port = (url: URL, fallback: number) => (url.port === '' ? fallback : Number(url.port));
+  return [
+    {
+      name: 'nats',
+      url: config.natsUrl,
+      debianPackage: 'nats-server',
+      binary: 'nats-server',
+      startTimeoutMs: 20_000,
+      reachable: () => acceptsConnections(nats.hostname, port(nats, 4222)),
+      prepare: async (dir) => {
+        await mkdir(join(dir, 'jetstream'), { recursive: true });
+        return ['-a', '127.0.0.1', '-p', String(port(nats, 4222)), '-js', '-sd', join(dir, 'jetstream')];
+      },
+    },
+    {
+      name: 'redis',
+      url: config.redisUrl,
+      debianPackage: 'redis-server',
+      binary: 'redis-server',
+      startTimeoutMs: 20_000,
+      reachable: () => acceptsConnections(redis.hostname, port(redis, 6379)),
+      // DESIGN §5: an append-only file synced every second, and never evict state.
+      prepare: async (dir) => {
+        await mkdir(dir, { recursive: true });
+        return [
+          '--bind',
+          '127.0.0.1',
+          '--port',
+          String(port(redis, 6379)),
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          '--maxmemory-policy',
+          'noeviction',
+          '--save',
+          '',
+        ];
+      },
+    },
+    {
+      name: 'clickhouse',
+      url: config.clickhouseUrl,
+      debianPackage: 'clickhouse-server',
+      binary: 'clickhouse-server',
+      startTimeoutMs: 60_000,
+      reachable: () => answersHttp(new URL('/ping', clickhouse).toString()),
+      prepare: async (dir) => {
+        const httpPort = port(clickhouse, 8123);
+        for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log'])
+          await mkdir(join(dir, sub), { recursive: true });
+        await writeFile(
+          join(dir, 'config.xml'),
+          clickhouseServerConfig(dir, httpPort, httpPort === 8123 ? 9000 : httpPort + 1),
+        );
+        await writeFile(join(dir, 'users.xml'), clickhouseUsersConfig());
+        return [`--config-file=${join(dir, 'config.xml')}`];
+      },
+    },
+  ];
+}
+
+export type Report = (line: string) => void;
+
+/**
+ * Makes every service reachable at its configured URL (DESIGN §6): one that answers is used as
+ * it is; otherwise its Debian package is installed when the binary is missing, and it is started
+ * on loopback with its data under `<dataDir>/<service>`, its pid recorded so `down` stops only
+ * what `up` started. Idempotent.
+ */
+export async function servicesUp(
+  config: Config,
+  report: Report,
+  only?: readonly ServiceName[],
+): Promise<void> {
+  const root = resolve(config.dataDir);
+  let aptUpdated = false;
+  for (const service of services(config).filter((s) => only === undefined || only.includes(s.name))) {
+    if (await service.reachable()) {
+      report(`${service.name}: reachable at ${service.url}, using it`);
+      continue;
+    }
+    const host = new URL(service.url).hostname;
+    if (!LOOPBACK.test(host))
+      throw new Error(
+        `${service.name}: not reachable at ${service.url}, and not on this machine: start it there`,
+      );
+    let binary = findBinary(service.binary);
+    if (binary === undefined) {
+      report(
+        `${service.name}: ${service.binary} not found, installing the Debian package ${service.debianPackage}`,
+      );
+      if (!aptUpdated) apt(['update']);
+      aptUpdated = true;
+      apt(['install', '-y', '--no-install-recommends', service.debianPackage]);
+      binary = findBinary(service.binary);
+      if (binary === undefined)
+        throw new Error(
+          `${service.name}: ${service.binary} is still missing after installing ${service.debianPackage}`,
+        );
+      // A package may start its own server on install (invoke-rc.d): then it is reachable now.
+      if (await service.reachable()) {
+        report(`${service.name}: reachable at ${service.url} after the install, using it`);
+        continue;
+      }
+    }
+    await start(service, binary, join(root, service.name), report);
+  }
+}
+
+async function start(service: Service, binary: string, dir: string, report: Report): Promise<void> {
+  const args = await service.prepare(dir);
+  const log = openSync(join(dir, `${service.name}.log`), 'a');
+  const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`${service.name}: could not start ${binary}`);
+  await writeFile(pidFile(dir), String(child.pid));
+  report(`${service.name}: starting ${binary} (pid ${child.pid}), data in ${dir}`);
+  if (!(await waitUntil(() => service.reachable(), service.startTimeoutMs))) {
+    throw new Error(
+      `${service.name}: started but not reachable at ${service.url} after ${service.startTimeoutMs / 1000} s; see ${join(dir, `${service.name}.log`)}`,
+    );
+  }
+  report(`${service.name}: reachable at ${service.url}`);
+}
+
+/** Stops the services `servicesUp` started (and only those), waiting for each to exit. */
+export async function servicesDown(config: Config, report: Report): Promise<void> {
+  const root = resolve(config.dataDir);
+  for (const service of services(config)) {
+    const file = pidFile(join(root, service.name));
+    if (!existsSync(file)) {
+      report(`${service.name}: not started by nudge, left alone`);
+      continue;
+    }
+    const pid = Number(await readFile(file, 'utf8'));
+    if (isRunning(pid)) {
+      process.kill(pid, 'SIGTERM');
+      const stopped = await waitUntil(() => Promise.resolve(!isRunning(pid)), 20_000);
+      if (!stopped) process.kill(pid, 'SIGKILL');
+    }
+    await rm(file);
+    report(`${service.name}: stopped (pid ${pid})`);
+  }
+}
+
+const pidFile = (dir: string) => join(dir, 'nudge.pid');
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findBinary(name: string): string | undefined {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : undefined;
+}
+
+function apt(args: string[]): void {
+  const result = spawnSync('apt-get', args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (result.status !== 0)
+    throw new Error(
+      `apt-get ${args.join(' ')} failed (exit ${result.status ?? 'signal'}): root and Debian's package sources are needed`,
+    );
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { formatIssues } from '../core/validation.ts';
+import { InputError } from '../errors.ts';
+
+const url = (protocols: readonly string[]) =>
+  z
+    .url({ error: `a URL such as ${protocols[0] ?? ''}//127.0.0.1` })
+    // zod runs this check even after the URL check failed, so it must not assume a URL.
+    .refine((text) => !URL.canParse(text) || protocols.includes(new URL(text).protocol), {
+      error: `the scheme must be ${protocols.join(' or ')}`,
+    });
+
+/** DESIGN §6: every setting, its default and the variable that overrides it. */
+const ConfigSchema = z.object({
+  NUDGE_NATS_URL: url(['nats:', 'tls:']).default('nats://127.0.0.1:4222'),
+  NUDGE_REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  NUDGE_CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
+  NUDGE_API_HOST: z.string().min(1).default('127.0.0.1'),
+  NUDGE_API_PORT: z.coerce.number({ error: 'a port number' }).int().min(0).max(65_535).default(3000),
+  NUDGE_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,39}$/, {
+      error:
+        'lowercase letters, digits and "_", starting with a letter, at most 40 (it names streams, keys and a database)',
+    })
+    .default('nudge'),
+  NUDGE_DATA_DIR: z.string().min(1).default('.data'),
+});
+
+export type Config = {
+  readonly natsUrl: string;
+  readonly redisUrl: string;
+  readonly clickhouseUrl: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly namespace: string;
+  /** Where `nudge services` keeps the data and logs of the services it starts. */
+  readonly dataDir: string;
+};
+
+/**
+ * The configuration, from an injected environment (the composition roots pass `process.env`;
+ * nothing else reads it). A bad value names the variable and what it accepts.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) throw new InputError('environment', formatIssues(result.error.issues));
+  const c = result.data;
+  return Object.freeze({
+    natsUrl: c.NUDGE_NATS_URL,
+    redisUrl: c.NUDGE_REDIS_URL,
+    clickhouseUrl: c.NUDGE_CLICKHOUSE_URL,
+    apiHost: c.NUDGE_API_HOST,
+    apiPort: c.NUDGE_API_PORT,
+    namespace: c.NUDGE_NAMESPACE,
+    dataDir: c.NUDGE_DATA_DIR,
+  });
+}

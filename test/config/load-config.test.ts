@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { InputError } from '../../pipeline/errors.ts';
+
+describe('loadConfig', () => {
+  it('gives the DESIGN §6 defaults for an empty environment, frozen', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      redisUrl: 'redis://127.0.0.1:6379',
+      clickhouseUrl: 'http://127.0.0.1:8123',
+      apiHost: '127.0.0.1',
+      apiPort: 3000,
+      namespace: 'nudge',
+      dataDir: '.data',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every NUDGE_ variable', () => {
+    const config = loadConfig({
+      NUDGE_NATS_URL: 'nats://10.0.0.1:4333',
+      NUDGE_REDIS_URL: 'redis://cache:6380',
+      NUDGE_CLICKHOUSE_URL: 'https://ch.internal:8443',
+      NUDGE_API_HOST: '0.0.0.0',
+      NUDGE_API_PORT: '8080',
+      NUDGE_NAMESPACE: 't_1234',
+      NUDGE_DATA_DIR: '/var/lib/nudge',
+    });
+    expect(config).toMatchObject({
+      apiPort: 8080,
+      namespace: 't_1234',
+      clickhouseUrl: 'https://ch.internal:8443',
+    });
+  });
+
+  it.each([
+    ['NUDGE_API_PORT', 'abc', 'NUDGE_API_PORT: a port number'],
+    ['NUDGE_API_PORT', '70000', 'NUDGE_API_PORT'],
+    ['NUDGE_NAMESPACE', 'Bad-Name', 'NUDGE_NAMESPACE: lowercase letters'],
+    ['NUDGE_REDIS_URL', 'http://127.0.0.1:6379', 'NUDGE_REDIS_URL: the scheme must be redis: or rediss:'],
+    ['NUDGE_CLICKHOUSE_URL', 'not a url', 'NUDGE_CLICKHOUSE_URL'],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(InputError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
