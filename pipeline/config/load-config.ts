@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../core/validation.ts';
 import { InputError } from '../errors.ts';
+import { NAMESPACE_PATTERN } from '../namespace.ts';
 
 const url = (protocols: readonly string[]) =>
   z
@@ -19,7 +20,7 @@ const ConfigSchema = z.object({
   NUDGE_API_PORT: z.coerce.number({ error: 'a port number' }).int().min(0).max(65_535).default(3000),
   NUDGE_NAMESPACE: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,39}$/, {
+    .regex(NAMESPACE_PATTERN, {
       error:
         'lowercase letters, digits and "_", starting with a letter, at most 40 (it names streams, keys and a database)',
     })

@@ -1,0 +1,59 @@
+import type { Channel } from './core/message-schema.ts';
+
+/**
+ * Every name the pipeline gives a resource, derived from `NUDGE_NAMESPACE` (DESIGN §6) so that
+ * environments and test runs (`t_<uuid>`) never collide: JetStream streams and subjects, Redis
+ * keys, the ClickHouse database. One place, so that no adapter invents a name of its own.
+ */
+/** Lowercase letters, digits and `_`, starting with a letter: valid in every name derived from it. */
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
+
+export class Namespace {
+  constructor(readonly name: string) {
+    if (!NAMESPACE_PATTERN.test(name)) throw new Error(`invalid namespace ${JSON.stringify(name)}`);
+  }
+
+  /** The ClickHouse database. */
+  get database(): string {
+    return this.name;
+  }
+
+  /** JetStream stream names allow no dots: `<NS>_LOG`. */
+  get logStream(): string {
+    return `${this.name.toUpperCase()}_LOG`;
+  }
+
+  /** `<ns>.log.<partition>`: producers publish each entry to its user's partition. */
+  logSubject(partition: number): string {
+    return `${this.name}.log.${partition}`;
+  }
+
+  get logSubjects(): string {
+    return `${this.name}.log.*`;
+  }
+
+  get decisionsStream(): string {
+    return `${this.name.toUpperCase()}_DECISIONS`;
+  }
+
+  decisionsSubject(partition: number): string {
+    return `${this.name}.decisions.${partition}`;
+  }
+
+  get deliveriesStream(): string {
+    return `${this.name.toUpperCase()}_DELIVERIES`;
+  }
+
+  /** `<ns>.deliveries.<channel>`: what channel senders consume. */
+  deliverySubject(channel: Channel): string {
+    return `${this.name}.deliveries.${channel}`;
+  }
+
+  /**
+   * A Redis key of one partition: `<ns>:{p<partition>}:<part>:…`. The braces are a hash tag, so
+   * every key of a partition lands in one Redis Cluster slot and one script can touch them all.
+   */
+  redisKey(partition: number, ...parts: readonly string[]): string {
+    return [`${this.name}:{p${partition}}`, ...parts].join(':');
+  }
+}
