@@ -1,4 +1,5 @@
 import { InputError } from '../pipeline/errors.ts';
+import { ingestCommand } from './ingest-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { servicesCommand } from './services-command.ts';
 import { UsageError } from './usage-error.ts';
@@ -9,6 +10,9 @@ commands:
   replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>] [--explain]
          decide a recorded log with a message set, no services needed (DESIGN §7);
          --explain adds each decision's explanation for a person as a last key
+  ingest --file <entries.ndjson> [--keep-time]
+         publish entries to the log (JetStream), packed per partition; received_at is
+         stamped now unless --keep-time keeps the recorded one (backfills, staging replays)
   services up [nats|redis|clickhouse …]
          make NATS (JetStream), Redis and ClickHouse reachable at the configured URLs:
          use what answers; install (apt-get) and start on loopback what does not
@@ -17,6 +21,7 @@ commands:
   help   this text`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
+  ingest: ingestCommand,
   replay: replayCommand,
   services: servicesCommand,
   help: () => {

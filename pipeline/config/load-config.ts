@@ -25,6 +25,12 @@ const ConfigSchema = z.object({
         'lowercase letters, digits and "_", starting with a letter, at most 40 (it names streams, keys and a database)',
     })
     .default('nudge'),
+  NUDGE_PARTITIONS: z.coerce
+    .number({ error: 'a whole number of log partitions' })
+    .int({ error: 'a whole number of log partitions' })
+    .min(1)
+    .max(1024)
+    .default(8),
   NUDGE_DATA_DIR: z.string().min(1).default('.data'),
 });
 
@@ -35,6 +41,8 @@ export type Config = {
   readonly apiHost: string;
   readonly apiPort: number;
   readonly namespace: string;
+  /** Log partitions: fixed when the namespace's log stream is created (a user's partition never changes). */
+  readonly partitions: number;
   /** Where `nudge services` keeps the data and logs of the services it starts. */
   readonly dataDir: string;
 };
@@ -54,6 +62,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiHost: c.NUDGE_API_HOST,
     apiPort: c.NUDGE_API_PORT,
     namespace: c.NUDGE_NAMESPACE,
+    partitions: c.NUDGE_PARTITIONS,
     dataDir: c.NUDGE_DATA_DIR,
   });
 }

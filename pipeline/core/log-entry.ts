@@ -45,20 +45,42 @@ export const IdentifyEntrySchema = z.object({
   attributes: FlatObjectSchema,
 });
 
+const entryTypeError = (issue: { input?: unknown }): string => {
+  const type = entryType(issue.input);
+  if (typeof issue.input !== 'object' || issue.input === null || Array.isArray(issue.input)) {
+    return 'an entry is a JSON object';
+  }
+  return type === undefined
+    ? 'required: "track" or "identify"'
+    : `unknown entry type ${JSON.stringify(type)}: use "track" or "identify"`;
+};
+
 const entryType = (input: unknown): unknown =>
   typeof input === 'object' && input !== null ? (input as { type?: unknown }).type : undefined;
 
 export const LogEntrySchema = z.discriminatedUnion('type', [TrackEntrySchema, IdentifyEntrySchema], {
-  error: (issue) => {
-    const type = entryType(issue.input);
-    if (typeof issue.input !== 'object' || issue.input === null || Array.isArray(issue.input)) {
-      return 'an entry is a JSON object';
-    }
-    return type === undefined
-      ? 'required: "track" or "identify"'
-      : `unknown entry type ${JSON.stringify(type)}: use "track" or "identify"`;
-  },
+  error: entryTypeError,
 });
+
+/**
+ * An entry as a producer sends it, before ingestion stamps it: `received_at` is assigned by
+ * ingestion (a recorded one is kept only when replaying recorded traffic), and `id` is generated
+ * when absent (DESIGN §2).
+ */
+export const IngestEntrySchema = z.discriminatedUnion(
+  'type',
+  [
+    TrackEntrySchema.extend({ id: IdSchema.optional(), received_at: TimestampSchema.optional() }),
+    IdentifyEntrySchema.extend({ id: IdSchema.optional(), received_at: TimestampSchema.optional() }),
+  ],
+  { error: entryTypeError },
+);
+export type IngestEntry = z.output<typeof IngestEntrySchema>;
+
+/** The log entry ingestion writes: the producer's entry with its id and `received_at`. */
+export function stampEntry(input: IngestEntry, id: string, receivedAt: number): LogEntry {
+  return { ...input, id: input.id ?? id, received_at: receivedAt };
+}
 
 export type TrackEntry = {
   readonly type: 'track';

@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       apiHost: '127.0.0.1',
       apiPort: 3000,
       namespace: 'nudge',
+      partitions: 8,
       dataDir: '.data',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
     ['NUDGE_API_PORT', 'abc', 'NUDGE_API_PORT: a port number'],
     ['NUDGE_API_PORT', '70000', 'NUDGE_API_PORT'],
     ['NUDGE_NAMESPACE', 'Bad-Name', 'NUDGE_NAMESPACE: lowercase letters'],
+    ['NUDGE_PARTITIONS', '2.5', 'NUDGE_PARTITIONS: a whole number of log partitions'],
     ['NUDGE_REDIS_URL', 'http://127.0.0.1:6379', 'NUDGE_REDIS_URL: the scheme must be redis: or rediss:'],
     ['NUDGE_CLICKHOUSE_URL', 'not a url', 'NUDGE_CLICKHOUSE_URL'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {

@@ -1,0 +1,43 @@
+import type { LogEntry } from '../../core/log-entry.ts';
+import { isWellFormedEntry, LogEntrySchema } from '../../core/log-entry.ts';
+import { formatIssues } from '../../core/validation.ts';
+import { InputError } from '../../errors.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The log's message body: one or more entries of one partition as NDJSON, one entry per line,
+ * in log order. JetStream acknowledges per message, so entries are packed (DESIGN §5: about 24k
+ * messages/s one entry each against 380k entries/s packed 100 to a message on our machines).
+ */
+export function encodePack(entries: readonly LogEntry[]): Uint8Array {
+  return encoder.encode(entries.map((entry) => JSON.stringify(entry)).join('\n'));
+}
+
+/** The entries of one log message, each checked against the contract; a bad one names its line. */
+export function decodePack(body: Uint8Array, where: string): LogEntry[] {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch (error) {
+    throw new InputError(where, ['the body is not UTF-8'], { cause: error });
+  }
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line, i) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch (error) {
+        throw new InputError(`${where} line ${i + 1}`, [`invalid JSON (${(error as Error).message})`], {
+          cause: error,
+        });
+      }
+      if (isWellFormedEntry(json)) return json;
+      const result = LogEntrySchema.safeParse(json);
+      if (!result.success) throw new InputError(`${where} line ${i + 1}`, formatIssues(result.error.issues));
+      return result.data;
+    });
+}

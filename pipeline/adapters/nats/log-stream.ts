@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager, PubAck, StreamInfo } from 'nats';
+import { nanos, NatsError, RetentionPolicy, StorageType } from 'nats';
+import type { LogEntry } from '../../core/log-entry.ts';
+import { partitionOf } from '../../core/partition.ts';
+import { InputError } from '../../errors.ts';
+import type { Namespace } from '../../namespace.ts';
+import { encodePack } from './log-envelope.ts';
+
+/** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window). */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** Entries per log message, at most. */
+export const PACK_SIZE = 100;
+
+/**
+ * Creates the log stream of a namespace, or checks the one there: subjects `<ns>.log.<p>` for
+ * `partitions` partitions (fixed for the life of the stream: a user's partition must never
+ * change), file storage, the duplicate window, and entries kept `retentionDays`.
+ */
+export async function ensureLogStream(
+  jsm: JetStreamManager,
+  ns: Namespace,
+  partitions: number,
+  retentionDays = 7,
+): Promise<void> {
+  const description = `nudge log: ${partitions} partitions`;
+  const existing = await streamInfo(jsm, ns.logStream);
+  if (existing !== undefined) {
+    if (existing.config.description === description) return;
+    throw new InputError('NUDGE_PARTITIONS', [
+      `the log stream ${ns.logStream} was made as "${existing.config.description ?? ''}", not with ${partitions} partitions: a user's partition must never change`,
+    ]);
+  }
+  await jsm.streams.add({
+    name: ns.logStream,
+    description,
+    subjects: [ns.logSubjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: nanos(retentionDays * 86_400_000),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
+}
+
+/** JetStream's API error code for "stream not found". */
+const STREAM_NOT_FOUND = 10059;
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (error) {
+    if (error instanceof NatsError && error.api_error?.err_code === STREAM_NOT_FOUND) return undefined;
+    throw error;
+  }
+}
+
+export type PublishResult = {
+  readonly entries: number;
+  readonly messages: number;
+  readonly duplicates: number;
+};
+
+/**
+ * Publishes entries to the log, packed per partition, with many publishes in flight (never one
+ * awaited at a time). A pack's `Nats-Msg-Id` is a digest of its entry ids, so publishing the same
+ * pack again inside the duplicate window stores nothing; a single entry's is its own id. Resolves
+ * when every message is acknowledged (PubAck): only then is an entry durably in the log.
+ */
+export class LogPublisher {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly result = { entries: 0, messages: 0, duplicates: 0 };
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly ns: Namespace,
+    private readonly partitions: number,
+    private readonly maxInFlight = 256,
+  ) {}
+
+  /** Queues the entries (in order, per partition); resolves once they are sent, not yet acknowledged. */
+  async publish(entries: readonly LogEntry[]): Promise<void> {
+    const byPartition = new Map<number, LogEntry[]>();
+    for (const entry of entries) {
+      const partition = partitionOf(entry.user_id, this.partitions);
+      const pack = byPartition.get(partition) ?? [];
+      pack.push(entry);
+      byPartition.set(partition, pack);
+    }
+    for (const [partition, list] of byPartition) {
+      for (let i = 0; i < list.length; i += PACK_SIZE)
+        await this.send(partition, list.slice(i, i + PACK_SIZE));
+    }
+  }
+
+  /** Waits for every acknowledgement; throws if any publish failed. */
+  async flush(): Promise<PublishResult> {
+    await Promise.all(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+    return { ...this.result };
+  }
+
+  private async send(partition: number, pack: readonly LogEntry[]): Promise<void> {
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+    const msgID = pack.length === 1 ? (pack[0]?.id ?? '') : packId(pack);
+    const tracked: Promise<void> = this.js
+      .publish(this.ns.logSubject(partition), encodePack(pack), { msgID })
+      .then(
+        (ack: PubAck) => {
+          this.result.messages++;
+          this.result.entries += pack.length;
+          if (ack.duplicate) this.result.duplicates += pack.length;
+        },
+        // Kept for send and flush to throw: a rejection nobody awaits would end the process.
+        (error: unknown) => {
+          this.failure ??= error instanceof Error ? error : new Error(String(error));
+        },
+      )
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+}
+
+const packId = (pack: readonly LogEntry[]) =>
+  `pack:${createHash('sha256')
+    .update(pack.map((entry) => entry.id).join('\n'))
+    .digest('base64url')}`;
