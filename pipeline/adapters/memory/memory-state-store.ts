@@ -1,0 +1,62 @@
+import type { UserState } from '../../core/user-state.ts';
+import type { CommitResult, LoadedStates, StateStore } from '../../ports/state-store.ts';
+
+type Partition = {
+  lease?: { holder: string; epoch: number; expires: number };
+  epochs: number;
+  applied: number;
+  states: Map<string, string>;
+};
+
+/**
+ * The state store in memory, for tests and simulations: the same contract as `RedisStateStore`
+ * (a test suite runs against both), with the clock injected so leases expire when a test says.
+ * States are kept as JSON, as Redis keeps them, so nothing shares objects with the caller.
+ */
+export class MemoryStateStore implements StateStore {
+  private readonly partitions = new Map<number, Partition>();
+
+  constructor(private readonly now: () => number) {}
+
+  acquire(partition: number, holder: string, ttlMs: number): Promise<number | undefined> {
+    const p = this.partition(partition);
+    const lease = p.lease !== undefined && p.lease.expires > this.now() ? p.lease : undefined;
+    if (lease !== undefined && lease.holder !== holder) return Promise.resolve(undefined);
+    const epoch = lease?.epoch ?? ++p.epochs;
+    p.lease = { holder, epoch, expires: this.now() + ttlMs };
+    return Promise.resolve(epoch);
+  }
+
+  load(partition: number, userIds: readonly string[]): Promise<LoadedStates> {
+    const p = this.partition(partition);
+    const states = userIds.map((id) => {
+      const json = p.states.get(id);
+      return json === undefined ? undefined : (JSON.parse(json) as UserState);
+    });
+    return Promise.resolve({ applied: p.applied, states });
+  }
+
+  commit(
+    partition: number,
+    epoch: number,
+    applied: number,
+    states: ReadonlyMap<string, UserState>,
+  ): Promise<CommitResult> {
+    const p = this.partition(partition);
+    const live = p.lease !== undefined && p.lease.expires > this.now() ? p.lease : undefined;
+    if (live?.epoch !== epoch) return Promise.resolve('fenced');
+    if (applied <= p.applied) return Promise.resolve('stale');
+    for (const [id, state] of states) p.states.set(id, JSON.stringify(state));
+    p.applied = applied;
+    return Promise.resolve('committed');
+  }
+
+  private partition(partition: number): Partition {
+    let p = this.partitions.get(partition);
+    if (p === undefined) {
+      p = { epochs: 0, applied: 0, states: new Map() };
+      this.partitions.set(partition, p);
+    }
+    return p;
+  }
+}
