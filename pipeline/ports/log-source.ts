@@ -1,24 +1,19 @@
 import type { LogEntry } from '../core/log-entry.ts';
 
-/**
- * One message of a partition's log: one or more entries, in order, at one stream sequence.
- * Shaped like a JetStream message: until it is acked it will be delivered again.
- */
+/** One message of a partition's log: one or more entries, in order, at one stream sequence. */
 export type LogMessage = {
   /** The message's position in the log stream; grows along a partition. */
   readonly seq: number;
   readonly entries: readonly LogEntry[];
-  /** Done with it: never deliver it again. */
-  ack(): void;
-  /** Deliver it again, after the delay. */
-  nak(delayMs?: number): void;
 };
 
 /**
- * A partition's log, read by its one owner. Contract: `fetch` returns the next messages of the
- * partition in sequence order, at least once each: a message not acked is delivered again (in
- * order, before later ones), so the reader must skip what it already applied.
+ * A partition's log, read by its one owner from a position it keeps itself (the applied
+ * sequence, committed with the states): nothing is acked, and after a crash the owner reads
+ * again from its committed position. Contract: `read` returns, in sequence order and without
+ * gaps, up to `max` messages of the partition with a sequence above `after`; it may wait a short
+ * while for new ones and returns none when there are none.
  */
 export type LogSource = {
-  fetch(partition: number, max: number): Promise<readonly LogMessage[]>;
+  read(partition: number, after: number, max: number): Promise<readonly LogMessage[]>;
 };

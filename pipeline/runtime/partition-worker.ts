@@ -33,39 +33,47 @@ export type StepResult =
   | { readonly kind: 'idle' | 'not-owner' | 'fenced' };
 
 /**
- * The owner of one partition (DESIGN §5): each step fetches a batch, loads its users' states in
- * one round trip, decides with the core, makes the decisions durable, commits the states and the
- * applied position atomically under its lease epoch, and only then acks. A crash at any point
- * replays the batch: messages at or below the applied position are acked unread, and decisions
- * published again are the same decisions with the same ids, which the sink drops.
+ * The owner of one partition (DESIGN §5): each step reads a batch after the applied position,
+ * loads its users' states in one round trip, decides with the core, makes the decisions durable,
+ * then commits the states and the new applied position atomically under its lease epoch. The
+ * applied position is the only cursor: a crash at any point, or a lost lease, makes the next owner
+ * read again from the last commit, and decisions published again are the same decisions with the
+ * same ids, which the sink drops.
  */
 export class PartitionWorker {
+  private epoch: number | undefined;
+  private applied = 0;
+
   constructor(private readonly options: WorkerOptions) {}
 
   async step(): Promise<StepResult> {
     const { partition, holder, source, store, sink, leaseMs, batchSize } = this.options;
     const epoch = await store.acquire(partition, holder, leaseMs);
-    if (epoch === undefined) return { kind: 'not-owner' };
-    const messages = await source.fetch(partition, batchSize);
-    if (messages.length === 0) return { kind: 'idle' };
+    if (epoch === undefined) {
+      this.epoch = undefined;
+      return { kind: 'not-owner' };
+    }
+    if (epoch !== this.epoch) {
+      // A new tenure: someone else may have committed since, so start from the stored position.
+      this.applied = (await store.load(partition, [])).applied;
+      this.epoch = epoch;
+    }
+    const messages = await source.read(partition, this.applied, batchSize);
+    const last = messages[messages.length - 1];
+    if (last === undefined) return { kind: 'idle' };
     const users = [...new Set(messages.flatMap((m) => m.entries.map((e) => e.user_id)))];
     const loaded = await store.load(partition, users);
-    const fresh = messages.filter((message) => message.seq > loaded.applied);
-    for (const message of messages) if (message.seq <= loaded.applied) message.ack();
-    const last = fresh[fresh.length - 1];
-    if (last === undefined) return { kind: 'idle' };
-
     const states = new Map<string, UserState | undefined>(users.map((user, i) => [user, loaded.states[i]]));
-    const { decisions, changed, entries } = this.decideAll(fresh, states);
+    const { decisions, changed, entries } = this.decideAll(messages, states);
     await sink.publish(decisions);
     const outcome = await store.commit(partition, epoch, last.seq, changed);
     if (outcome !== 'committed') {
-      // Another owner has the partition (or already committed this batch): let it deliver them.
-      for (const message of fresh) message.nak();
+      // The lease moved on (or this batch was committed already): the next tenure starts afresh.
+      this.epoch = undefined;
       return { kind: 'fenced' };
     }
-    for (const message of fresh) message.ack();
-    return { kind: 'decided', messages: fresh.length, entries, decisions: decisions.length };
+    this.applied = last.seq;
+    return { kind: 'decided', messages: messages.length, entries, decisions: decisions.length };
   }
 
   private decideAll(messages: readonly LogMessage[], states: Map<string, UserState | undefined>) {

@@ -13,6 +13,7 @@ import { replayLine } from '../../pipeline/replay/replay-line.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
 import type { Rules } from '../../pipeline/runtime/partition-worker.ts';
 import { PartitionWorker } from '../../pipeline/runtime/partition-worker.ts';
+import { linesByUser } from './lines-by-user.ts';
 
 const fixture = new URL('../fixtures/replay/onboarding/', import.meta.url).pathname;
 const PARTITIONS = 2;
@@ -52,16 +53,6 @@ function fill(log: MemoryLog, entries: readonly LogEntry[], perMessage: number) 
   }
 }
 
-/** The decisions as replay lines, in log order within each user (the order that matters). */
-const linesByUser = (lines: readonly string[]) => {
-  const byUser = new Map<string, string[]>();
-  for (const line of lines) {
-    const user = (JSON.parse(line) as { user_id: string }).user_id;
-    byUser.set(user, [...(byUser.get(user) ?? []), line]);
-  }
-  return byUser;
-};
-
 async function drain(worker: PartitionWorker): Promise<void> {
   for (let i = 0; i < 1_000; i++) {
     const result = await worker.step().catch(() => ({ kind: 'crashed' as const }));
@@ -90,7 +81,7 @@ describe('PartitionWorker over the memory adapters', () => {
           batchSize: 3,
         }),
       );
-      expect(log.unacked(partition)).toBe(0);
+      expect((await store.load(partition, [])).applied).toBe(log.lastSeq(partition));
     }
     const got = [...sink.byId.values()].sort((x, y) => x.seq - y.seq).map((d) => replayLine(d.decision));
     expect(linesByUser(got)).toEqual(linesByUser(expected));

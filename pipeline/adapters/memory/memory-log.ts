@@ -1,39 +1,25 @@
 import type { LogEntry } from '../../core/log-entry.ts';
 import type { LogMessage, LogSource } from '../../ports/log-source.ts';
 
-type Stored = { readonly seq: number; readonly entries: readonly LogEntry[]; acked: boolean };
-
-/**
- * A partitioned log in memory, for tests and simulations, with JetStream's delivery contract:
- * a fetched message not acked is delivered again by the next fetch, in order.
- */
+/** A partitioned log in memory, for tests and simulations. Sequences grow across the whole log, as in one stream. */
 export class MemoryLog implements LogSource {
-  private readonly partitions = new Map<number, Stored[]>();
+  private readonly partitions = new Map<number, LogMessage[]>();
   private nextSeq = 1;
 
   append(partition: number, entries: readonly LogEntry[]): number {
     const seq = this.nextSeq++;
     const list = this.partitions.get(partition) ?? [];
-    list.push({ seq, entries, acked: false });
+    list.push({ seq, entries });
     this.partitions.set(partition, list);
     return seq;
   }
 
-  fetch(partition: number, max: number): Promise<readonly LogMessage[]> {
-    const pending = (this.partitions.get(partition) ?? []).filter((m) => !m.acked).slice(0, max);
-    return Promise.resolve(
-      pending.map((stored) => ({
-        seq: stored.seq,
-        entries: stored.entries,
-        ack: () => {
-          stored.acked = true;
-        },
-        nak: () => undefined,
-      })),
-    );
+  read(partition: number, after: number, max: number): Promise<readonly LogMessage[]> {
+    return Promise.resolve((this.partitions.get(partition) ?? []).filter((m) => m.seq > after).slice(0, max));
   }
 
-  unacked(partition: number): number {
-    return (this.partitions.get(partition) ?? []).filter((m) => !m.acked).length;
+  /** The last sequence of a partition (0 when empty). */
+  lastSeq(partition: number): number {
+    return this.partitions.get(partition)?.at(-1)?.seq ?? 0;
   }
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager, PubAck, StreamInfo } from 'nats';
-import { nanos, NatsError, RetentionPolicy, StorageType } from 'nats';
+import type { JetStreamClient, JetStreamManager, PubAck } from 'nats';
+import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { LogEntry } from '../../core/log-entry.ts';
 import { partitionOf } from '../../core/partition.ts';
 import { InputError } from '../../errors.ts';
 import type { Namespace } from '../../namespace.ts';
 import { encodePack } from './log-envelope.ts';
+import { streamInfo } from './stream-info.ts';
 
 /** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window). */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -40,18 +41,6 @@ export async function ensureLogStream(
     max_age: nanos(retentionDays * 86_400_000),
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   });
-}
-
-/** JetStream's API error code for "stream not found". */
-const STREAM_NOT_FOUND = 10059;
-
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
-  try {
-    return await jsm.streams.info(name);
-  } catch (error) {
-    if (error instanceof NatsError && error.api_error?.err_code === STREAM_NOT_FOUND) return undefined;
-    throw error;
-  }
 }
 
 export type PublishResult = {
