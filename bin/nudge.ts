@@ -1,5 +1,6 @@
 import { InputError } from '../pipeline/errors.ts';
 import { ingestCommand } from './ingest-command.ts';
+import { messagesCommand } from './messages-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { servicesCommand } from './services-command.ts';
 import { UsageError } from './usage-error.ts';
@@ -13,6 +14,8 @@ commands:
   ingest --file <entries.ndjson> [--keep-time]
          publish entries to the log (JetStream), packed per partition; received_at is
          stamped now unless --keep-time keeps the recorded one (backfills, staging replays)
+  messages apply --file <messages.json> [--caps <caps.json>]
+         store messages (a new version for each that changed) and the global caps
   services up [nats|redis|clickhouse …]
          make NATS (JetStream), Redis and ClickHouse reachable at the configured URLs:
          use what answers; install (apt-get) and start on loopback what does not
@@ -22,6 +25,7 @@ commands:
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   ingest: ingestCommand,
+  messages: messagesCommand,
   replay: replayCommand,
   services: servicesCommand,
   help: () => {
@@ -54,5 +58,11 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
 }
+
+// Output piped into `head` and the like: a closed pipe ends the command quietly, as in any Unix tool.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 
 process.exitCode = await main(process.argv.slice(2));
