@@ -8,7 +8,7 @@ import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { LogEntry } from '../pipeline/core/log-entry.ts';
 import { IngestEntrySchema, stampEntry } from '../pipeline/core/log-entry.ts';
 import { formatIssues } from '../pipeline/core/validation.ts';
-import { InputError } from '../pipeline/errors.ts';
+import { InputError, parseJson } from '../pipeline/errors.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -49,12 +49,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
 }
 
 function entryOf(line: string, where: string, keepTime: boolean, receivedAt: number): LogEntry {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch (error) {
-    throw new InputError(where, [`invalid JSON (${(error as Error).message})`], { cause: error });
-  }
+  const json = parseJson(line, where);
   const result = IngestEntrySchema.safeParse(json);
   if (!result.success) throw new InputError(where, formatIssues(result.error.issues));
   const recorded = result.data.received_at;

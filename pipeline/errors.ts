@@ -13,3 +13,18 @@ export class InputError extends Error {
     super(`${where}: ${problems.join('; ')}`, options);
   }
 }
+
+/** `JSON.parse`, with a syntax error turned into an `InputError` naming where the text came from. */
+export function parseJson(text: string, where: string | (() => string)): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InputError(
+      typeof where === 'string' ? where : where(),
+      [`invalid JSON (${(error as Error).message})`],
+      {
+        cause: error,
+      },
+    );
+  }
+}

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { z } from 'zod';
 import { formatIssues } from '../../core/validation.ts';
-import { InputError } from '../../errors.ts';
+import { InputError, parseJson } from '../../errors.ts';
 
 /** Reads a JSON file and checks it against a schema; every problem names the file and the path. */
 export async function readJsonDefinitions<S extends z.ZodType>(
@@ -22,12 +22,7 @@ export async function readJsonDefinitions<S extends z.ZodType>(
       },
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InputError(name, [`invalid JSON (${(error as Error).message})`], { cause: error });
-  }
+  const json = parseJson(text, name);
   const result = schema.safeParse(json);
   if (!result.success) throw new InputError(name, formatIssues(result.error.issues));
   return result.data;

@@ -1,8 +1,7 @@
 import { basename } from 'node:path';
 import type { LogEntry } from '../../core/log-entry.ts';
-import { isWellFormedEntry, LogEntrySchema } from '../../core/log-entry.ts';
-import { formatIssues } from '../../core/validation.ts';
 import { InputError } from '../../errors.ts';
+import { parseEntry } from '../../parse-entry.ts';
 import type { EntrySource } from '../../ports/entry-source.ts';
 import { ndjsonLines } from './ndjson-lines.ts';
 
@@ -22,19 +21,6 @@ export class NdjsonLogFile implements EntrySource {
       yield entries;
     }
   }
-}
-
-export function parseEntry(line: string, where: () => string): LogEntry {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch (error) {
-    throw new InputError(where(), [`invalid JSON (${(error as Error).message})`], { cause: error });
-  }
-  if (isWellFormedEntry(json)) return json;
-  const result = LogEntrySchema.safeParse(json);
-  if (!result.success) throw new InputError(where(), formatIssues(result.error.issues));
-  return result.data;
 }
 
 async function* readable(path: string): ReturnType<typeof ndjsonLines> {

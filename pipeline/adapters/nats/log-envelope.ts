@@ -1,7 +1,6 @@
 import type { LogEntry } from '../../core/log-entry.ts';
-import { isWellFormedEntry, LogEntrySchema } from '../../core/log-entry.ts';
-import { formatIssues } from '../../core/validation.ts';
 import { InputError } from '../../errors.ts';
+import { parseEntry } from '../../parse-entry.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -26,18 +25,5 @@ export function decodePack(body: Uint8Array, where: string): LogEntry[] {
   return text
     .split('\n')
     .filter((line) => line !== '')
-    .map((line, i) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch (error) {
-        throw new InputError(`${where} line ${i + 1}`, [`invalid JSON (${(error as Error).message})`], {
-          cause: error,
-        });
-      }
-      if (isWellFormedEntry(json)) return json;
-      const result = LogEntrySchema.safeParse(json);
-      if (!result.success) throw new InputError(`${where} line ${i + 1}`, formatIssues(result.error.issues));
-      return result.data;
-    });
+    .map((line, i) => parseEntry(line, () => `${where} line ${i + 1}`));
 }

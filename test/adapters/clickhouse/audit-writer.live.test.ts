@@ -1,55 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
-import { connect } from 'nats';
-import type { JetStreamManager, NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { AuditWriter } from '../../../pipeline/adapters/clickhouse/audit-writer.ts';
-import { readJsonDefinitions } from '../../../pipeline/adapters/file/json-definitions-file.ts';
-import { NdjsonLogFile } from '../../../pipeline/adapters/file/ndjson-log-file.ts';
-import {
-  ensureDecisionsStream,
-  JetStreamDecisionSink,
-} from '../../../pipeline/adapters/nats/jetstream-decision-sink.ts';
-import { JetStreamLogSource } from '../../../pipeline/adapters/nats/jetstream-log-source.ts';
-import { ensureLogStream, LogPublisher } from '../../../pipeline/adapters/nats/log-stream.ts';
-import { RedisStateStore } from '../../../pipeline/adapters/redis/redis-state-store.ts';
-import { loadConfig } from '../../../pipeline/config/load-config.ts';
-import { compileCaps } from '../../../pipeline/core/caps.ts';
-import type { LogEntry } from '../../../pipeline/core/log-entry.ts';
-import { GlobalCapListSchema, MessageListSchema } from '../../../pipeline/core/message-schema.ts';
-import { buildRuleIndex } from '../../../pipeline/core/rule-index.ts';
-import { Namespace } from '../../../pipeline/namespace.ts';
 import { Replayer } from '../../../pipeline/replay/replayer.ts';
-import { PartitionWorker } from '../../../pipeline/runtime/partition-worker.ts';
+import { config, livePipeline, onboarding } from '../../runtime/live-pipeline.ts';
 
-const fixture = new URL('../../fixtures/replay/onboarding/', import.meta.url).pathname;
 const PARTITIONS = 2;
-const config = loadConfig(process.env);
-const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
 const clickhouse = createClient({ url: config.clickhouseUrl });
-const redis = new Redis(config.redisUrl);
-let nc: NatsConnection;
-let jsm: JetStreamManager;
+let live: Awaited<ReturnType<typeof livePipeline>>;
 
 beforeAll(async () => {
-  nc = await connect({ servers: config.natsUrl });
-  jsm = await nc.jetstreamManager();
-  await ensureLogStream(jsm, ns, PARTITIONS);
-  await ensureDecisionsStream(jsm, ns);
-  await migrateAudit(clickhouse, ns.database);
+  live = await livePipeline(PARTITIONS);
+  await migrateAudit(clickhouse, live.ns.database);
 });
 
 afterAll(async () => {
-  await jsm.streams.delete(ns.logStream).catch(() => false);
-  await jsm.streams.delete(ns.decisionsStream).catch(() => false);
-  await nc.drain();
-  const keys = await redis.keys(`${ns.name}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
-  await clickhouse.command({ query: `DROP DATABASE IF EXISTS \`${ns.database}\`` });
+  await clickhouse.command({ query: `DROP DATABASE IF EXISTS \`${live.ns.database}\`` });
   await clickhouse.close();
+  await live.close();
 });
 
 async function rows<T>(query: string): Promise<T[]> {
@@ -58,30 +26,10 @@ async function rows<T>(query: string): Promise<T[]> {
 
 describe('audit writers: log and decisions streams into ClickHouse', () => {
   it('every entry and every decision lands in ClickHouse once, equal to nudge replay', async () => {
-    const entries: LogEntry[] = [];
-    for await (const batch of new NdjsonLogFile(`${fixture}log.ndjson`).batches()) entries.push(...batch);
-    const messages = await readJsonDefinitions(`${fixture}messages.json`, MessageListSchema);
-    const caps = await readJsonDefinitions(`${fixture}caps.json`, GlobalCapListSchema);
-    const rules = { index: buildRuleIndex(messages), caps: compileCaps(caps) };
-    const publisher = new LogPublisher(nc.jetstream(), ns, PARTITIONS);
-    await publisher.publish(entries);
-    await publisher.flush();
-    const source = new JetStreamLogSource(nc.jetstream(), ns);
-    const store = new RedisStateStore(redis, ns);
-    const sink = new JetStreamDecisionSink(nc.jetstream(), ns);
-    for (let partition = 0; partition < PARTITIONS; partition++) {
-      const worker = new PartitionWorker({
-        partition,
-        holder: 'test',
-        source,
-        store,
-        sink,
-        rules: () => rules,
-        leaseMs: 30_000,
-        batchSize: 100,
-      });
-      for (let step = 0; step < 20; step++) if ((await worker.step()).kind === 'idle') break;
-    }
+    const { ns, nc, jsm } = live;
+    const { entries, rules } = await onboarding();
+    await live.publish(entries);
+    await live.decideAll(rules, 100);
     const logWriter = new AuditWriter(nc.jetstream(), jsm, ns, clickhouse, 'log');
     for (let step = 0; step < 20; step++) if ((await logWriter.step()) === 0) break;
     // ClickHouse cannot take the decisions (the table is gone): nothing is acked, nothing lost.
