@@ -1,0 +1,24 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditSink, PositionedEntry } from '../../ports/audit-sink.ts';
+import type { PositionedDecision } from '../../ports/decision-sink.ts';
+import { decisionRow, logEntryRow } from './audit-rows.ts';
+
+/** The audit tables of `migrateAudit`, one insert per call (ReplacingMergeTree collapses repeats). */
+export class ClickHouseAuditSink implements AuditSink {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  async insertEntries(entries: readonly PositionedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const values = entries.map(({ entry, partition, seq }) => logEntryRow(entry, { partition, seq }));
+    await this.client.insert({ table: `${this.database}.log_entries`, values, format: 'JSONEachRow' });
+  }
+
+  async insertDecisions(decisions: readonly PositionedDecision[]): Promise<void> {
+    if (decisions.length === 0) return;
+    const values = decisions.map(({ decision, partition, seq }) => decisionRow(decision, { partition, seq }));
+    await this.client.insert({ table: `${this.database}.decisions`, values, format: 'JSONEachRow' });
+  }
+}

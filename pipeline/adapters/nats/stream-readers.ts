@@ -1,0 +1,35 @@
+import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
+import type { Namespace } from '../../namespace.ts';
+import type { PositionedEntry } from '../../ports/audit-sink.ts';
+import type { PositionedDecision } from '../../ports/decision-sink.ts';
+import { decodePack } from './log-envelope.ts';
+import { JetStreamDurableReader } from './durable-reader.ts';
+
+const decoder = new TextDecoder();
+const partitionOfSubject = (subject: string) => Number(subject.slice(subject.lastIndexOf('.') + 1));
+
+/** The log's entries, with their positions, through a durable consumer named `durable`. */
+export function logEntryReader(js: JetStreamClient, jsm: JetStreamManager, ns: Namespace, durable: string) {
+  return new JetStreamDurableReader<PositionedEntry>(js, jsm, ns.logStream, durable, (message: JsMsg) =>
+    decodePack(message.data, `${ns.logStream} seq ${message.seq}`).map((entry) => ({
+      entry,
+      partition: partitionOfSubject(message.subject),
+      seq: message.seq,
+    })),
+  );
+}
+
+/** The decisions stream's decisions, through a durable consumer named `durable`. */
+export function decisionReader(js: JetStreamClient, jsm: JetStreamManager, ns: Namespace, durable: string) {
+  return new JetStreamDurableReader<PositionedDecision>(
+    js,
+    jsm,
+    ns.decisionsStream,
+    durable,
+    (message: JsMsg) =>
+      decoder
+        .decode(message.data)
+        .split('\n')
+        .map((line) => JSON.parse(line) as PositionedDecision),
+  );
+}

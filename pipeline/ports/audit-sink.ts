@@ -1,0 +1,15 @@
+import type { LogEntry } from '../core/log-entry.ts';
+import type { PositionedDecision } from './decision-sink.ts';
+
+/** A log entry with where it sits in the log. */
+export type PositionedEntry = { readonly entry: LogEntry; readonly partition: number; readonly seq: number };
+
+/**
+ * Where every entry and every decision is kept for audit, analytics and replay (ClickHouse).
+ * Contract: each call stores all or nothing and resolves once stored; storing the same entry or
+ * decision again never makes it visible twice to queries.
+ */
+export type AuditSink = {
+  insertEntries(entries: readonly PositionedEntry[]): Promise<void>;
+  insertDecisions(decisions: readonly PositionedDecision[]): Promise<void>;
+};

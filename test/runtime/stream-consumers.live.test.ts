@@ -1,0 +1,121 @@
+import { createClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
+import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
+import {
+  DeliveryForwarder,
+  ensureDeliveriesStream,
+} from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import type { Delivery } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { decisionReader, logEntryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
+import { AuditWriter } from '../../pipeline/runtime/audit-writer.ts';
+import { Replayer } from '../../pipeline/replay/replayer.ts';
+import { config, livePipeline, onboarding } from './live-pipeline.ts';
+
+const PARTITIONS = 2;
+const clickhouse = createClient({ url: config.clickhouseUrl });
+let live: Awaited<ReturnType<typeof livePipeline>>;
+
+beforeAll(async () => {
+  live = await livePipeline(PARTITIONS);
+  await migrateAudit(clickhouse, live.ns.database);
+});
+
+afterAll(async () => {
+  await clickhouse.command({ query: `DROP DATABASE IF EXISTS \`${live.ns.database}\`` });
+  await clickhouse.close();
+  await live.close();
+});
+
+async function rows<T>(query: string): Promise<T[]> {
+  return (await clickhouse.query({ query, format: 'JSONEachRow' })).json<T>();
+}
+
+describe('from the streams: audit writers into ClickHouse, deliveries to senders', () => {
+  it('every entry and every decision lands in ClickHouse once, equal to nudge replay', async () => {
+    const { ns, nc, jsm } = live;
+    const { entries, rules } = await onboarding();
+    await live.publish(entries);
+    await live.decideAll(rules, 100);
+    const js = nc.jetstream();
+    const sink = new ClickHouseAuditSink(clickhouse, ns.database);
+    const logWriter = new AuditWriter(logEntryReader(js, jsm, ns, 'audit_writer'), (items) =>
+      sink.insertEntries(items),
+    );
+    for (let step = 0; step < 20; step++) if ((await logWriter.step()) === 0) break;
+    // ClickHouse cannot take the decisions (the table is gone): nothing is acked, nothing lost.
+    await clickhouse.command({ query: `DROP TABLE \`${ns.database}\`.decisions` });
+    const decisionWriter = new AuditWriter(
+      decisionReader(js, jsm, ns, 'audit_writer'),
+      (items) => sink.insertDecisions(items),
+      0,
+    );
+    await expect(decisionWriter.step()).rejects.toThrow();
+    await migrateAudit(clickhouse, ns.database);
+    let written = 0;
+    for (let step = 0; step < 20; step++) {
+      const count = await decisionWriter.step();
+      written += count;
+      if (count === 0) break;
+    }
+    expect(written).toBeGreaterThan(0);
+
+    const replayer = new Replayer(rules.index, rules.caps);
+    const expected = entries
+      .flatMap((entry) => replayer.apply(entry))
+      .map((d) => ({
+        decision_id: d.decision_id,
+        outcome: d.outcome,
+        reason: d.reason,
+        body: d.content?.body ?? null,
+      }))
+      .sort((a, b) => (a.decision_id < b.decision_id ? -1 : 1));
+    const stored = await rows<{
+      decision_id: string;
+      outcome: string;
+      reason: string | null;
+      body: string | null;
+    }>(`SELECT decision_id, outcome, reason, body FROM \`${ns.database}\`.decisions FINAL`);
+    expect(stored.sort((a, b) => (a.decision_id < b.decision_id ? -1 : 1))).toEqual(expected);
+    const [logged] = await rows<{ n: string }>(
+      `SELECT count() AS n FROM \`${ns.database}\`.log_entries FINAL`,
+    );
+    expect(Number(logged?.n)).toBe(entries.length);
+  });
+
+  // Reads the decisions the test above put in the stream.
+  it('forwards every send to the deliveries stream of its channel, once', async () => {
+    const { ns, nc, jsm } = live;
+    const { entries, rules } = await onboarding();
+    await ensureDeliveriesStream(jsm, ns);
+    const forward = async () => {
+      const forwarder = new DeliveryForwarder(nc.jetstream(), jsm, ns);
+      let forwarded = 0;
+      for (let step = 0; step < 20; step++) {
+        const count = await forwarder.step();
+        forwarded += count;
+        if (count === 0) break;
+      }
+      return forwarded;
+    };
+    const replayer = new Replayer(rules.index, rules.caps);
+    const sends = entries.flatMap((entry) => replayer.apply(entry)).filter((d) => d.outcome === 'sent');
+    expect(await forward()).toBe(sends.length);
+    // The decisions stream read again from the start (a crash before the acks): nothing new is delivered.
+    await jsm.consumers.delete(ns.decisionsStream, 'delivery_forwarder');
+    expect(await forward()).toBe(sends.length);
+    const info = await jsm.streams.info(ns.deliveriesStream);
+    expect(info.state.messages).toBe(sends.length);
+    const delivered: Delivery[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage(ns.deliveriesStream, { seq });
+      const delivery = JSON.parse(new TextDecoder().decode(message.data)) as Delivery;
+      expect(message.subject).toBe(ns.deliverySubject(delivery.channel as 'push'));
+      delivered.push(delivery);
+    }
+    expect(delivered.map((d) => [d.decision_id, d.body]).sort()).toEqual(
+      sends.map((d) => [d.decision_id, d.content.body]).sort(),
+    );
+    await jsm.streams.delete(ns.deliveriesStream);
+  });
+});
