@@ -3,6 +3,7 @@ import { ingestCommand } from './ingest-command.ts';
 import { messagesCommand } from './messages-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { servicesCommand } from './services-command.ts';
+import { startCommand } from './start-command.ts';
 import { UsageError } from './usage-error.ts';
 
 const USAGE = `usage: nudge <command> [options]
@@ -21,6 +22,7 @@ commands:
          use what answers; install (apt-get) and start on loopback what does not
   services down
          stop the services "services up" started, and only those
+  start  run the matcher with the audit writers and the delivery forwarder, until Ctrl-C
   help   this text`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -28,6 +30,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   messages: messagesCommand,
   replay: replayCommand,
   services: servicesCommand,
+  start: () => startCommand(),
   help: () => {
     process.stdout.write(USAGE + '\n');
     return Promise.resolve();

@@ -3,7 +3,7 @@ import { DeliverPolicy, NatsError, RetentionPolicy, StorageType } from 'nats';
 import type { GlobalCap, Message } from '../../core/message-schema.ts';
 import { GlobalCapListSchema, MessageSchema } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
-import { streamInfo } from './stream-info.ts';
+import { ensureStream } from './stream-info.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -17,8 +17,7 @@ const NO_MESSAGE_FOUND = 10037;
  * in force.
  */
 export async function ensureCatalogStream(jsm: JetStreamManager, ns: Namespace): Promise<void> {
-  if ((await streamInfo(jsm, catalogStream(ns))) !== undefined) return;
-  await jsm.streams.add({
+  await ensureStream(jsm, {
     name: catalogStream(ns),
     subjects: [`${ns.name}.catalog.>`],
     storage: StorageType.File,

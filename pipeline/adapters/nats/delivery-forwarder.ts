@@ -5,7 +5,7 @@ import type { Namespace } from '../../namespace.ts';
 import type { BatchReader } from '../../ports/batch-reader.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { decisionReader } from './stream-readers.ts';
-import { streamInfo } from './stream-info.ts';
+import { ensureStream } from './stream-info.ts';
 
 const encoder = new TextEncoder();
 /** Deliveries republished within a day (a crashed forwarder catching up) are dropped by JetStream. */
@@ -21,8 +21,7 @@ export async function ensureDeliveriesStream(
   ns: Namespace,
   retentionDays = 7,
 ): Promise<void> {
-  if ((await streamInfo(jsm, ns.deliveriesStream)) !== undefined) return;
-  await jsm.streams.add({
+  await ensureStream(jsm, {
     name: ns.deliveriesStream,
     subjects: [`${ns.name}.deliveries.*`],
     storage: StorageType.File,

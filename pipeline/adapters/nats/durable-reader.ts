@@ -4,6 +4,7 @@ import type { Batch, BatchReader } from '../../ports/batch-reader.ts';
 
 /** JetStream's API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
+const ACK_WAIT_MS = 15_000;
 
 /**
  * A `BatchReader` on a durable pull consumer (created on first use, shared by every process that
@@ -46,7 +47,8 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
         durable_name: this.durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(60_000),
+        // A batch read by a process that died comes again after this; an insert must finish within it.
+        ack_wait: nanos(ACK_WAIT_MS),
         max_ack_pending: 50_000,
       });
     }

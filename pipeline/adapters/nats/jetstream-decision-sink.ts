@@ -4,7 +4,7 @@ import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
 import { DUPLICATE_WINDOW_MS, PACK_SIZE } from './log-stream.ts';
-import { streamInfo } from './stream-info.ts';
+import { ensureStream } from './stream-info.ts';
 
 const encoder = new TextEncoder();
 
@@ -14,8 +14,7 @@ export async function ensureDecisionsStream(
   ns: Namespace,
   retentionDays = 7,
 ): Promise<void> {
-  if ((await streamInfo(jsm, ns.decisionsStream)) !== undefined) return;
-  await jsm.streams.add({
+  await ensureStream(jsm, {
     name: ns.decisionsStream,
     subjects: [`${ns.name}.decisions.*`],
     storage: StorageType.File,

@@ -6,7 +6,7 @@ import { partitionOf } from '../../core/partition.ts';
 import { InputError } from '../../errors.ts';
 import type { Namespace } from '../../namespace.ts';
 import { encodePack } from './log-envelope.ts';
-import { streamInfo } from './stream-info.ts';
+import { ensureStream } from './stream-info.ts';
 
 /** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window). */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -25,14 +25,7 @@ export async function ensureLogStream(
   retentionDays = 7,
 ): Promise<void> {
   const description = `nudge log: ${partitions} partitions`;
-  const existing = await streamInfo(jsm, ns.logStream);
-  if (existing !== undefined) {
-    if (existing.config.description === description) return;
-    throw new InputError('NUDGE_PARTITIONS', [
-      `the log stream ${ns.logStream} was made as "${existing.config.description ?? ''}", not with ${partitions} partitions: a user's partition must never change`,
-    ]);
-  }
-  await jsm.streams.add({
+  const stream = await ensureStream(jsm, {
     name: ns.logStream,
     description,
     subjects: [ns.logSubjects],
@@ -41,6 +34,11 @@ export async function ensureLogStream(
     max_age: nanos(retentionDays * 86_400_000),
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   });
+  if (stream.config.description !== description) {
+    throw new InputError('NUDGE_PARTITIONS', [
+      `the log stream ${ns.logStream} was made as "${stream.config.description ?? ''}", not with ${partitions} partitions: a user's partition must never change`,
+    ]);
+  }
 }
 
 export type PublishResult = {

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
+import type { JetStreamManager } from 'nats';
+import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
+import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
+import { catalogStream, ensureCatalogStream, readCatalog } from '../pipeline/adapters/nats/catalog-stream.ts';
+import { DeliveryForwarder, ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
+import {
+  ensureDecisionsStream,
+  JetStreamDecisionSink,
+} from '../pipeline/adapters/nats/jetstream-decision-sink.ts';
+import { JetStreamLogSource } from '../pipeline/adapters/nats/jetstream-log-source.ts';
+import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
+import { decisionReader, logEntryReader } from '../pipeline/adapters/nats/stream-readers.ts';
+import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
+import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
+import { loadConfig } from '../pipeline/config/load-config.ts';
+import { compileCaps } from '../pipeline/core/caps.ts';
+import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
+import { Namespace } from '../pipeline/namespace.ts';
+import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
+import { Matcher } from '../pipeline/runtime/matcher.ts';
+import type { Rules } from '../pipeline/runtime/partition-worker.ts';
+
+/** `nudge start`: the matcher, the audit writers and the delivery forwarder, until SIGINT or SIGTERM. */
+export async function startCommand(): Promise<void> {
+  const config = loadConfig(process.env);
+  const ns = new Namespace(config.namespace);
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const report = (line: string) => process.stdout.write(`matcher: ${line}\n`);
+  const nc = await connect({ servers: config.natsUrl, name: `nudge ${holder}` });
+  const redis = new Redis(config.redisUrl);
+  const clickhouse = createClient({ url: config.clickhouseUrl });
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stop.abort();
+    });
+  }
+  try {
+    const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
+    await ensureLogStream(jsm, ns, config.partitions);
+    await ensureDecisionsStream(jsm, ns);
+    await ensureDeliveriesStream(jsm, ns);
+    await ensureCatalogStream(jsm, ns);
+    await migrateAudit(clickhouse, ns.database);
+    const audit = new ClickHouseAuditSink(clickhouse, ns.database);
+    const matcher = new Matcher({
+      holder,
+      partitions: config.partitions,
+      membership: new RedisMembership(redis, ns),
+      store: new RedisStateStore(redis, ns),
+      source: new JetStreamLogSource(js, ns),
+      sink: new JetStreamDecisionSink(js, ns),
+      refreshRules: catalogWatcher(jsm, ns, report),
+      background: [
+        stepper(
+          'entries to ClickHouse',
+          new AuditWriter(logEntryReader(js, jsm, ns, 'audit_writer'), (i) => audit.insertEntries(i)),
+        ),
+        stepper(
+          'decisions to ClickHouse',
+          new AuditWriter(decisionReader(js, jsm, ns, 'audit_writer'), (i) => audit.insertDecisions(i)),
+        ),
+        stepper('deliveries', new DeliveryForwarder(js, jsm, ns)),
+      ],
+      report,
+    });
+    report(`${holder} started on ${ns.name}: ${config.partitions} partitions; Ctrl-C stops`);
+    await matcher.run(stop.signal);
+    report('stopping');
+  } finally {
+    await nc.drain();
+    await redis.quit();
+    await clickhouse.close();
+  }
+}
+
+const stepper = (name: string, work: { step(): Promise<number> }) => ({ name, step: () => work.step() });
+
+/** The rules from the catalog, rebuilt when the catalog stream has a new version (checked by its last sequence). */
+function catalogWatcher(
+  jsm: JetStreamManager,
+  ns: Namespace,
+  report: (line: string) => void,
+): () => Promise<Rules | undefined> {
+  let seen = -1;
+  return async () => {
+    const last = (await jsm.streams.info(catalogStream(ns))).state.last_seq;
+    if (last === seen) return undefined;
+    seen = last;
+    const catalog = await readCatalog(jsm, ns);
+    const live = catalog.messages.filter((m) => m.state === 'live');
+    report(
+      `rules: ${live.length} live of ${catalog.messages.length} messages (${live.map((m) => `${m.id} v${m.version}`).join(', ') || 'none'}), ${catalog.caps.length} caps`,
+    );
+    return { index: buildRuleIndex(catalog.messages), caps: compileCaps(catalog.caps) };
+  };
+}

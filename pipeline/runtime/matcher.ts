@@ -1,0 +1,133 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DecisionSink } from '../ports/decision-sink.ts';
+import type { LogSource } from '../ports/log-source.ts';
+import type { Membership } from '../ports/membership.ts';
+import type { StateStore } from '../ports/state-store.ts';
+import { assignedPartitions } from './partition-assignment.ts';
+import type { Rules } from './partition-worker.ts';
+import { PartitionWorker } from './partition-worker.ts';
+
+export type MatcherOptions = {
+  readonly holder: string;
+  readonly partitions: number;
+  readonly membership: Membership;
+  readonly store: StateStore;
+  readonly source: LogSource;
+  readonly sink: DecisionSink;
+  /** The rules now in force, or undefined when they have not changed since the last call. */
+  readonly refreshRules: () => Promise<Rules | undefined>;
+  /** Other work the process runs beside the partitions (audit writers, the delivery forwarder): each step returns what it did. */
+  readonly background: readonly { readonly name: string; readonly step: () => Promise<number> }[];
+  readonly report: (line: string) => void;
+  readonly leaseMs?: number;
+  readonly memberTtlMs?: number;
+  readonly batchSize?: number;
+};
+
+/**
+ * A matcher process: it keeps its membership alive, owns the partitions assigned to it (leases
+ * settle any overlap while membership changes), keeps the rules current (a change is in force
+ * within a second), and runs the background work, until the signal aborts. When a process dies,
+ * its members entry and leases expire and the others take its partitions (within `memberTtlMs` +
+ * `leaseMs`).
+ */
+export class Matcher {
+  private rules: Rules | undefined;
+  private assigned = new Set<number>();
+  private readonly counts = { entries: 0, decisions: 0, background: new Map<string, number>() };
+
+  constructor(private readonly options: MatcherOptions) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    const initial = await this.options.refreshRules();
+    if (initial === undefined) throw new Error('no rules to start with');
+    this.rules = initial;
+    await this.heartbeat();
+    await Promise.all([
+      this.every(1_000, signal, () => this.heartbeat()),
+      this.every(1_000, signal, async () => {
+        this.rules = (await this.options.refreshRules()) ?? this.rules;
+      }),
+      this.every(5_000, signal, () => {
+        this.status();
+        return Promise.resolve();
+      }),
+      ...Array.from({ length: this.options.partitions }, (_, p) => this.partitionLoop(p, signal)),
+      ...this.options.background.map((work) => this.backgroundLoop(work, signal)),
+    ]);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const { membership, holder, partitions, memberTtlMs = 5_000 } = this.options;
+    const members = await membership.heartbeat(holder, memberTtlMs);
+    this.assigned = new Set(assignedPartitions(members, holder, partitions));
+  }
+
+  private async partitionLoop(partition: number, signal: AbortSignal): Promise<void> {
+    const { holder, store, source, sink, leaseMs = 3_000, batchSize = 100 } = this.options;
+    const rules = () => this.rules ?? fail('rules not loaded');
+    const worker = new PartitionWorker({ partition, holder, store, source, sink, rules, leaseMs, batchSize });
+    while (!signal.aborted) {
+      if (!this.assigned.has(partition)) {
+        await pause(250, signal);
+        continue;
+      }
+      try {
+        const result = await worker.step();
+        if (result.kind === 'decided') {
+          this.counts.entries += result.entries;
+          this.counts.decisions += result.decisions;
+        } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
+          await pause(500, signal);
+        }
+      } catch (error) {
+        this.options.report(`partition ${partition}: ${(error as Error).message}; retrying`);
+        await pause(1_000, signal);
+      }
+    }
+  }
+
+  private async backgroundLoop(
+    work: MatcherOptions['background'][number],
+    signal: AbortSignal,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const done = await work.step();
+        this.counts.background.set(work.name, (this.counts.background.get(work.name) ?? 0) + done);
+      } catch (error) {
+        this.options.report(`${work.name}: ${(error as Error).message}; retrying`);
+        await pause(1_000, signal);
+      }
+    }
+  }
+
+  private async every(ms: number, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
+    while (await pausedAndGoingOn(ms, signal)) {
+      await work().catch((error: unknown) => {
+        this.options.report(`${(error as Error).message}; retrying`);
+      });
+    }
+  }
+
+  private status(): void {
+    const background = [...this.counts.background].map(([name, n]) => `${name} ${n}`).join(', ');
+    this.options.report(
+      `partitions [${[...this.assigned].join(', ')}] · ${this.counts.entries} entries, ${this.counts.decisions} decisions` +
+        (background ? ` · ${background}` : ''),
+    );
+  }
+}
+
+const fail = (message: string): never => {
+  throw new Error(message);
+};
+
+/** Sleeps, then tells whether to go on (false once the signal aborted). */
+async function pausedAndGoingOn(ms: number, signal: AbortSignal): Promise<boolean> {
+  await pause(ms, signal);
+  return !signal.aborted;
+}
+
+/** Sleeps, waking early (without throwing) when the signal aborts. */
+const pause = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => undefined);

@@ -1,0 +1,183 @@
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { openSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StreamLineSink } from '../../pipeline/adapters/file/stream-line-sink.ts';
+import { NdjsonLogFile } from '../../pipeline/adapters/file/ndjson-log-file.ts';
+import { catalogStream, readCatalog } from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { compileCaps } from '../../pipeline/core/caps.ts';
+import type { LogEntry } from '../../pipeline/core/log-entry.ts';
+import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
+import { Namespace } from '../../pipeline/namespace.ts';
+import { Replayer } from '../../pipeline/replay/replayer.ts';
+import { workloadCaps, workloadMessages, writeWorkloadLog } from '../../bench/core/workload.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const config = loadConfig(process.env);
+const run = promisify(execFile);
+const clickhouse = createClient({ url: config.clickhouseUrl });
+const namespaces: Namespace[] = [];
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  const nc = await connect({ servers: config.natsUrl });
+  const jsm = await nc.jetstreamManager();
+  const redis = new Redis(config.redisUrl);
+  for (const ns of namespaces) {
+    for (const stream of [ns.logStream, ns.decisionsStream, ns.deliveriesStream, catalogStream(ns)]) {
+      await jsm.streams.delete(stream).catch(() => false);
+    }
+    const keys = await redis.keys(`${ns.name}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS \`${ns.database}\`` });
+  }
+  await redis.quit();
+  await nc.drain();
+  await clickhouse.close();
+});
+
+/** A fresh namespace with a generated traffic mix written to files: messages, caps, log. */
+async function scenario(entries: number) {
+  const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+  namespaces.push(ns);
+  const dir = await mkdtemp(join(tmpdir(), 'nudge-e2e-'));
+  const size = { entries, users: Math.max(10, Math.floor(entries / 10)), messages: 40, events: 8 };
+  const files = {
+    messages: join(dir, 'messages.json'),
+    caps: join(dir, 'caps.json'),
+    log: join(dir, 'log.ndjson'),
+  };
+  await writeFile(files.messages, JSON.stringify(workloadMessages(size)));
+  await writeFile(files.caps, JSON.stringify(workloadCaps));
+  await writeWorkloadLog(size, StreamLineSink.toFile(files.log));
+  const env = { ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_PARTITIONS: '4' };
+  const nudge = (...args: string[]) =>
+    run(process.execPath, [join(root, 'bin/nudge.js'), ...args], { env, cwd: root });
+  return { ns, files, env, nudge };
+}
+
+function start(env: NodeJS.ProcessEnv): ChildProcess {
+  const log = openSync(
+    join(tmpdir(), `nudge-start-${env['NUDGE_NAMESPACE'] ?? ''}-${children.length}.log`),
+    'w',
+  );
+  const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
+    env,
+    cwd: root,
+    stdio: ['ignore', log, log],
+  });
+  children.push(child);
+  return child;
+}
+
+/** What `nudge replay` decides for the file with the messages as stored (their live_since as the store set it). */
+async function expectedDecisions(ns: Namespace, logFile: string) {
+  const nc = await connect({ servers: config.natsUrl });
+  const catalog = await readCatalog(await nc.jetstreamManager(), ns);
+  await nc.drain();
+  const replayer = new Replayer(buildRuleIndex(catalog.messages), compileCaps(catalog.caps));
+  const entries: LogEntry[] = [];
+  for await (const batch of new NdjsonLogFile(logFile).batches()) entries.push(...batch);
+  return entries
+    .flatMap((entry) => replayer.apply(entry))
+    .map(
+      (d) =>
+        `${d.decision_id} ${d.message_version} ${d.outcome} ${d.reason ?? '-'} ${d.content?.body ?? '-'}`,
+    )
+    .sort();
+}
+
+async function storedDecisions(ns: Namespace): Promise<string[]> {
+  const result = await clickhouse.query({
+    query: `SELECT decision_id, message_version, outcome, reason, body FROM \`${ns.database}\`.decisions FINAL`,
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{
+    decision_id: string;
+    message_version: number;
+    outcome: string;
+    reason: string | null;
+    body: string | null;
+  }>();
+  return rows
+    .map((r) => `${r.decision_id} ${r.message_version} ${r.outcome} ${r.reason ?? '-'} ${r.body ?? '-'}`)
+    .sort();
+}
+
+/** Polls ClickHouse until it holds `count` decisions (the matcher and writers run on their own time). */
+async function awaitDecisions(ns: Namespace, count: number, timeoutMs = 90_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let stored: string[] = [];
+  while (Date.now() < deadline) {
+    stored = await storedDecisions(ns).catch(() => []);
+    if (stored.length >= count) return stored;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return stored;
+}
+
+// Processes start, die and take over by their own clocks (leases, heartbeats, redelivery): minutes, not seconds, at worst.
+describe('nudge start, end to end over NATS, Redis and ClickHouse', { timeout: 180_000 }, () => {
+  it('decisions in ClickHouse for an ingested file equal nudge replay, entry by entry', async () => {
+    const { ns, files, env, nudge } = await scenario(3_000);
+    await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
+    start(env);
+    await nudge('ingest', '--file', files.log, '--keep-time');
+    const expected = await expectedDecisions(ns, files.log);
+    expect(expected.length).toBeGreaterThan(1_000);
+    expect(await awaitDecisions(ns, expected.length)).toEqual(expected);
+  });
+
+  it('the same with the matcher killed (SIGKILL) in the middle and started again', async () => {
+    const { ns, files, env, nudge } = await scenario(6_000);
+    await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
+    const first = start(env);
+    const expected = await expectedDecisions(ns, files.log);
+    await nudge('ingest', '--file', files.log, '--keep-time');
+    // Killed as soon as its first decisions are in the decisions stream: mid-batch, mid-write,
+    // wherever it is, with most of the log still to decide.
+    const nc = await connect({ servers: config.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    const decided = async () =>
+      (await jsm.streams.info(ns.decisionsStream).catch(() => undefined))?.state.messages ?? 0;
+    const deadline = Date.now() + 30_000;
+    while ((await decided()) === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    first.kill('SIGKILL');
+    const atKill = (await storedDecisions(ns).catch(() => [])).length;
+    await nc.drain();
+    start(env);
+    expect(atKill).toBeLessThan(expected.length);
+    expect(await awaitDecisions(ns, expected.length)).toEqual(expected);
+  });
+
+  it('the same with two matcher processes splitting the partitions', async () => {
+    const { ns, files, env, nudge } = await scenario(3_000);
+    await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
+    start(env);
+    start(env);
+    await nudge('ingest', '--file', files.log, '--keep-time');
+    const expected = await expectedDecisions(ns, files.log);
+    expect(await awaitDecisions(ns, expected.length)).toEqual(expected);
+    // Both processes are members, and the partitions' leases end up split between them (the first
+    // to start holds them all until the second's heartbeat and the leases it gave up have expired).
+    const redis = new Redis(config.redisUrl);
+    const holders = () => Promise.all([0, 1, 2, 3].map((p) => redis.hget(ns.redisKey(p, 'lease'), 'holder')));
+    const deadline = Date.now() + 20_000;
+    while (new Set(await holders()).size < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await redis.zrange(`${ns.name}:members`, 0, -1)).toHaveLength(2);
+    expect(new Set(await holders()).size).toBe(2);
+    await redis.quit();
+  });
+});
