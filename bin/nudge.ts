@@ -3,6 +3,7 @@ import { ingestCommand } from './ingest-command.ts';
 import { messagesCommand } from './messages-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { servicesCommand } from './services-command.ts';
+import { quickstartCommand } from './quickstart-command.ts';
 import { startCommand } from './start-command.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -23,6 +24,9 @@ commands:
   services down
          stop the services "services up" started, and only those
   start  run the matcher with the audit writers and the delivery forwarder, until Ctrl-C
+  quickstart
+         the demo (npm start): demo messages applied, the matcher running and demo
+         traffic flowing, with where to look; Ctrl-C stops
   help   this text`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -31,6 +35,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   replay: replayCommand,
   services: servicesCommand,
   start: () => startCommand(),
+  quickstart: () => quickstartCommand(),
   help: () => {
     process.stdout.write(USAGE + '\n');
     return Promise.resolve();

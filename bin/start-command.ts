@@ -17,6 +17,7 @@ import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import { decisionReader, logEntryReader } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
+import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { compileCaps } from '../pipeline/core/caps.ts';
 import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
@@ -27,19 +28,33 @@ import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
 /** `nudge start`: the matcher, the audit writers and the delivery forwarder, until SIGINT or SIGTERM. */
 export async function startCommand(): Promise<void> {
-  const config = loadConfig(process.env);
-  const ns = new Namespace(config.namespace);
-  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const report = (line: string) => process.stdout.write(`matcher: ${line}\n`);
-  const nc = await connect({ servers: config.natsUrl, name: `nudge ${holder}` });
-  const redis = new Redis(config.redisUrl);
-  const clickhouse = createClient({ url: config.clickhouseUrl });
+  await runMatcher(loadConfig(process.env), stopSignal(), (line) =>
+    process.stdout.write(`matcher: ${line}\n`),
+  );
+}
+
+/** Aborts on the first SIGINT or SIGTERM: the loops finish their step and the connections drain. */
+export function stopSignal(): AbortSignal {
   const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       stop.abort();
     });
   }
+  return stop.signal;
+}
+
+/** The matcher, the audit writers and the delivery forwarder of a namespace, until the signal aborts. */
+export async function runMatcher(
+  config: Config,
+  signal: AbortSignal,
+  report: (line: string) => void,
+): Promise<void> {
+  const ns = new Namespace(config.namespace);
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const nc = await connect({ servers: config.natsUrl, name: `nudge ${holder}` });
+  const redis = new Redis(config.redisUrl);
+  const clickhouse = createClient({ url: config.clickhouseUrl });
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
     await ensureLogStream(jsm, ns, config.partitions);
@@ -70,7 +85,7 @@ export async function startCommand(): Promise<void> {
       report,
     });
     report(`${holder} started on ${ns.name}: ${config.partitions} partitions; Ctrl-C stops`);
-    await matcher.run(stop.signal);
+    await matcher.run(signal);
     report('stopping');
   } finally {
     await nc.drain();

@@ -181,3 +181,22 @@ describe('nudge start, end to end over NATS, Redis and ClickHouse', { timeout: 1
     await redis.quit();
   });
 });
+
+describe('npm start (nudge quickstart)', { timeout: 120_000 }, () => {
+  it('applies the demo messages, sends demo traffic, decides it into ClickHouse, and stops cleanly on SIGINT', async () => {
+    const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+    namespaces.push(ns);
+    const env = { ...process.env, NUDGE_NAMESPACE: ns.name };
+    let output = '';
+    const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'quickstart'], { env, cwd: root });
+    children.push(child);
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const decided = await awaitDecisions(ns, 10);
+    expect(decided.length).toBeGreaterThanOrEqual(10);
+    expect(output).toContain('Where to look');
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(output).toMatch(/demo: stopped after \d+ entries/);
+  });
+});
