@@ -2,6 +2,7 @@ import { InputError } from '../pipeline/errors.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { messagesCommand } from './messages-command.ts';
 import { replayCommand } from './replay-command.ts';
+import { sendCommand } from './send-command.ts';
 import { servicesCommand } from './services-command.ts';
 import { quickstartCommand } from './quickstart-command.ts';
 import { startCommand } from './start-command.ts';
@@ -24,6 +25,9 @@ commands:
   services down
          stop the services "services up" started, and only those
   start  run the matcher with the audit writers and the delivery forwarder, until Ctrl-C
+  send webhook --url <url>
+         the reference sender: POSTs webhook deliveries with retries and backoff, and
+         records each outcome in ClickHouse (delivery_outcomes)
   quickstart
          the demo (npm start): demo messages applied, the matcher running and demo
          traffic flowing, with where to look; Ctrl-C stops
@@ -33,6 +37,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   ingest: ingestCommand,
   messages: messagesCommand,
   replay: replayCommand,
+  send: sendCommand,
   services: servicesCommand,
   start: () => startCommand(),
   quickstart: () => quickstartCommand(),

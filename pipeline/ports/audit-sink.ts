@@ -1,5 +1,6 @@
 import type { LogEntry } from '../core/log-entry.ts';
 import type { PositionedDecision } from './decision-sink.ts';
+import type { DeliveryOutcome } from './delivery.ts';
 
 /** A log entry with where it sits in the log. */
 export type PositionedEntry = { readonly entry: LogEntry; readonly partition: number; readonly seq: number };
@@ -12,4 +13,5 @@ export type PositionedEntry = { readonly entry: LogEntry; readonly partition: nu
 export type AuditSink = {
   insertEntries(entries: readonly PositionedEntry[]): Promise<void>;
   insertDecisions(decisions: readonly PositionedDecision[]): Promise<void>;
+  insertOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void>;
 };

@@ -6,7 +6,7 @@ import {
   DeliveryForwarder,
   ensureDeliveriesStream,
 } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
-import type { Delivery } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import type { Delivery } from '../../pipeline/ports/delivery.ts';
 import { decisionReader, logEntryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
 import { AuditWriter } from '../../pipeline/runtime/audit-writer.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';

@@ -76,6 +76,19 @@ export const AUDIT_TABLES = {
       { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
     ],
   },
+  delivery_outcomes: {
+    orderBy: ['channel', 'decision_id'],
+    columns: [
+      { name: 'decision_id', type: 'String', doc: 'the send this is the outcome of' },
+      { name: 'channel', type: 'String', doc: '' },
+      { name: 'outcome', type: 'String', doc: '"delivered" or "failed", as the sender reports it' },
+      { name: 'attempts', type: 'UInt32', doc: 'tries it took' },
+      { name: 'status', type: 'UInt16', doc: "the endpoint's last HTTP status (0: unreachable)" },
+      { name: 'latency_ms', type: 'UInt64', doc: "from the entry's received_at to the outcome" },
+      { name: 'at', type: 'UInt64', doc: 'when the outcome was reached, ms' },
+      { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
+    ],
+  },
 } as const satisfies Record<string, { orderBy: readonly string[]; columns: readonly Column[] }>;
 
 export type AuditTable = keyof typeof AUDIT_TABLES;

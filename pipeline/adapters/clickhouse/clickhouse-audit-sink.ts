@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditSink, PositionedEntry } from '../../ports/audit-sink.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
+import type { DeliveryOutcome } from '../../ports/delivery.ts';
 import { decisionRow, logEntryRow } from './audit-rows.ts';
 
 /** The audit tables of `migrateAudit`, one insert per call (ReplacingMergeTree collapses repeats). */
@@ -14,6 +15,15 @@ export class ClickHouseAuditSink implements AuditSink {
     if (entries.length === 0) return;
     const values = entries.map(({ entry, partition, seq }) => logEntryRow(entry, { partition, seq }));
     await this.client.insert({ table: `${this.database}.log_entries`, values, format: 'JSONEachRow' });
+  }
+
+  async insertOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.delivery_outcomes`,
+      values: outcomes,
+      format: 'JSONEachRow',
+    });
   }
 
   async insertDecisions(decisions: readonly PositionedDecision[]): Promise<void> {

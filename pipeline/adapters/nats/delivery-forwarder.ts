@@ -4,6 +4,7 @@ import type { Decision } from '../../core/decision.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { BatchReader } from '../../ports/batch-reader.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
+import type { Delivery } from '../../ports/delivery.ts';
 import { decisionReader } from './stream-readers.ts';
 import { ensureStream } from './stream-info.ts';
 
@@ -30,18 +31,6 @@ export async function ensureDeliveriesStream(
     duplicate_window: nanos(DELIVERY_DEDUP_MS),
   });
 }
-
-/** What a channel sender receives: the decision that sent it, with its content. */
-export type Delivery = {
-  readonly decision_id: string;
-  readonly message_id: string;
-  readonly message_version: number;
-  readonly user_id: string;
-  readonly channel: string;
-  readonly at: number;
-  readonly subject: string | null;
-  readonly body: string;
-};
 
 /**
  * Forwards every `sent` decision of the decisions stream to the deliveries stream, with the

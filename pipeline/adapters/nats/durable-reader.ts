@@ -19,6 +19,8 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
     private readonly stream: string,
     private readonly durable: string,
     private readonly decode: (message: JsMsg) => T[],
+    /** Only this subject of the stream (one subject: nats-server 2.9 has no `filter_subjects`). */
+    private readonly filterSubject?: string,
   ) {}
 
   async next(maxMessages: number): Promise<Batch<T>> {
@@ -50,6 +52,7 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
         // A batch read by a process that died comes again after this; an insert must finish within it.
         ack_wait: nanos(ACK_WAIT_MS),
         max_ack_pending: 50_000,
+        ...(this.filterSubject === undefined ? {} : { filter_subject: this.filterSubject }),
       });
     }
     this.consumer = await this.js.consumers.get(this.stream, this.durable);

@@ -1,5 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
+import type { Channel } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
+import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { decodePack } from './log-envelope.ts';
@@ -31,5 +33,23 @@ export function decisionReader(js: JetStreamClient, jsm: JetStreamManager, ns: N
         .decode(message.data)
         .split('\n')
         .map((line) => JSON.parse(line) as PositionedDecision),
+  );
+}
+
+/** The deliveries of one channel, through a durable consumer named `durable`. */
+export function deliveryReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  channel: Channel,
+  durable: string,
+) {
+  return new JetStreamDurableReader<Delivery>(
+    js,
+    jsm,
+    ns.deliveriesStream,
+    durable,
+    (message: JsMsg) => [JSON.parse(decoder.decode(message.data)) as Delivery],
+    ns.deliverySubject(channel),
   );
 }
