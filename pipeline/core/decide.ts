@@ -58,7 +58,7 @@ export function decide(
     sent.push(message);
     if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
   }
-  return { state: applySends(current, at, sent, caps), decisions };
+  return { state: applySends(current, at, sent, recent, caps), decisions };
 }
 
 /** The checks of DESIGN §4, in order: the first that fails gives the outcome and reason. */

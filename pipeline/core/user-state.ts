@@ -87,18 +87,20 @@ function slotOf(sends: SendsList, messageId: string): number {
 
 /**
  * The state after the sends decided for one entry (all at `at`): each message's count and last
- * send, and the sends a global cap can still count. The state given is returned as it is when
- * there was no send.
+ * send, and the sends a global cap can still count. `recent` is the state's recent sends with the
+ * entry's counted sends already placed by `withRecent` (decide builds it as it goes, for the caps
+ * of later candidates), so they are placed once. The state given is returned as it is when there
+ * was no send.
  */
 export function applySends(
   state: UserState,
   at: number,
   sent: readonly SentMessage[],
+  recent: RecentList,
   caps: CompiledCaps,
 ): UserState {
   if (sent.length === 0) return state;
   const sends = state.sends.slice();
-  let recent = state.recent;
   for (const message of sent) {
     const i = slotOf(sends, message.id);
     if (sends[i] === message.id) {
@@ -107,7 +109,6 @@ export function applySends(
     } else {
       sends.splice(i, 0, message.id, 1, at);
     }
-    if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
   }
   return {
     attributes: state.attributes,
@@ -154,11 +155,7 @@ function keptForCaps(recent: RecentList, caps: CompiledCaps): RecentList {
 }
 
 /** What `applySends` needs of a message. */
-export type SentMessage = {
-  readonly id: string;
-  readonly channel: Channel;
-  readonly counts_toward_caps: boolean;
-};
+export type SentMessage = { readonly id: string };
 
 /** DESIGN §2: attributes are merged; a key set to `null` is removed. */
 export function applyAttributes(state: UserState, attributes: FlatObject): UserState {
