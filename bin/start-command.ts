@@ -23,6 +23,7 @@ import { compileCaps } from '../pipeline/core/caps.ts';
 import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
+import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
@@ -63,12 +64,16 @@ export async function runMatcher(
     await ensureCatalogStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
+    const source = new JetStreamLogSource(js, ns);
     const matcher = new Matcher({
       holder,
       partitions: config.partitions,
       membership: new RedisMembership(redis, ns),
-      store: new RedisStateStore(redis, ns),
-      source: new JetStreamLogSource(js, ns),
+      store:
+        config.stateCacheUsers > 0
+          ? new CachedStateStore(new RedisStateStore(redis, ns), config.stateCacheUsers)
+          : new RedisStateStore(redis, ns),
+      source,
       sink: new JetStreamDecisionSink(js, ns),
       refreshRules: catalogWatcher(jsm, ns, report),
       background: [
@@ -87,6 +92,7 @@ export async function runMatcher(
     report(`${holder} started on ${ns.name}: ${config.partitions} partitions; Ctrl-C stops`);
     await matcher.run(signal);
     report('stopping');
+    await source.close();
   } finally {
     await nc.drain();
     await redis.quit();

@@ -31,6 +31,11 @@ const ConfigSchema = z.object({
     .min(1)
     .max(1024)
     .default(8),
+  NUDGE_STATE_CACHE_USERS: z.coerce
+    .number({ error: 'a whole number of users' })
+    .int({ error: 'a whole number of users' })
+    .min(0)
+    .default(100_000),
   NUDGE_DATA_DIR: z.string().min(1).default('.data'),
 });
 
@@ -43,6 +48,8 @@ export type Config = {
   readonly namespace: string;
   /** Log partitions: fixed when the namespace's log stream is created (a user's partition never changes). */
   readonly partitions: number;
+  /** User states a matcher keeps in memory in front of Redis (0: none). */
+  readonly stateCacheUsers: number;
   /** Where `nudge services` keeps the data and logs of the services it starts. */
   readonly dataDir: string;
 };
@@ -63,6 +70,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiPort: c.NUDGE_API_PORT,
     namespace: c.NUDGE_NAMESPACE,
     partitions: c.NUDGE_PARTITIONS,
+    stateCacheUsers: c.NUDGE_STATE_CACHE_USERS,
     dataDir: c.NUDGE_DATA_DIR,
   });
 }

@@ -45,7 +45,8 @@ export class Matcher {
     await this.heartbeat();
     await Promise.all([
       this.every(1_000, signal, () => this.heartbeat()),
-      this.every(1_000, signal, async () => {
+      // Four looks a second, so a change is in force within a second of being stored.
+      this.every(250, signal, async () => {
         this.rules = (await this.options.refreshRules()) ?? this.rules;
       }),
       this.every(5_000, signal, () => {

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       apiPort: 3000,
       namespace: 'nudge',
       partitions: 8,
+      stateCacheUsers: 100_000,
       dataDir: '.data',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -26,9 +27,11 @@ describe('loadConfig', () => {
       NUDGE_API_HOST: '0.0.0.0',
       NUDGE_API_PORT: '8080',
       NUDGE_NAMESPACE: 't_1234',
+      NUDGE_STATE_CACHE_USERS: '0',
       NUDGE_DATA_DIR: '/var/lib/nudge',
     });
     expect(config).toMatchObject({
+      stateCacheUsers: 0,
       apiPort: 8080,
       namespace: 't_1234',
       clickhouseUrl: 'https://ch.internal:8443',
@@ -40,6 +43,7 @@ describe('loadConfig', () => {
     ['NUDGE_API_PORT', '70000', 'NUDGE_API_PORT'],
     ['NUDGE_NAMESPACE', 'Bad-Name', 'NUDGE_NAMESPACE: lowercase letters'],
     ['NUDGE_PARTITIONS', '2.5', 'NUDGE_PARTITIONS: a whole number of log partitions'],
+    ['NUDGE_STATE_CACHE_USERS', '-1', 'NUDGE_STATE_CACHE_USERS'],
     ['NUDGE_REDIS_URL', 'http://127.0.0.1:6379', 'NUDGE_REDIS_URL: the scheme must be redis: or rediss:'],
     ['NUDGE_CLICKHOUSE_URL', 'not a url', 'NUDGE_CLICKHOUSE_URL'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {

@@ -8,6 +8,7 @@ import type { UserState } from '../../../pipeline/core/user-state.ts';
 import { EMPTY_USER_STATE } from '../../../pipeline/core/user-state.ts';
 import { Namespace } from '../../../pipeline/namespace.ts';
 import type { StateStore } from '../../../pipeline/ports/state-store.ts';
+import { CachedStateStore } from '../../../pipeline/runtime/cached-state-store.ts';
 
 const state = (sends: number): UserState => ({
   ...EMPTY_USER_STATE,
@@ -16,8 +17,11 @@ const state = (sends: number): UserState => ({
   recent: [1_793_610_000_000, 'push'],
 });
 
-/** Leases expire by the store's clock: Redis's own, or the memory store's injected one. */
-type Subject = { store: StateStore; expireLeases: () => Promise<void> };
+/**
+ * Leases expire by the store's clock: Redis's own, or the memory store's injected one. `other` is
+ * another process's view of the same store.
+ */
+type Subject = { store: StateStore; other: StateStore; expireLeases: () => Promise<void> };
 
 function contract(name: string, make: () => Subject) {
   describe(`StateStore contract: ${name}`, () => {
@@ -65,30 +69,64 @@ function contract(name: string, make: () => Subject) {
       await expireLeases();
       expect(await store.commit(5, epoch, 1, new Map())).toBe('fenced');
     });
+
+    it('a holder that gets the lease back reads what the holder between wrote', async () => {
+      const { store, other, expireLeases } = make();
+      const first = (await store.acquire(6, 'a', 200)) ?? -1;
+      expect(await store.load(6, ['u1', 'u2'])).toEqual({ applied: 0, states: [undefined, undefined] });
+      expect(await store.commit(6, first, 1, new Map([['u1', state(1)]]))).toBe('committed');
+      expect(await store.load(6, ['u1', 'u2'])).toEqual({ applied: 1, states: [state(1), undefined] });
+      await expireLeases();
+      const between = (await other.acquire(6, 'b', 200)) ?? -1;
+      expect(await other.load(6, ['u1'])).toEqual({ applied: 1, states: [state(1)] });
+      const written = new Map([
+        ['u1', state(2)],
+        ['u2', state(3)],
+      ]);
+      expect(await other.commit(6, between, 2, written)).toBe('committed');
+      await expireLeases();
+      expect(await store.acquire(6, 'a', 200)).toBeGreaterThan(between);
+      expect(await store.load(6, ['u2', 'u1'])).toEqual({ applied: 2, states: [state(3), state(2)] });
+    });
   });
 }
 
 let clock = 0;
-contract('memory', () => ({
-  store: new MemoryStateStore(() => clock),
-  expireLeases: () => {
-    clock += 1_000;
-    return Promise.resolve();
-  },
-}));
+const advanceClock = () => {
+  clock += 1_000;
+  return Promise.resolve();
+};
+contract('memory', () => {
+  const store = new MemoryStateStore(() => clock);
+  return { store, other: store, expireLeases: advanceClock };
+});
+contract('memory behind the LRU', () => {
+  const store = new MemoryStateStore(() => clock);
+  return {
+    store: new CachedStateStore(store, 100),
+    other: new CachedStateStore(store, 100),
+    expireLeases: advanceClock,
+  };
+});
 
 const redis = new Redis(loadConfig(process.env).redisUrl);
 const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
 afterAll(async () => {
-  const keys = await redis.keys(`${ns.name}:*`);
+  const keys = await redis.keys(`${ns.name}_*`);
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
 });
+// Redis expires keys by its own clock: a lease of 200 ms is gone 400 ms later.
+const waitForRedis = () => new Promise<void>((resolve) => setTimeout(resolve, 400));
 contract('redis', () => {
-  const store = new RedisStateStore(redis, ns);
+  const store = new RedisStateStore(redis, new Namespace(`${ns.name}_plain`));
+  return { store, other: store, expireLeases: waitForRedis };
+});
+contract('redis behind the LRU', () => {
+  const cachedNs = new Namespace(`${ns.name}_lru`);
   return {
-    store,
-    // Redis expires keys by its own clock: a lease of 200 ms is gone 400 ms later.
-    expireLeases: () => new Promise((resolve) => setTimeout(resolve, 400)),
+    store: new CachedStateStore(new RedisStateStore(redis, cachedNs), 100),
+    other: new CachedStateStore(new RedisStateStore(redis, cachedNs), 100),
+    expireLeases: waitForRedis,
   };
 });

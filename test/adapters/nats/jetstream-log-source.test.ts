@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'nats';
+import type { JetStreamManager, NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamLogSource } from '../../../pipeline/adapters/nats/jetstream-log-source.ts';
+import { ensureLogStream, LogPublisher } from '../../../pipeline/adapters/nats/log-stream.ts';
+import { loadConfig } from '../../../pipeline/config/load-config.ts';
+import type { LogEntry } from '../../../pipeline/core/log-entry.ts';
+import { partitionOf } from '../../../pipeline/core/partition.ts';
+import { Namespace } from '../../../pipeline/namespace.ts';
+import type { LogMessage } from '../../../pipeline/ports/log-source.ts';
+
+const PARTITIONS = 2;
+const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let source: JetStreamLogSource;
+/** A source whose pulls last 20 s: a read that waited for a pull to fill or expire would outlive its test. */
+let patient: JetStreamLogSource;
+
+/** A user of partition 0, so every entry below lands on one partition. */
+const user = Array.from({ length: 100 }, (_, i) => `u${i}`).find((u) => partitionOf(u, PARTITIONS) === 0) ?? '';
+const entry = (i: number): LogEntry => ({
+  type: 'track',
+  id: `e${i}`,
+  name: 'upload_completed',
+  user_id: user,
+  received_at: 1_793_610_000_000 + i,
+  metadata: {},
+  context: {},
+});
+
+async function publish(from: number, count: number, oneByOne: boolean): Promise<void> {
+  const publisher = new LogPublisher(nc.jetstream(), ns, PARTITIONS);
+  const entries = Array.from({ length: count }, (_, i) => entry(from + i));
+  if (oneByOne) for (const e of entries) await publisher.publish([e]);
+  else await publisher.publish(entries);
+  await publisher.flush();
+}
+
+const ids = (messages: readonly LogMessage[]) => messages.flatMap((m) => m.entries.map((e) => e.id));
+
+beforeAll(async () => {
+  nc = await connect({ servers: loadConfig(process.env).natsUrl });
+  jsm = await nc.jetstreamManager();
+  await ensureLogStream(jsm, ns, PARTITIONS);
+  source = new JetStreamLogSource(nc.jetstream(), ns);
+  patient = new JetStreamLogSource(nc.jetstream(), ns, 20_000);
+});
+
+afterAll(async () => {
+  await source.close();
+  await patient.close();
+  await jsm.streams.delete(ns.logStream).catch(() => false);
+  await nc.drain();
+});
+
+describe('JetStreamLogSource on a real JetStream', () => {
+  it('waits for a first message, and returns it without waiting for a full batch', async () => {
+    const reading = patient.read(0, 0, 100);
+    await publish(0, 1, true);
+    const messages = await reading;
+    expect(ids(messages)).toEqual(['e0']);
+    expect(messages[0]?.seq).toBe(1);
+  }, 10_000);
+
+  it('goes on from where it is, in sequence, up to the batch size', async () => {
+    await publish(1, 5, true);
+    const seen: LogMessage[] = [];
+    while (seen.length < 5) seen.push(...(await patient.read(0, seen.at(-1)?.seq ?? 1, 3)));
+    expect(ids(seen)).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
+    expect(seen.map((m) => m.seq)).toEqual([2, 3, 4, 5, 6]);
+  }, 10_000);
+
+  it('returns none when nothing comes, and reads again from any position it is asked for', async () => {
+    expect(await source.read(0, 6, 100)).toEqual([]);
+    // A new owner (or a fenced one) starts again from its committed position.
+    const again = await source.read(0, 3, 100);
+    expect(ids(again)).toEqual(['e3', 'e4', 'e5']);
+    expect(await source.read(1, 0, 100)).toEqual([]);
+  });
+});
