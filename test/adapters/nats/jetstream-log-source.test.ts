@@ -19,7 +19,8 @@ let source: JetStreamLogSource;
 let patient: JetStreamLogSource;
 
 /** A user of partition 0, so every entry below lands on one partition. */
-const user = Array.from({ length: 100 }, (_, i) => `u${i}`).find((u) => partitionOf(u, PARTITIONS) === 0) ?? '';
+const user =
+  Array.from({ length: 100 }, (_, i) => `u${i}`).find((u) => partitionOf(u, PARTITIONS) === 0) ?? '';
 const entry = (i: number): LogEntry => ({
   type: 'track',
   id: `e${i}`,
