@@ -1,23 +1,25 @@
-import type { Consumer, JsMsg } from 'nats';
-import type { JetStreamClient } from 'nats';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import { DeliverPolicy } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { LogMessage, LogSource } from '../../ports/log-source.ts';
 import { decodePack } from './log-envelope.ts';
 
+type Stored = { readonly seq: number; readonly data: Uint8Array };
+
+/** One partition's reading: a buffer that an ordered consumer fills ahead of the owner's reads. */
 type Reader = {
-  readonly consumer: Consumer;
   /** The last sequence handed out by `read`. */
   position: number;
-  /** The pull in progress: JetStream delivers its messages as they are stored. */
-  pull: AsyncIterator<JsMsg> | undefined;
-  /** Messages the pull has delivered so far (a pull that ends having delivered none is an idle wait). */
-  delivered: number;
-  /** A `next()` of the pull still pending when the last read returned, kept for the next read. */
-  next: Promise<IteratorResult<JsMsg>> | undefined;
+  /** The last sequence buffered. */
+  fetched: number;
+  buffer: Stored[];
+  /** The consume in progress, if any: it stops when the buffer is full, and starts again from `fetched` when it has room. */
+  running: { readonly consumer: Consumer; readonly messages: ConsumerMessages } | undefined;
+  /** Bumped at every start, so a stopped consume's late messages are recognized and dropped. */
+  generation: number;
+  wake: (() => void) | undefined;
+  failure: Error | undefined;
 };
-
-const TIMED_OUT = Symbol('timed out');
 
 /**
  * A partition's log read with a JetStream ordered consumer from the owner's position: ordered
@@ -26,9 +28,11 @@ const TIMED_OUT = Symbol('timed out');
  * and would then be skipped as already applied). The position lives with the states in Redis, so
  * nothing is acked here.
  *
- * A pull stays open across reads: a read returns as soon as it has messages and no more are
- * already waiting, rather than when the pull is full or expires, so an entry is decided about as
- * soon as it is stored, and each pull (bounded by `max`) still carries a whole batch under load.
+ * Messages are taken from the client in its callback, the moment they arrive, into a buffer of
+ * ours: nats.js drops what waits in a pull's own iterator when the pull closes, so a pull must
+ * never be left half-read. The buffer holds up to `4 × max` messages (the consume stops there and
+ * starts again from the last one held), and a read returns what is buffered without waiting for
+ * more, so an entry is decided about as soon as it is stored and batches grow with the backlog.
  */
 export class JetStreamLogSource implements LogSource {
   private readonly readers = new Map<number, Reader>();
@@ -36,43 +40,33 @@ export class JetStreamLogSource implements LogSource {
   constructor(
     private readonly js: JetStreamClient,
     private readonly ns: Namespace,
-    /** How long a read waits for a first message (a pull's expiry; JetStream's minimum is 1 s). */
+    /** How long a read waits for a first message when none is buffered. */
     private readonly waitMs = 1_000,
   ) {}
 
   async read(partition: number, after: number, max: number): Promise<readonly LogMessage[]> {
     const reader = await this.readerAt(partition, after);
-    const messages: LogMessage[] = [];
-    while (messages.length < max) {
-      if (reader.pull === undefined) {
-        const pull = await reader.consumer.fetch({ max_messages: max, expires: this.waitMs });
-        reader.pull = pull[Symbol.asyncIterator]();
-        reader.delivered = 0;
-      }
-      reader.next ??= reader.pull.next();
-      // The first message may be waited for; later ones only if already here.
-      const result = await within(reader.next, messages.length === 0 ? this.waitMs + 500 : 0);
-      if (result === TIMED_OUT) break;
-      reader.next = undefined;
-      if (result.done === true) {
-        const idle = reader.delivered === 0;
-        reader.pull = undefined;
-        if (idle || messages.length > 0) break;
-        continue;
-      }
-      reader.delivered++;
-      const message = result.value;
-      messages.push({
-        seq: message.seq,
-        entries: decodePack(message.data, `${this.ns.logStream} seq ${message.seq}`),
-      });
+    if (reader.buffer.length === 0) {
+      if (reader.running === undefined) await this.start(partition, reader, max);
+      await this.arrival(reader);
     }
+    if (reader.failure !== undefined) {
+      const failure = reader.failure;
+      await this.drop(partition);
+      throw failure;
+    }
+    const taken = reader.buffer.splice(0, max);
+    if (reader.running === undefined && reader.buffer.length < max) await this.start(partition, reader, max);
+    const messages = taken.map(({ seq, data }) => ({
+      seq,
+      entries: decodePack(data, `${this.ns.logStream} seq ${seq}`),
+    }));
     const last = messages[messages.length - 1];
     if (last !== undefined) reader.position = last.seq;
     return messages;
   }
 
-  /** Stops every pull and removes the consumers from the server. */
+  /** Stops every consume and removes the consumers from the server. */
   async close(): Promise<void> {
     await Promise.all([...this.readers.keys()].map((partition) => this.drop(partition)));
   }
@@ -81,40 +75,72 @@ export class JetStreamLogSource implements LogSource {
     const current = this.readers.get(partition);
     if (current?.position === after) return current;
     await this.drop(partition);
+    const reader: Reader = {
+      position: after,
+      fetched: after,
+      buffer: [],
+      running: undefined,
+      generation: 0,
+      wake: undefined,
+      failure: undefined,
+    };
+    this.readers.set(partition, reader);
+    return reader;
+  }
+
+  private async start(partition: number, reader: Reader, max: number): Promise<void> {
+    const generation = ++reader.generation;
     const consumer = await this.js.consumers.get(this.ns.logStream, {
       // One subject as a string: nats-server 2.9 (the Debian package) has no `filter_subjects`.
       filterSubjects: this.ns.logSubject(partition),
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: after + 1,
+      opt_start_seq: reader.fetched + 1,
     });
-    const reader: Reader = { consumer, position: after, pull: undefined, delivered: 0, next: undefined };
-    this.readers.set(partition, reader);
-    return reader;
+    const highWater = 4 * max;
+    const messages = await consumer.consume({
+      max_messages: max,
+      callback: (message: JsMsg) => {
+        if (reader.generation !== generation || message.seq <= reader.fetched) return;
+        reader.buffer.push({ seq: message.seq, data: message.data });
+        reader.fetched = message.seq;
+        reader.wake?.();
+        if (reader.buffer.length >= highWater) void this.stop(reader);
+      },
+    });
+    reader.running = { consumer, messages };
+    void messages.closed().then((error) => {
+      if (reader.generation !== generation) return; // stopped by us
+      // Closed under us: a failure is thrown by the next read; otherwise the next read starts again.
+      reader.running = undefined;
+      if (error instanceof Error) reader.failure = error;
+      reader.wake?.();
+    });
+  }
+
+  private async stop(reader: Reader): Promise<void> {
+    const running = reader.running;
+    if (running === undefined) return;
+    reader.running = undefined;
+    reader.generation++;
+    running.messages.stop();
+    await running.consumer.delete().catch(() => false);
+  }
+
+  /** Resolves when a message (or a failure) arrives, or after `waitMs`. */
+  private async arrival(reader: Reader): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      reader.wake = resolve;
+      timer = setTimeout(resolve, this.waitMs);
+    });
+    clearTimeout(timer);
+    reader.wake = undefined;
   }
 
   private async drop(partition: number): Promise<void> {
     const reader = this.readers.get(partition);
     if (reader === undefined) return;
     this.readers.delete(partition);
-    await reader.pull?.return?.();
-    await reader.consumer.delete().catch(() => false);
-  }
-}
-
-/** The promise's result, or TIMED_OUT if it takes longer than `ms` (0: only if it has already settled). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    // setImmediate runs after the promise jobs already queued, so a settled promise wins.
-    const timedOut = () => {
-      resolve(TIMED_OUT);
-    };
-    if (ms === 0) setImmediate(timedOut);
-    else timer = setTimeout(timedOut, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+    await this.stop(reader);
   }
 }

@@ -80,4 +80,41 @@ describe('JetStreamLogSource on a real JetStream', () => {
     expect(ids(again)).toEqual(['e3', 'e4', 'e5']);
     expect(await source.read(1, 0, 100)).toEqual([]);
   });
+
+  it.each([2, 16])(
+    'hands over every message of a busy log to a slow owner, in order, %i at a time',
+    async (batch) => {
+      const many = Array.from({ length: 20_000 }, (_, i) => ({
+        ...entry(100_000 * batch + i),
+        user_id: `busy-${i % 500}`,
+      }));
+      const busy = new JetStreamLogSource(nc.jetstream(), ns);
+      const start = (await jsm.streams.info(ns.logStream)).state.last_seq;
+      const read: string[][] = [[], []];
+      const owners = [0, 1].map(async (partition) => {
+        let after = start;
+        let idle = 0;
+        while (idle < 2) {
+          // Small batches (the buffer stops and starts its consume every 4 batches) and some work between reads.
+          const messages = await busy.read(partition, after, batch);
+          idle = messages.length === 0 ? idle + 1 : 0;
+          read[partition]?.push(...ids(messages));
+          after = messages.at(-1)?.seq ?? after;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      });
+      const publisher = new LogPublisher(nc.jetstream(), ns, PARTITIONS);
+      for (let i = 0; i < many.length; i += 1_000) await publisher.publish(many.slice(i, i + 1_000));
+      await publisher.flush();
+      await Promise.all(owners);
+      await busy.close();
+      for (const partition of [0, 1]) {
+        const expected = many
+          .filter((e) => partitionOf(e.user_id, PARTITIONS) === partition)
+          .map((e) => e.id);
+        expect(read[partition]).toEqual(expected);
+      }
+    },
+    60_000,
+  );
 });
