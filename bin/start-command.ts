@@ -79,11 +79,15 @@ export async function runMatcher(
       background: [
         stepper(
           'entries to ClickHouse',
-          new AuditWriter(logEntryReader(js, jsm, ns, 'audit_writer'), (i) => audit.insertEntries(i)),
+          new AuditWriter(logEntryReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (i) =>
+            audit.insertEntries(i),
+          ),
         ),
         stepper(
           'decisions to ClickHouse',
-          new AuditWriter(decisionReader(js, jsm, ns, 'audit_writer'), (i) => audit.insertDecisions(i)),
+          new AuditWriter(decisionReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (i) =>
+            audit.insertDecisions(i),
+          ),
         ),
         stepper('deliveries', new DeliveryForwarder(js, jsm, ns)),
       ],
@@ -99,6 +103,9 @@ export async function runMatcher(
     await clickhouse.close();
   }
 }
+
+/** ClickHouse wants few, large inserts: a batch waits up to a second to fill (DESIGN §5). */
+const AUDIT_BATCHES = { lingerMs: 1_000 };
 
 const stepper = (name: string, work: { step(): Promise<number> }) => ({ name, step: () => work.step() });
 

@@ -35,12 +35,17 @@ const { values } = parseArgs({
     users: { type: 'string', default: '30000' },
     matchers: { type: 'string', default: '1' },
     'latency-seconds': { type: 'string', default: '10' },
+    /** Writes a CPU profile of each matcher process to bench/out/profile/. */
+    profile: { type: 'boolean', default: false },
   },
 });
 const size = { entries: Number(values.entries), users: Number(values.users), messages: 100, events: 100 };
 const matchers = Number(values.matchers);
 const config = loadConfig(process.env);
 const partitions = config.partitions;
+const profileArgs = values.profile
+  ? ['--cpu-prof', `--cpu-prof-dir=${new URL('../out/profile/', import.meta.url).pathname}`]
+  : [];
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 /** The workload's lines, parsed as the log's readers parse them. */
@@ -154,10 +159,14 @@ async function pipeline(rate: () => number): Promise<{ sustained: Run; latency: 
   await applyCaps(js, jsm, ns, workloadCaps);
   const env = { ...process.env, NUDGE_NAMESPACE: ns.name };
   const children = Array.from({ length: matchers }, () =>
-    spawn(process.execPath, [new URL('../../bin/nudge.js', import.meta.url).pathname, 'start'], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      [...profileArgs, new URL('../../bin/nudge.js', import.meta.url).pathname, 'start'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    ),
   );
   try {
     await Promise.all(

@@ -1,17 +1,41 @@
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import { AckPolicy, DeliverPolicy, nanos, NatsError } from 'nats';
 import type { Batch, BatchReader } from '../../ports/batch-reader.ts';
 
 /** JetStream's API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
 const ACK_WAIT_MS = 15_000;
+/**
+ * Messages delivered and not yet acked, at most: JetStream stops delivering there, which bounds
+ * what a reader holds in memory (a log message packs up to 100 entries).
+ */
+const MAX_ACK_PENDING = 2_000;
+
+export type DurableReaderOptions = {
+  /** Only this subject of the stream (one subject: nats-server 2.9 has no `filter_subjects`). */
+  readonly filterSubject?: string;
+  /**
+   * How long a batch may wait to fill once it has a first message: the audit writers wait up to
+   * a second so that ClickHouse gets few, large inserts; the delivery forwarder does not wait.
+   */
+  readonly lingerMs?: number;
+};
 
 /**
  * A `BatchReader` on a durable pull consumer (created on first use, shared by every process that
  * names it), decoding each message into items with `decode`.
+ *
+ * Messages are taken from the client in its consume callback, the moment they arrive, into a
+ * buffer of ours: nats.js can drop what still waits in a pull's own iterator when the pull closes
+ * (here that cost a 15 s stall until JetStream redelivered them). The buffer is bounded by the
+ * consumer's `max_ack_pending`.
  */
 export class JetStreamDurableReader<T> implements BatchReader<T> {
   private consumer: Consumer | undefined;
+  private running: ConsumerMessages | undefined;
+  private buffer: JsMsg[] = [];
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -19,15 +43,24 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
     private readonly stream: string,
     private readonly durable: string,
     private readonly decode: (message: JsMsg) => T[],
-    /** Only this subject of the stream (one subject: nats-server 2.9 has no `filter_subjects`). */
-    private readonly filterSubject?: string,
+    private readonly options: DurableReaderOptions = {},
   ) {}
 
   async next(maxMessages: number): Promise<Batch<T>> {
-    const consumer = await this.ensureConsumer();
-    const messages: JsMsg[] = [];
-    for await (const message of await consumer.fetch({ max_messages: maxMessages, expires: 1_000 }))
-      messages.push(message);
+    if (this.running === undefined) await this.start();
+    if (this.buffer.length === 0) await this.arrival(1_000);
+    const linger = this.options.lingerMs ?? 0;
+    if (linger > 0 && this.buffer.length > 0) {
+      const until = performance.now() + linger;
+      while (this.buffer.length < maxMessages && this.failure === undefined && performance.now() < until)
+        await this.arrival(until - performance.now());
+    }
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      throw failure;
+    }
+    const messages = this.buffer.splice(0, maxMessages);
     return {
       items: messages.flatMap(this.decode),
       ack: () => {
@@ -39,20 +72,62 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
     };
   }
 
+  /** Stops reading; what was delivered and not acked comes again to another reader after the ack wait. */
+  close(): void {
+    this.running?.stop();
+    this.running = undefined;
+  }
+
+  private async start(): Promise<void> {
+    const consumer = await this.ensureConsumer();
+    const running = await consumer.consume({
+      max_messages: 256,
+      callback: (message: JsMsg) => {
+        this.buffer.push(message);
+        this.wake?.();
+      },
+    });
+    this.running = running;
+    void running.closed().then((error) => {
+      if (this.running !== running) return;
+      // Closed under us (the consumer or the stream was removed): the next read says why and starts again.
+      this.running = undefined;
+      this.consumer = undefined;
+      this.failure = error instanceof Error ? error : new Error(`the consumer ${this.durable} stopped`);
+      this.wake?.();
+    });
+  }
+
+  /** Resolves when a message (or a failure) arrives, or after `ms`. */
+  private async arrival(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+
   private async ensureConsumer(): Promise<Consumer> {
     if (this.consumer !== undefined) return this.consumer;
+    const config = {
+      ack_policy: AckPolicy.Explicit,
+      // A batch read by a process that died comes again after this; an insert must finish within it.
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: MAX_ACK_PENDING,
+    };
     try {
-      await this.jsm.consumers.info(this.stream, this.durable);
+      const info = await this.jsm.consumers.info(this.stream, this.durable);
+      if (info.config.max_ack_pending !== MAX_ACK_PENDING || info.config.ack_wait !== config.ack_wait)
+        await this.jsm.consumers.update(this.stream, this.durable, config);
     } catch (error) {
       if (!(error instanceof NatsError && error.api_error?.err_code === CONSUMER_NOT_FOUND)) throw error;
       await this.jsm.consumers.add(this.stream, {
+        ...config,
         durable_name: this.durable,
-        ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        // A batch read by a process that died comes again after this; an insert must finish within it.
-        ack_wait: nanos(ACK_WAIT_MS),
-        max_ack_pending: 50_000,
-        ...(this.filterSubject === undefined ? {} : { filter_subject: this.filterSubject }),
+        ...(this.options.filterSubject === undefined ? {} : { filter_subject: this.options.filterSubject }),
       });
     }
     this.consumer = await this.js.consumers.get(this.stream, this.durable);

@@ -5,24 +5,43 @@ import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { decodePack } from './log-envelope.ts';
+import type { DurableReaderOptions } from './durable-reader.ts';
 import { JetStreamDurableReader } from './durable-reader.ts';
 
 const decoder = new TextDecoder();
 const partitionOfSubject = (subject: string) => Number(subject.slice(subject.lastIndexOf('.') + 1));
 
 /** The log's entries, with their positions, through a durable consumer named `durable`. */
-export function logEntryReader(js: JetStreamClient, jsm: JetStreamManager, ns: Namespace, durable: string) {
-  return new JetStreamDurableReader<PositionedEntry>(js, jsm, ns.logStream, durable, (message: JsMsg) =>
-    decodePack(message.data, `${ns.logStream} seq ${message.seq}`).map((entry) => ({
-      entry,
-      partition: partitionOfSubject(message.subject),
-      seq: message.seq,
-    })),
+export function logEntryReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  durable: string,
+  options: DurableReaderOptions = {},
+) {
+  return new JetStreamDurableReader<PositionedEntry>(
+    js,
+    jsm,
+    ns.logStream,
+    durable,
+    (message: JsMsg) =>
+      decodePack(message.data, `${ns.logStream} seq ${message.seq}`).map((entry) => ({
+        entry,
+        partition: partitionOfSubject(message.subject),
+        seq: message.seq,
+      })),
+    options,
   );
 }
 
 /** The decisions stream's decisions, through a durable consumer named `durable`. */
-export function decisionReader(js: JetStreamClient, jsm: JetStreamManager, ns: Namespace, durable: string) {
+export function decisionReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  durable: string,
+  options: DurableReaderOptions = {},
+) {
   return new JetStreamDurableReader<PositionedDecision>(
     js,
     jsm,
@@ -33,6 +52,7 @@ export function decisionReader(js: JetStreamClient, jsm: JetStreamManager, ns: N
         .decode(message.data)
         .split('\n')
         .map((line) => JSON.parse(line) as PositionedDecision),
+    options,
   );
 }
 
@@ -50,6 +70,6 @@ export function deliveryReader(
     ns.deliveriesStream,
     durable,
     (message: JsMsg) => [JSON.parse(decoder.decode(message.data)) as Delivery],
-    ns.deliverySubject(channel),
+    { filterSubject: ns.deliverySubject(channel) },
   );
 }
