@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
 import { ndjsonLines } from '../pipeline/adapters/file/ndjson-lines.ts';
 import { ensureLogStream, LogPublisher } from '../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
@@ -11,6 +10,7 @@ import { formatIssues } from '../pipeline/core/validation.ts';
 import { InputError, parseJson } from '../pipeline/errors.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 /**
  * `nudge ingest --file <ndjson> [--keep-time]`: publishes a file of entries to the log. Each
@@ -21,7 +21,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
   const { file, keepTime } = parseIngestArgs(args);
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectNats(config.natsUrl, 'nudge ingest');
   try {
     await ensureLogStream(await nc.jetstreamManager(), ns, config.partitions);
     const publisher = new LogPublisher(nc.jetstream(), ns, config.partitions);

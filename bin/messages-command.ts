@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
 import { readJsonDefinitions } from '../pipeline/adapters/file/json-definitions-file.ts';
 import { applyCaps, applyMessages, ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 /** `nudge messages apply --file <messages.json> [--caps <caps.json>]` */
 export async function messagesCommand(args: string[]): Promise<void> {
@@ -30,7 +30,7 @@ export async function messagesCommand(args: string[]): Promise<void> {
     values.caps === undefined ? undefined : await readJsonDefinitions(values.caps, GlobalCapListSchema);
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectNats(config.natsUrl, 'nudge messages');
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
     await ensureCatalogStream(jsm, ns);

@@ -1,4 +1,3 @@
-import { connect } from 'nats';
 import { readJsonDefinitions } from '../pipeline/adapters/file/json-definitions-file.ts';
 import { applyCaps, applyMessages, ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
@@ -7,6 +6,7 @@ import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message
 import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
 import { runMatcher, stopSignal } from './start-command.ts';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 const demo = (file: string) => new URL(`demo/${file}`, import.meta.url).pathname;
 
@@ -15,7 +15,7 @@ export async function quickstartCommand(): Promise<void> {
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
   const signal = stopSignal();
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectNats(config.natsUrl, 'nudge quickstart');
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
     await ensureCatalogStream(jsm, ns);

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@clickhouse/client';
-import { connect } from 'nats';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { webhookEndpoint } from '../pipeline/adapters/http/webhook-endpoint.ts';
@@ -12,6 +11,7 @@ import { Namespace } from '../pipeline/namespace.ts';
 import { WebhookSender } from '../pipeline/runtime/webhook-sender.ts';
 import { stopSignal } from './start-command.ts';
 import { UsageError } from './usage-error.ts';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 /** `nudge send webhook --url <url>`: the reference sender, until Ctrl-C. */
 export async function sendCommand(args: string[]): Promise<void> {
@@ -29,7 +29,7 @@ export async function sendCommand(args: string[]): Promise<void> {
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
   const signal = stopSignal();
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectNats(config.natsUrl, 'nudge send');
   const clickhouse = createClient({ url: config.clickhouseUrl });
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];

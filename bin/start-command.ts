@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import { connect } from 'nats';
 import type { JetStreamManager } from 'nats';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { catalogStream, ensureCatalogStream, readCatalog } from '../pipeline/adapters/nats/catalog-stream.ts';
@@ -53,7 +53,7 @@ export async function runMatcher(
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const nc = await connect({ servers: config.natsUrl, name: `nudge ${holder}` });
+  const nc = await connectNats(config.natsUrl, `nudge ${holder}`);
   const redis = new Redis(config.redisUrl);
   const clickhouse = createClient({ url: config.clickhouseUrl });
   try {

@@ -58,14 +58,20 @@ export class Matcher {
     ]);
   }
 
+  /**
+   * Keeps the membership alive and renews the leases of the assigned partitions, so a lease
+   * outlives a long batch: it is lost only when the process stops renewing it (dies, or is paused
+   * past it), and then fencing refuses whatever the process still tries to commit.
+   */
   private async heartbeat(): Promise<void> {
-    const { membership, holder, partitions, memberTtlMs = 5_000 } = this.options;
+    const { membership, store, holder, partitions, memberTtlMs = 5_000, leaseMs = LEASE_MS } = this.options;
     const members = await membership.heartbeat(holder, memberTtlMs);
     this.assigned = new Set(assignedPartitions(members, holder, partitions));
+    await Promise.all([...this.assigned].map((partition) => store.acquire(partition, holder, leaseMs)));
   }
 
   private async partitionLoop(partition: number, signal: AbortSignal): Promise<void> {
-    const { holder, store, source, sink, leaseMs = 3_000, batchSize = 100 } = this.options;
+    const { holder, store, source, sink, leaseMs = LEASE_MS, batchSize = 100 } = this.options;
     const rules = () => this.rules ?? fail('rules not loaded');
     const worker = new PartitionWorker({ partition, holder, store, source, sink, rules, leaseMs, batchSize });
     while (!signal.aborted) {
@@ -119,6 +125,9 @@ export class Matcher {
     );
   }
 }
+
+/** A partition's lease: renewed every second, so another process takes over within it (plus the member TTL) after a death. */
+const LEASE_MS = 3_000;
 
 const fail = (message: string): never => {
   throw new Error(message);
