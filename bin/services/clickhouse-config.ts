@@ -25,6 +25,9 @@ export function clickhouseServerConfig(dir: string, httpPort: number, tcpPort: n
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+  <!-- Well above the client's idle-socket TTL (2.5 s): a busy client that reuses an idle socket a
+       little late must not find it closed by the server (the default is 3 s). -->
+  <keep_alive_timeout>30</keep_alive_timeout>
   <timezone>UTC</timezone>
 </yandex>
 `;
