@@ -113,3 +113,45 @@ const packId = (pack: readonly LogEntry[]) =>
   `pack:${createHash('sha256')
     .update(pack.map((entry) => entry.id).join('\n'))
     .digest('base64url')}`;
+
+/** What became of one entry published by `publishEntries`. */
+export type EntryOutcome = 'stored' | 'duplicate';
+
+/**
+ * Publishes one request's entries and resolves, once JetStream acknowledged every message, with
+ * each entry's outcome, in the order given; rejects if any publish failed (then nothing may be
+ * claimed stored: some packs may be, and a retry with the same ids is dropped as a duplicate). A
+ * lone entry is its own message with its id as `Nats-Msg-Id`, so a client's retry is told
+ * `duplicate`; a batch is packed per partition, and a pack is `duplicate` when the same batch
+ * was published before.
+ */
+export async function publishEntries(
+  js: JetStreamClient,
+  ns: Namespace,
+  partitions: number,
+  entries: readonly LogEntry[],
+): Promise<EntryOutcome[]> {
+  const packs = new Map<number, number[]>();
+  entries.forEach((entry, i) => {
+    const partition = partitionOf(entry.user_id, partitions);
+    const list = packs.get(partition) ?? [];
+    list.push(i);
+    packs.set(partition, list);
+  });
+  const outcomes: EntryOutcome[] = entries.map(() => 'stored');
+  const acks: Promise<void>[] = [];
+  for (const [partition, indexes] of packs) {
+    for (let i = 0; i < indexes.length; i += PACK_SIZE) {
+      const slice = indexes.slice(i, i + PACK_SIZE);
+      const pack = slice.map((index) => entries[index] as LogEntry);
+      const msgID = pack.length === 1 ? (pack[0]?.id ?? '') : packId(pack);
+      acks.push(
+        js.publish(ns.logSubject(partition), encodePack(pack), { msgID }).then((ack) => {
+          if (ack.duplicate) for (const index of slice) outcomes[index] = 'duplicate';
+        }),
+      );
+    }
+  }
+  await Promise.all(acks);
+  return outcomes;
+}

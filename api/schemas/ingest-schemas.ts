@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { USABLE_METADATA_KEYS } from '../../pipeline/core/log-entry.ts';
+import { requiredOr } from '../../pipeline/core/validation.ts';
+
+/**
+ * What the HTTP API accepts as an entry (DESIGN §2), stricter than the log's own contract: sizes are
+ * bounded (so one client cannot fill the log or a matcher's memory), unknown keys are refused
+ * rather than dropped, and `received_at` is ingestion's to set.
+ */
+export const LIMITS = {
+  /** `id`, `name`, `user_id`. */
+  idLength: 256,
+  keyLength: 128,
+  stringLength: 4_096,
+  /** Keys of `metadata`, `context` and `attributes`; only the first 20 of `metadata` are usable. */
+  keys: 100,
+  batch: 1_000,
+  /** A request body, in bytes (a full batch of large entries fits). */
+  bodyBytes: 5 * 1024 * 1024,
+} as const;
+
+const Id = z
+  .string({ error: requiredOr('a string') })
+  .min(1, 'must not be empty')
+  .max(LIMITS.idLength, `at most ${LIMITS.idLength} characters`);
+
+const Scalar = z.union(
+  [z.string().max(LIMITS.stringLength, `strings are at most ${LIMITS.stringLength} characters`), z.number(), z.boolean(), z.null()],
+  {
+    error: (issue) =>
+      Array.isArray(issue.input)
+        ? 'arrays are not allowed: values are strings, numbers, booleans or null'
+        : typeof issue.input === 'object'
+          ? 'nested objects are not allowed: values are strings, numbers, booleans or null'
+          : 'values are strings, numbers, booleans or null',
+  },
+);
+
+const Flat = z
+  .record(z.string().max(LIMITS.keyLength, `keys are at most ${LIMITS.keyLength} characters`), Scalar, {
+    error: requiredOr('an object of keys to strings, numbers, booleans or null'),
+  })
+  .refine((value) => Object.keys(value).length <= LIMITS.keys, `at most ${LIMITS.keys} keys`);
+
+const CreatedAt = z
+  .int({ error: 'an integer of milliseconds since the epoch (UTC)' })
+  .nonnegative()
+  .max(Number.MAX_SAFE_INTEGER)
+  .optional()
+  .describe("the client's own time of the event: stored, never used to decide");
+
+const NoReceivedAt = z
+  .never({ error: 'set by ingestion; send created_at for your own time of the event' })
+  .optional();
+
+export const ApiTrackSchema = z
+  .strictObject({
+    type: z.literal('track'),
+    id: Id.optional().describe('your idempotency key: the same id accepted twice is one entry (generated when absent)'),
+    name: Id.describe('the event name'),
+    user_id: Id,
+    created_at: CreatedAt,
+    received_at: NoReceivedAt,
+    metadata: Flat.optional().describe(`flat scalars; only the first ${USABLE_METADATA_KEYS} keys, in the order sent, are usable in rules`),
+    context: Flat.optional().describe('page context such as url, time_on_page_s'),
+  })
+  .meta({ id: 'TrackEntry' });
+
+export const ApiIdentifySchema = z
+  .strictObject({
+    type: z.literal('identify'),
+    id: Id.optional(),
+    user_id: Id,
+    received_at: NoReceivedAt,
+    attributes: Flat.describe("merged into the user's attributes; a key set to null removes it"),
+  })
+  .meta({ id: 'IdentifyEntry' });
+
+export const ApiEntrySchema = z.discriminatedUnion('type', [ApiTrackSchema, ApiIdentifySchema], {
+  error: (issue) =>
+    typeof issue.input !== 'object' || issue.input === null || Array.isArray(issue.input)
+      ? 'an entry is a JSON object'
+      : 'type: required, "track" or "identify"',
+});
+export type ApiEntry = z.output<typeof ApiEntrySchema>;
+
+export const BatchSchema = z
+  .strictObject({
+    events: z
+      .array(z.unknown())
+      .min(1, 'at least one entry')
+      .max(LIMITS.batch, `at most ${LIMITS.batch} entries a request`)
+      .describe('entries as POST /v1/events takes one (TrackEntry or IdentifyEntry); each is checked on its own'),
+  })
+  .meta({ id: 'Batch' });
+
+export const IngestBodySchema = z.union([BatchSchema, ApiEntrySchema]);
+
+export const IdentifyBodySchema = z
+  .strictObject({
+    id: Id.optional(),
+    attributes: Flat,
+  })
+  .meta({ id: 'Attributes' });
+
+const Status = z.enum(['accepted', 'duplicate', 'rejected']);
+
+export const EntryResultSchema = z
+  .object({
+    index: z.int(),
+    id: z.string().optional(),
+    status: Status,
+    received_at: z.int().optional(),
+    error: z.object({ code: z.string(), message: z.string(), details: z.array(z.string()) }).optional(),
+    warnings: z.array(z.string()).optional(),
+  })
+  .meta({ id: 'EntryResult' });
+
+export const SingleResultSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['accepted', 'duplicate']).describe('duplicate: an entry with this id is already in the log'),
+    received_at: z.int(),
+    warnings: z.array(z.string()).optional(),
+  })
+  .meta({ id: 'IngestResult' });
+
+export const BatchResultSchema = z
+  .object({
+    accepted: z.int(),
+    duplicates: z.int(),
+    rejected: z.int(),
+    results: z.array(EntryResultSchema),
+  })
+  .meta({ id: 'BatchResult' });
+
+/** A warning when more metadata keys are sent than rules can use (DESIGN §2). */
+export function metadataWarnings(entry: ApiEntry): string[] {
+  if (entry.type !== 'track' || entry.metadata === undefined) return [];
+  const keys = Object.keys(entry.metadata);
+  if (keys.length <= USABLE_METADATA_KEYS) return [];
+  return [
+    `metadata has ${keys.length} keys: only the first ${USABLE_METADATA_KEYS} are usable in rules and templates; ` +
+      `stored but ignored: ${keys.slice(USABLE_METADATA_KEYS).join(', ')}`,
+  ];
+}
