@@ -8,7 +8,9 @@ import { InputError } from '../pipeline/errors.ts';
 export const ErrorBodySchema = z
   .object({
     error: z.object({
-      code: z.string().describe('stable, for programs: invalid_request, unauthorized, forbidden, not_found, …'),
+      code: z
+        .string()
+        .describe('stable, for programs: invalid_request, unauthorized, forbidden, not_found, …'),
       message: z.string().describe('for people'),
       details: z.unknown().optional(),
     }),
@@ -48,7 +50,10 @@ function validationProblems(error: FastifyError): string[] {
       .filter((part) => part !== '')
       .map((part) => (/^\d+$/.test(part) ? Number(part) : part)),
   })) as unknown as z.core.$ZodIssue[]; // the shape zod gave them, less what was set aside above
-  const base = error.validationContext === 'body' || error.validationContext === undefined ? [] : [error.validationContext];
+  const base =
+    error.validationContext === 'body' || error.validationContext === undefined
+      ? []
+      : [error.validationContext];
   return formatIssues(issues, base);
 }
 

@@ -25,7 +25,12 @@ const Id = z
   .max(LIMITS.idLength, `at most ${LIMITS.idLength} characters`);
 
 const Scalar = z.union(
-  [z.string().max(LIMITS.stringLength, `strings are at most ${LIMITS.stringLength} characters`), z.number(), z.boolean(), z.null()],
+  [
+    z.string().max(LIMITS.stringLength, `strings are at most ${LIMITS.stringLength} characters`),
+    z.number(),
+    z.boolean(),
+    z.null(),
+  ],
   {
     error: (issue) =>
       Array.isArray(issue.input)
@@ -56,12 +61,16 @@ const NoReceivedAt = z
 export const ApiTrackSchema = z
   .strictObject({
     type: z.literal('track'),
-    id: Id.optional().describe('your idempotency key: the same id accepted twice is one entry (generated when absent)'),
+    id: Id.optional().describe(
+      'your idempotency key: the same id accepted twice is one entry (generated when absent)',
+    ),
     name: Id.describe('the event name'),
     user_id: Id,
     created_at: CreatedAt,
     received_at: NoReceivedAt,
-    metadata: Flat.optional().describe(`flat scalars; only the first ${USABLE_METADATA_KEYS} keys, in the order sent, are usable in rules`),
+    metadata: Flat.optional().describe(
+      `flat scalars; only the first ${USABLE_METADATA_KEYS} keys, in the order sent, are usable in rules`,
+    ),
     context: Flat.optional().describe('page context such as url, time_on_page_s'),
   })
   .meta({ id: 'TrackEntry' });
@@ -77,10 +86,15 @@ export const ApiIdentifySchema = z
   .meta({ id: 'IdentifyEntry' });
 
 export const ApiEntrySchema = z.discriminatedUnion('type', [ApiTrackSchema, ApiIdentifySchema], {
-  error: (issue) =>
-    typeof issue.input !== 'object' || issue.input === null || Array.isArray(issue.input)
-      ? 'an entry is a JSON object'
-      : 'type: required, "track" or "identify"',
+  error: (issue) => {
+    const input = issue.input;
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      return 'an entry is a JSON object';
+    const type = (input as { type?: unknown }).type;
+    return type === undefined
+      ? 'required: "track" or "identify"'
+      : `unknown entry type ${JSON.stringify(type)}: use "track" or "identify"`;
+  },
 });
 export type ApiEntry = z.output<typeof ApiEntrySchema>;
 
@@ -90,7 +104,9 @@ export const BatchSchema = z
       .array(z.unknown())
       .min(1, 'at least one entry')
       .max(LIMITS.batch, `at most ${LIMITS.batch} entries a request`)
-      .describe('entries as POST /v1/events takes one (TrackEntry or IdentifyEntry); each is checked on its own'),
+      .describe(
+        'entries as POST /v1/events takes one (TrackEntry or IdentifyEntry); each is checked on its own',
+      ),
   })
   .meta({ id: 'Batch' });
 
@@ -119,7 +135,9 @@ export const EntryResultSchema = z
 export const SingleResultSchema = z
   .object({
     id: z.string(),
-    status: z.enum(['accepted', 'duplicate']).describe('duplicate: an entry with this id is already in the log'),
+    status: z
+      .enum(['accepted', 'duplicate'])
+      .describe('duplicate: an entry with this id is already in the log'),
     received_at: z.int(),
     warnings: z.array(z.string()).optional(),
   })

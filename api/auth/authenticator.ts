@@ -1,0 +1,55 @@
+import { LRUCache } from 'lru-cache';
+import { ApiError } from '../errors.ts';
+import type { KeyStore } from '../ports/key-store.ts';
+import type { ApiKeyRecord, Scope } from './api-keys.ts';
+import { allows, parseApiKey, secretMatches } from './api-keys.ts';
+
+/** How long a key's record is trusted from memory: a revocation takes effect within this. */
+const RECORD_TTL_MS = 5_000;
+
+/**
+ * Finds the key of a request (`Authorization: Bearer <key>`) and checks it against the scope a
+ * route needs: 401 without a valid key, 403 with a valid key of the wrong scope. Records are
+ * cached briefly (ingest must not pay a Redis round trip per request); the secret is compared in
+ * constant time on every request.
+ */
+export class Authenticator {
+  private readonly records = new LRUCache<string, { record: ApiKeyRecord | null }>({
+    max: 10_000,
+    ttl: RECORD_TTL_MS,
+  });
+
+  constructor(private readonly keys: KeyStore) {}
+
+  async check(authorization: string | undefined, scope: Scope): Promise<ApiKeyRecord> {
+    const key = bearer(authorization);
+    if (key === undefined)
+      throw new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>');
+    const parsed = parseApiKey(key);
+    const record = parsed === undefined ? undefined : await this.record(parsed.id);
+    if (parsed === undefined || record === undefined || !secretMatches(parsed.secret, record.hash))
+      throw new ApiError(401, 'unauthorized', 'the API key is not valid');
+    if (record.revoked_at !== null) throw new ApiError(401, 'unauthorized', 'the API key was revoked');
+    if (!allows(record, scope))
+      throw new ApiError(
+        403,
+        'forbidden',
+        `this API key has no "${scope}" scope (it has ${record.scopes.join(', ')})`,
+      );
+    return record;
+  }
+
+  private async record(id: string): Promise<ApiKeyRecord | undefined> {
+    const cached = this.records.get(id);
+    if (cached !== undefined) return cached.record ?? undefined;
+    const record = await this.keys.get(id);
+    this.records.set(id, { record: record ?? null });
+    return record;
+  }
+}
+
+function bearer(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match?.[1];
+}

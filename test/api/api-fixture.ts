@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { JetStreamManager, NatsConnection } from 'nats';
+import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
+import type { Scope } from '../../api/auth/api-keys.ts';
+import { newApiKey } from '../../api/auth/api-keys.ts';
+import { buildApi } from '../../api/server.ts';
+import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
+import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
+import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import type { LogEntry } from '../../pipeline/core/log-entry.ts';
+import { Namespace } from '../../pipeline/namespace.ts';
+
+const config = loadConfig(process.env);
+export const PARTITIONS = 4;
+export const NOW = 1_793_610_000_000;
+
+/**
+ * The API on the real NATS and Redis, in a fresh namespace, with one key per scope (and a revoked
+ * one). `withoutLog`: the namespace has no log stream, so JetStream cannot store an entry and the
+ * API must answer 503.
+ */
+export async function apiFixture(options: { withoutLog?: boolean } = {}) {
+  const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+  const nc: NatsConnection = await connectNats(config.natsUrl, 'api test');
+  const jsm: JetStreamManager = await nc.jetstreamManager();
+  if (options.withoutLog !== true) await ensureLogStream(jsm, ns, PARTITIONS);
+  const redis = new Redis(config.redisUrl);
+  const keyStore = new RedisKeyStore(redis, ns);
+  const keys = {} as Record<Scope | 'revoked', string>;
+  for (const scope of ['ingest', 'read', 'admin', 'revoked'] as const) {
+    const { id, key, hash } = newApiKey();
+    await keyStore.put({
+      id,
+      name: `test ${scope}`,
+      scopes: [scope === 'revoked' ? 'admin' : scope],
+      hash,
+      created_at: NOW,
+      revoked_at: scope === 'revoked' ? NOW : null,
+    });
+    keys[scope] = key;
+  }
+  const app: FastifyInstance = await buildApi({
+    js: nc.jetstream(),
+    ns,
+    partitions: PARTITIONS,
+    now: () => NOW,
+    keys: keyStore,
+    ready: () => Promise.resolve({ nats: !nc.isClosed(), redis: redis.status === 'ready', clickhouse: true }),
+  });
+  return {
+    app,
+    ns,
+    keys,
+    /** Every entry in the namespace's log, in stream order. */
+    async logged(): Promise<LogEntry[]> {
+      const info = await jsm.streams.info(ns.logStream);
+      const entries: LogEntry[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const message = await jsm.streams.getMessage(ns.logStream, { seq });
+        entries.push(...decodePack(message.data, `seq ${seq}`));
+      }
+      return entries;
+    },
+    async close(): Promise<void> {
+      await app.close();
+      await jsm.streams.delete(ns.logStream).catch(() => false);
+      await nc.drain();
+      await redis.del(`${ns.name}:api_keys`);
+      await redis.quit();
+    },
+  };
+}
