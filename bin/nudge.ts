@@ -1,5 +1,7 @@
 import { InputError } from '../pipeline/errors.ts';
+import { apiCommand } from './api-command.ts';
 import { ingestCommand } from './ingest-command.ts';
+import { keysCommand } from './keys-command.ts';
 import { messagesCommand } from './messages-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { sendCommand } from './send-command.ts';
@@ -24,7 +26,11 @@ commands:
          use what answers; install (apt-get) and start on loopback what does not
   services down
          stop the services "services up" started, and only those
-  start  run the matcher with the audit writers and the delivery forwarder, until Ctrl-C
+  start  run the HTTP API and the matcher (with the audit writers and the delivery
+         forwarder), until Ctrl-C
+  api    run the HTTP API alone (to scale it apart from the matchers)
+  keys create --scope <ingest|read|admin>[,…] --name <name> | keys list | keys revoke <id>
+         API keys: create prints the key once (stored hashed)
   send webhook --url <url>
          the reference sender: POSTs webhook deliveries with retries and backoff, and
          records each outcome in ClickHouse (delivery_outcomes)
@@ -38,6 +44,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   messages: messagesCommand,
   replay: replayCommand,
   send: sendCommand,
+  api: () => apiCommand(),
+  keys: keysCommand,
   services: servicesCommand,
   start: () => startCommand(),
   quickstart: () => quickstartCommand(),

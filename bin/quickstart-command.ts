@@ -5,7 +5,13 @@ import { loadConfig } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
-import { runMatcher, stopSignal } from './start-command.ts';
+import { Redis } from 'ioredis';
+import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { newApiKey } from '../api/auth/api-keys.ts';
+import type { Config } from '../pipeline/config/load-config.ts';
+import { runApi } from './api-command.ts';
+import { runMatcher } from './start-command.ts';
+import { stopSignal } from './stop-signal.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 const demo = (file: string) => new URL(`demo/${file}`, import.meta.url).pathname;
@@ -25,9 +31,11 @@ export async function quickstartCommand(): Promise<void> {
       process.stdout.write(`demo: message ${outcome.id} ${outcome.change} (version ${outcome.version})\n`);
     }
     await applyCaps(js, jsm, ns, await readJsonDefinitions(demo('caps.json'), GlobalCapListSchema));
-    process.stdout.write(whereToLook(config.clickhouseUrl, ns));
-    const [, sent] = await Promise.all([
+    const key = await demoKey(config, ns);
+    process.stdout.write(whereToLook(config, ns, key));
+    const [, , sent] = await Promise.all([
       runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`)),
+      runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`)),
       demoTraffic(nc, ns, config, signal),
     ]);
     process.stdout.write(`demo: stopped after ${sent} entries\n`);
@@ -36,10 +44,39 @@ export async function quickstartCommand(): Promise<void> {
   }
 }
 
-function whereToLook(clickhouseUrl: string, ns: Namespace): string {
-  const query = (sql: string) => `  curl -s '${clickhouseUrl}/' --data-binary "${sql}"`;
+/** An admin key for the demo, made anew each run (the previous run's is revoked: a key is only ever shown once). */
+async function demoKey(config: Config, ns: Namespace): Promise<string> {
+  const redis = new Redis(config.redisUrl);
+  try {
+    const store = new RedisKeyStore(redis, ns);
+    for (const record of await store.list())
+      if (record.name === DEMO_KEY_NAME && record.revoked_at === null)
+        await store.put({ ...record, revoked_at: Date.now() });
+    const { id, key, hash } = newApiKey();
+    await store.put({
+      id,
+      name: DEMO_KEY_NAME,
+      scopes: ['admin'],
+      hash,
+      created_at: Date.now(),
+      revoked_at: null,
+    });
+    return key;
+  } finally {
+    await redis.quit();
+  }
+}
+
+const DEMO_KEY_NAME = 'quickstart demo';
+
+function whereToLook(config: Config, ns: Namespace, key: string): string {
+  const query = (sql: string) => `  curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
+  const api = `http://${config.apiHost}:${config.apiPort}`;
   return `
 demo: traffic is flowing: 20 users, about 5 entries a second. Where to look:
+  the HTTP API, with this run's admin key (API docs at ${api}/docs):
+  curl -s ${api}/v1/events -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
+    -d '{"type":"track","name":"upload-completed","user_id":"demo-user-1","metadata":{"file_name":"q3.pdf"}}'
   decisions by outcome and reason, in ClickHouse:
 ${query(`SELECT outcome, reason, count() FROM ${ns.database}.decisions FINAL GROUP BY outcome, reason ORDER BY count() DESC`)}
   why did (or didn't) a user get a message:

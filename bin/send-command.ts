@@ -9,7 +9,7 @@ import { deliveryReader } from '../pipeline/adapters/nats/stream-readers.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { WebhookSender } from '../pipeline/runtime/webhook-sender.ts';
-import { stopSignal } from './start-command.ts';
+import { stopSignal } from './stop-signal.ts';
 import { UsageError } from './usage-error.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 

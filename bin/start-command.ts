@@ -25,24 +25,18 @@ import { Namespace } from '../pipeline/namespace.ts';
 import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
 import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
+import { runApi } from './api-command.ts';
+import { stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
-/** `nudge start`: the matcher, the audit writers and the delivery forwarder, until SIGINT or SIGTERM. */
+/** `nudge start`: the HTTP API and the matcher (with the audit writers and the delivery forwarder), until SIGINT or SIGTERM. */
 export async function startCommand(): Promise<void> {
-  await runMatcher(loadConfig(process.env), stopSignal(), (line) =>
-    process.stdout.write(`matcher: ${line}\n`),
-  );
-}
-
-/** Aborts on the first SIGINT or SIGTERM: the loops finish their step and the connections drain. */
-export function stopSignal(): AbortSignal {
-  const stop = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stop.abort();
-    });
-  }
-  return stop.signal;
+  const config = loadConfig(process.env);
+  const signal = stopSignal();
+  await Promise.all([
+    runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`)),
+    runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`)),
+  ]);
 }
 
 /** The matcher, the audit writers and the delivery forwarder of a namespace, until the signal aborts. */

@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,8 @@ import { workloadCaps, workloadMessages, writeWorkloadLog } from '../../bench/co
 const root = new URL('../..', import.meta.url).pathname;
 const config = loadConfig(process.env);
 const run = promisify(execFile);
-const clickhouse = createClient({ url: config.clickhouseUrl });
+// Quiet: the polls below ask before the matcher has made the database, and the client logs each refusal.
+const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
 const namespaces: Namespace[] = [];
 const children: ChildProcess[] = [];
 
@@ -60,7 +61,8 @@ async function scenario(entries: number) {
   await writeFile(files.messages, JSON.stringify(workloadMessages(size)));
   await writeFile(files.caps, JSON.stringify(workloadCaps));
   await writeWorkloadLog(size, StreamLineSink.toFile(files.log));
-  const env = { ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_PARTITIONS: '4' };
+  // Port 0: each process's API on a free port, so several can run side by side.
+  const env = { ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_PARTITIONS: '4', NUDGE_API_PORT: '0' };
   const nudge = (...args: string[]) =>
     run(process.execPath, [join(root, 'bin/nudge.js'), ...args], { env, cwd: root });
   return { ns, files, env, nudge };
@@ -193,7 +195,7 @@ describe('npm start (nudge quickstart)', { timeout: 120_000 }, () => {
   it('applies the demo messages, sends demo traffic, decides it into ClickHouse, and stops cleanly on SIGINT', async () => {
     const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
     namespaces.push(ns);
-    const env = { ...process.env, NUDGE_NAMESPACE: ns.name };
+    const env = { ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_API_PORT: '0' };
     let output = '';
     const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'quickstart'], { env, cwd: root });
     children.push(child);
@@ -201,6 +203,28 @@ describe('npm start (nudge quickstart)', { timeout: 120_000 }, () => {
     const decided = await awaitDecisions(ns, 10);
     expect(decided.length).toBeGreaterThanOrEqual(10);
     expect(output).toContain('Where to look');
+    // The API runs too: an entry posted with the printed key is decided like the demo's own.
+    const key = /Bearer (nudge_\S+)'/.exec(output)?.[1] ?? '';
+    const api = /api: listening on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
+    const response = await fetch(`${api}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'track',
+        id: 'over-http',
+        name: 'upload-completed',
+        user_id: 'http-user',
+        metadata: { file_name: 'a.pdf' },
+      }),
+    });
+    expect(response.status).toBe(202);
+    const deadline = Date.now() + 60_000;
+    while (
+      Date.now() < deadline &&
+      !(await storedDecisions(ns)).some((d) => d.split(' ')[0]?.endsWith(':over-http'))
+    )
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await storedDecisions(ns)).some((d) => d.split(' ')[0]?.endsWith(':over-http'))).toBe(true);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);

@@ -1,0 +1,73 @@
+import { createClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import type { NatsConnection } from 'nats';
+import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { buildApi } from '../api/server.ts';
+import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
+import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
+import type { Config } from '../pipeline/config/load-config.ts';
+import { loadConfig } from '../pipeline/config/load-config.ts';
+import { Namespace } from '../pipeline/namespace.ts';
+import { stopSignal } from './stop-signal.ts';
+
+/** `nudge api`: the HTTP API alone (to scale it apart from the matchers), until SIGINT or SIGTERM. */
+export async function apiCommand(): Promise<void> {
+  await runApi(loadConfig(process.env), stopSignal(), (line) => process.stdout.write(`api: ${line}\n`));
+}
+
+/** The API of a namespace on NUDGE_API_HOST:NUDGE_API_PORT, until the signal aborts. */
+export async function runApi(
+  config: Config,
+  signal: AbortSignal,
+  report: (line: string) => void,
+): Promise<void> {
+  const ns = new Namespace(config.namespace);
+  const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
+  const redis = new Redis(config.redisUrl);
+  const clickhouse = createClient({ url: config.clickhouseUrl });
+  try {
+    await ensureLogStream(await nc.jetstreamManager(), ns, config.partitions);
+    const app = await buildApi({
+      js: nc.jetstream(),
+      ns,
+      partitions: config.partitions,
+      now: () => Date.now(),
+      keys: new RedisKeyStore(redis, ns),
+      ready: async () => ({
+        nats:
+          !nc.isClosed() &&
+          (await nc.flush().then(
+            () => true,
+            () => false,
+          )),
+        redis: await redis.ping().then(
+          () => true,
+          () => false,
+        ),
+        clickhouse: await clickhouse.ping().then(
+          (r) => r.success,
+          () => false,
+        ),
+      }),
+      logger: { level: 'warn' },
+    });
+    const address = await app.listen({ host: config.apiHost, port: config.apiPort });
+    report(`listening on ${address} (docs at ${address}/docs, OpenAPI at ${address}/openapi.json)`);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    // Requests in flight finish (their entries acknowledged) before the connections close.
+    await app.close();
+  } finally {
+    await nc.drain();
+    await redis.quit();
+    await clickhouse.close();
+  }
+}
