@@ -16,14 +16,17 @@ import type { Readiness } from './routes/health-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import type { IngestDeps } from './routes/ingest-routes.ts';
 import { ingestRoutes } from './routes/ingest-routes.ts';
+import type { MessageDeps } from './routes/message-routes.ts';
+import { messageRoutes } from './routes/message-routes.ts';
 import { LIMITS } from './schemas/ingest-schemas.ts';
 
-export type ApiDeps = IngestDeps & {
-  readonly keys: KeyStore;
-  readonly ready: Readiness;
-  /** fastify's logger: off in tests, warnings and errors when run. */
-  readonly logger?: boolean | { level: string };
-};
+export type ApiDeps = IngestDeps &
+  MessageDeps & {
+    readonly keys: KeyStore;
+    readonly ready: Readiness;
+    /** fastify's logger: off in tests, warnings and errors when run. */
+    readonly logger?: boolean | { level: string };
+  };
 
 /** A route's check of the request's API key, for one scope. */
 export type ScopeGuard = (scope: Scope) => preHandlerAsyncHookHandler;
@@ -81,6 +84,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   healthRoutes(app, deps.ready);
   ingestRoutes(app, deps, guard);
+  messageRoutes(app, deps, guard);
   await app.ready();
   return app;
 }

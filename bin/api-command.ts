@@ -4,6 +4,7 @@ import type { NatsConnection } from 'nats';
 import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
 import { buildApi } from '../api/server.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
+import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
@@ -26,9 +27,12 @@ export async function runApi(
   const redis = new Redis(config.redisUrl);
   const clickhouse = createClient({ url: config.clickhouseUrl });
   try {
-    await ensureLogStream(await nc.jetstreamManager(), ns, config.partitions);
+    const jsm = await nc.jetstreamManager();
+    await ensureLogStream(jsm, ns, config.partitions);
+    await ensureCatalogStream(jsm, ns);
     const app = await buildApi({
       js: nc.jetstream(),
+      jsm,
       ns,
       partitions: config.partitions,
       now: () => Date.now(),

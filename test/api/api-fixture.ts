@@ -7,6 +7,7 @@ import type { Scope } from '../../api/auth/api-keys.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
 import { buildApi } from '../../api/server.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
+import { catalogStream, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
@@ -42,8 +43,10 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
     });
     keys[scope] = key;
   }
+  await ensureCatalogStream(jsm, ns);
   const app: FastifyInstance = await buildApi({
     js: nc.jetstream(),
+    jsm,
     ns,
     partitions: PARTITIONS,
     now: () => NOW,
@@ -67,6 +70,7 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
     async close(): Promise<void> {
       await app.close();
       await jsm.streams.delete(ns.logStream).catch(() => false);
+      await jsm.streams.delete(catalogStream(ns)).catch(() => false);
       await nc.drain();
       await redis.del(`${ns.name}:api_keys`);
       await redis.quit();

@@ -142,3 +142,14 @@ async function latestOn(
     throw error;
   }
 }
+
+/** The latest version of one message, or undefined when there is none. */
+export async function latestMessage(jsm: JetStreamManager, ns: Namespace, id: string): Promise<Message | undefined> {
+  const latest = await latestOn(jsm, ns, messageSubject(ns, id));
+  return latest === undefined ? undefined : MessageSchema.parse(latest.value);
+}
+
+/** Removes every version of a message: only for drafts, which no decision can have used. */
+export async function purgeMessage(jsm: JetStreamManager, ns: Namespace, id: string): Promise<void> {
+  await jsm.streams.purge(catalogStream(ns), { filter: messageSubject(ns, id) });
+}
