@@ -18,10 +18,13 @@ import type { IngestDeps } from './routes/ingest-routes.ts';
 import { ingestRoutes } from './routes/ingest-routes.ts';
 import type { MessageDeps } from './routes/message-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
+import type { UserDeps } from './routes/user-routes.ts';
+import { userRoutes } from './routes/user-routes.ts';
 import { LIMITS } from './schemas/ingest-schemas.ts';
 
 export type ApiDeps = IngestDeps &
-  MessageDeps & {
+  MessageDeps &
+  UserDeps & {
     readonly keys: KeyStore;
     readonly ready: Readiness;
     /** fastify's logger: off in tests, warnings and errors when run. */
@@ -85,6 +88,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps.ready);
   ingestRoutes(app, deps, guard);
   messageRoutes(app, deps, guard);
+  userRoutes(app, deps, guard);
   await app.ready();
   return app;
 }

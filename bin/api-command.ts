@@ -1,7 +1,8 @@
-import { createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import { buildApi } from '../api/server.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
@@ -25,7 +26,8 @@ export async function runApi(
   const ns = new Namespace(config.namespace);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
   const redis = new Redis(config.redisUrl);
-  const clickhouse = createClient({ url: config.clickhouseUrl });
+  // Quiet: the API answers a ClickHouse failure itself (a 503), which the client would also log.
+  const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
   try {
     const jsm = await nc.jetstreamManager();
     await ensureLogStream(jsm, ns, config.partitions);
@@ -37,6 +39,8 @@ export async function runApi(
       partitions: config.partitions,
       now: () => Date.now(),
       keys: new RedisKeyStore(redis, ns),
+      clickhouse,
+      states: new RedisStateStore(redis, ns),
       ready: async () => ({
         nats:
           !nc.isClosed() &&

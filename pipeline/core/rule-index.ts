@@ -53,7 +53,7 @@ export function buildRuleIndex(messages: readonly Message[]): RuleIndex {
   return { byEvent: ordered, messages };
 }
 
-function compileMessage(message: Message): CompiledMessage {
+export function compileMessage(message: Message): CompiledMessage {
   return {
     id: message.id,
     version: message.version,

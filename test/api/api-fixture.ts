@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
+import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
@@ -29,6 +31,7 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
   const jsm: JetStreamManager = await nc.jetstreamManager();
   if (options.withoutLog !== true) await ensureLogStream(jsm, ns, PARTITIONS);
   const redis = new Redis(config.redisUrl);
+  const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
   const keyStore = new RedisKeyStore(redis, ns);
   const keys = {} as Record<Scope | 'revoked', string>;
   for (const scope of ['ingest', 'read', 'admin', 'revoked'] as const) {
@@ -51,12 +54,16 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
     partitions: PARTITIONS,
     now: () => NOW,
     keys: keyStore,
+    clickhouse,
+    states: new RedisStateStore(redis, ns),
     ready: () => Promise.resolve({ nats: !nc.isClosed(), redis: redis.status === 'ready', clickhouse: true }),
   });
   return {
     app,
     ns,
     keys,
+    redis,
+    clickhouse,
     /** Every entry in the namespace's log, in stream order. */
     async logged(): Promise<LogEntry[]> {
       const info = await jsm.streams.info(ns.logStream);
@@ -74,6 +81,8 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
       await nc.drain();
       await redis.del(`${ns.name}:api_keys`);
       await redis.quit();
+      await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${ns.database}` });
+      await clickhouse.close();
     },
   };
 }

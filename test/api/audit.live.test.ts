@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMatcher } from '../../bin/start-command.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { apiFixture, NOW, PARTITIONS } from './api-fixture.ts';
+
+let api: Awaited<ReturnType<typeof apiFixture>>;
+const stop = new AbortController();
+let matcher: Promise<void>;
+
+beforeAll(async () => {
+  api = await apiFixture();
+  const config = { ...loadConfig(process.env), namespace: api.ns.name, partitions: PARTITIONS };
+  const created = await call('POST', '/v1/messages', {
+    id: 'upload-ready',
+    channel: 'push',
+    state: 'live',
+    trigger: {
+      event: 'upload_completed',
+      where: { field: 'metadata.file_name', op: 'ends_with', value: '.pdf' },
+    },
+    frequency: { min_interval: '1h' },
+    template: { body: 'Your file {{ metadata.file_name }} is ready' },
+  });
+  expect(created.status).toBe(201);
+  matcher = runMatcher(config, stop.signal, () => undefined);
+});
+
+afterAll(async () => {
+  stop.abort();
+  await matcher;
+  await api.close();
+});
+
+async function call(method: 'GET' | 'POST', url: string, payload?: unknown) {
+  const response = await api.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${api.keys.admin}` },
+    ...(payload === undefined ? {} : { payload: payload as object }),
+  });
+  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+}
+
+type Audited = {
+  decision_id: string;
+  outcome: string;
+  reason: string | null;
+  explanation: string;
+  content: unknown;
+};
+
+async function decisionsOf(user: string, query = '', count = 1): Promise<Audited[]> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { body } = await call('GET', `/v1/users/${user}/decisions${query}`);
+    const decisions = (body['decisions'] ?? []) as Audited[];
+    if (decisions.length >= count || Date.now() > deadline) return decisions;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+describe(
+  'ingest over HTTP, then ask why through the audit endpoints (a live matcher, ClickHouse)',
+  { timeout: 120_000 },
+  () => {
+    it('shows the send, the suppression that follows and the filtered entry, newest first, with explanations', async () => {
+      const events = [
+        {
+          type: 'track',
+          id: 'a1',
+          name: 'upload_completed',
+          user_id: 'u1',
+          metadata: { file_name: 'q3.pdf' },
+        },
+        {
+          type: 'track',
+          id: 'a2',
+          name: 'upload_completed',
+          user_id: 'u1',
+          metadata: { file_name: 'q4.pdf' },
+        },
+        {
+          type: 'track',
+          id: 'a3',
+          name: 'upload_completed',
+          user_id: 'u1',
+          metadata: { file_name: 'cat.png' },
+        },
+      ];
+      expect((await call('POST', '/v1/events', { events })).status).toBe(202);
+      const decisions = await decisionsOf('u1', '', 3);
+      // Same received_at (the fixture's clock): newest first means by decision id, descending.
+      expect(decisions.map((d) => [d.decision_id, d.outcome, d.reason])).toEqual([
+        ['upload-ready:a3', 'filtered', 'event_filter'],
+        ['upload-ready:a2', 'suppressed', 'min_interval'],
+        ['upload-ready:a1', 'sent', null],
+      ]);
+      expect(decisions[2]?.content).toEqual({ subject: null, body: 'Your file q3.pdf is ready' });
+      expect(decisions[1]?.explanation).toMatch(/less than the minimum interval of 1h/);
+      expect(decisions[0]?.explanation).toMatch(/metadata.file_name/);
+
+      const sent = await call('GET', '/v1/users/u1/decisions?outcome=sent');
+      expect((sent.body['decisions'] as Audited[]).map((d) => d.decision_id)).toEqual(['upload-ready:a1']);
+      const first = await call('GET', '/v1/users/u1/decisions?limit=2');
+      expect((first.body['decisions'] as Audited[]).length).toBe(2);
+      const next = first.body['next'];
+      expect(typeof next).toBe('string');
+      const second = await call('GET', `/v1/users/u1/decisions?limit=2&before=${String(next)}`);
+      expect((second.body['decisions'] as Audited[]).map((d) => d.decision_id)).toEqual(['upload-ready:a1']);
+      expect(second.body['next']).toBeNull();
+      expect((await call('GET', '/v1/users/u1/decisions?before=garbage')).status).toBe(400);
+    });
+
+    it('answers eligibility from the state: not until the minimum interval has passed', async () => {
+      await decisionsOf('u1', '?outcome=sent');
+      const answer = await call('GET', '/v1/users/u1/eligibility?message=upload-ready');
+      expect(answer.body).toMatchObject({
+        eligible: false,
+        reason: 'min_interval',
+        eligible_at: NOW + 3_600_000,
+        message_version: 1,
+      });
+      const stranger = await call('GET', '/v1/users/nobody/eligibility?message=upload-ready');
+      expect(stranger.body).toMatchObject({ eligible: true, reason: null });
+      expect((await call('GET', '/v1/users/u1/eligibility?message=nope')).status).toBe(404);
+    });
+  },
+);
