@@ -134,7 +134,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
           decision_id: row.decision_id,
           entry_id: row.entry_id,
           message_id: row.message_id,
-          message_version: Number(row.message_version),
+          message_version: row.message_version,
           channel: row.channel,
           at: Number(row.at),
           outcome: row.outcome,
