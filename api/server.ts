@@ -1,7 +1,9 @@
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import Fastify from 'fastify';
+import type { Redis } from 'ioredis';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -22,14 +24,26 @@ import type { UserDeps } from './routes/user-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { LIMITS } from './schemas/ingest-schemas.ts';
 
+export type RateLimits = {
+  /** Counts are kept in Redis, so every API process shares them. */
+  readonly redis: Redis;
+  /** Requests a minute for a key without its own rate. */
+  readonly perKeyPerMinute: number;
+  /** Requests a minute from one address without a valid key (what an attacker guessing keys gets). */
+  readonly anonymousPerMinute: number;
+};
+
 export type ApiDeps = IngestDeps &
   MessageDeps &
   UserDeps & {
     readonly keys: KeyStore;
     readonly ready: Readiness;
+    readonly rateLimits: RateLimits;
     /** fastify's logger: off in tests, warnings and errors when run. */
     readonly logger?: boolean | { level: string };
   };
+
+const UNLIMITED = /^\/(healthz|readyz|openapi\.json|docs)(\/|\?|$)/;
 
 /** A route's check of the request's API key, for one scope. */
 export type ScopeGuard = (scope: Scope) => preHandlerAsyncHookHandler;
@@ -80,6 +94,30 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   const authenticator = new Authenticator(deps.keys);
+  const { redis, perKeyPerMinute, anonymousPerMinute } = deps.rateLimits;
+  // Per key, or per address for requests without a valid key, so guessing keys is slow too.
+  await app.register(fastifyRateLimit, {
+    global: true,
+    redis,
+    nameSpace: `${deps.ns.name}:ratelimit:`,
+    timeWindow: 60_000,
+    // Probes and the API's own documentation are never limited.
+    allowList: (request) => UNLIMITED.test(request.url),
+    keyGenerator: async (request) => {
+      const record = await authenticator.identify(request.headers.authorization);
+      return record === undefined
+        ? `ip:${request.ip}`
+        : `key:${record.id}:${String(record.rate_per_minute ?? perKeyPerMinute)}`;
+    },
+    // The key carries its rate: no second lookup.
+    max: (_request, key) =>
+      key.startsWith('key:') ? Number(key.slice(key.lastIndexOf(':') + 1)) : anonymousPerMinute,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: context.statusCode,
+      code: 'rate_limited',
+      message: `rate limit of ${String(context.max)} requests a minute reached: retry in ${context.after}`,
+    }),
+  });
   const guard: ScopeGuard = (scope) => async (request: FastifyRequest) => {
     request.apiKey = await authenticator.check(request.headers.authorization, scope);
   };

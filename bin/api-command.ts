@@ -57,6 +57,11 @@ export async function runApi(
           () => false,
         ),
       }),
+      rateLimits: {
+        redis,
+        perKeyPerMinute: config.apiRatePerMinute,
+        anonymousPerMinute: config.apiAnonymousRatePerMinute,
+      },
       logger: { level: 'warn' },
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });

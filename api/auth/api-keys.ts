@@ -13,6 +13,8 @@ export const ApiKeyRecordSchema = z.object({
   hash: z.string(),
   created_at: z.int(),
   revoked_at: z.int().nullable(),
+  /** Requests a minute this key may make (absent: the API's default). */
+  rate_per_minute: z.int().positive().optional(),
 });
 export type ApiKeyRecord = z.output<typeof ApiKeyRecordSchema>;
 

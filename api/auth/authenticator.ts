@@ -21,6 +21,16 @@ export class Authenticator {
 
   constructor(private readonly keys: KeyStore) {}
 
+  /** The valid, unrevoked key of a request, if it has one (for the rate limiter: it never throws). */
+  async identify(authorization: string | undefined): Promise<ApiKeyRecord | undefined> {
+    const parsed = parseApiKey(bearer(authorization) ?? '');
+    if (parsed === undefined) return undefined;
+    const record = await this.record(parsed.id);
+    return record !== undefined && record.revoked_at === null && secretMatches(parsed.secret, record.hash)
+      ? record
+      : undefined;
+  }
+
   async check(authorization: string | undefined, scope: Scope): Promise<ApiKeyRecord> {
     const key = bearer(authorization);
     if (key === undefined)

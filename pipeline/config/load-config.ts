@@ -18,6 +18,16 @@ const ConfigSchema = z.object({
   NUDGE_CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
   NUDGE_API_HOST: z.string().min(1).default('127.0.0.1'),
   NUDGE_API_PORT: z.coerce.number({ error: 'a port number' }).int().min(0).max(65_535).default(3000),
+  NUDGE_API_RATE_PER_MINUTE: z.coerce
+    .number({ error: 'a whole number of requests a minute' })
+    .int({ error: 'a whole number of requests a minute' })
+    .positive()
+    .default(60_000),
+  NUDGE_API_ANONYMOUS_RATE_PER_MINUTE: z.coerce
+    .number({ error: 'a whole number of requests a minute' })
+    .int({ error: 'a whole number of requests a minute' })
+    .positive()
+    .default(60),
   NUDGE_NAMESPACE: z
     .string()
     .regex(NAMESPACE_PATTERN, {
@@ -45,6 +55,9 @@ export type Config = {
   readonly clickhouseUrl: string;
   readonly apiHost: string;
   readonly apiPort: number;
+  /** Requests a minute per API key (a key may have its own), and per address without a valid key. */
+  readonly apiRatePerMinute: number;
+  readonly apiAnonymousRatePerMinute: number;
   readonly namespace: string;
   /** Log partitions: fixed when the namespace's log stream is created (a user's partition never changes). */
   readonly partitions: number;
@@ -68,6 +81,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     clickhouseUrl: c.NUDGE_CLICKHOUSE_URL,
     apiHost: c.NUDGE_API_HOST,
     apiPort: c.NUDGE_API_PORT,
+    apiRatePerMinute: c.NUDGE_API_RATE_PER_MINUTE,
+    apiAnonymousRatePerMinute: c.NUDGE_API_ANONYMOUS_RATE_PER_MINUTE,
     namespace: c.NUDGE_NAMESPACE,
     partitions: c.NUDGE_PARTITIONS,
     stateCacheUsers: c.NUDGE_STATE_CACHE_USERS,

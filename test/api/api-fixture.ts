@@ -25,7 +25,9 @@ export const NOW = 1_793_610_000_000;
  * one). `withoutLog`: the namespace has no log stream, so JetStream cannot store an entry and the
  * API must answer 503.
  */
-export async function apiFixture(options: { withoutLog?: boolean } = {}) {
+export async function apiFixture(
+  options: { withoutLog?: boolean; perKeyPerMinute?: number; anonymousPerMinute?: number } = {},
+) {
   const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'api test');
   const jsm: JetStreamManager = await nc.jetstreamManager();
@@ -56,6 +58,12 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
     keys: keyStore,
     clickhouse,
     states: new RedisStateStore(redis, ns),
+    // High unless a test is about the limits: the fuzz tests send tens of thousands of requests.
+    rateLimits: {
+      redis,
+      perKeyPerMinute: options.perKeyPerMinute ?? 1_000_000_000,
+      anonymousPerMinute: options.anonymousPerMinute ?? 1_000_000_000,
+    },
     ready: () => Promise.resolve({ nats: !nc.isClosed(), redis: redis.status === 'ready', clickhouse: true }),
   });
   return {
@@ -79,7 +87,8 @@ export async function apiFixture(options: { withoutLog?: boolean } = {}) {
       await jsm.streams.delete(ns.logStream).catch(() => false);
       await jsm.streams.delete(catalogStream(ns)).catch(() => false);
       await nc.drain();
-      await redis.del(`${ns.name}:api_keys`);
+      const keys = await redis.keys(`${ns.name}:*`);
+      if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
       await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${ns.database}` });
       await clickhouse.close();

@@ -11,6 +11,8 @@ describe('loadConfig', () => {
       clickhouseUrl: 'http://127.0.0.1:8123',
       apiHost: '127.0.0.1',
       apiPort: 3000,
+      apiRatePerMinute: 60_000,
+      apiAnonymousRatePerMinute: 60,
       namespace: 'nudge',
       partitions: 8,
       stateCacheUsers: 100_000,
