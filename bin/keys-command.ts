@@ -7,7 +7,7 @@ import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `nudge keys create --scope <s[,s]> --name <name>`, `nudge keys list`, `nudge keys revoke <id>`. */
+/** `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`, `nudge keys revoke <id>`. */
 export async function keysCommand(args: string[]): Promise<void> {
   const [action, ...rest] = args;
   let values;
@@ -15,7 +15,7 @@ export async function keysCommand(args: string[]): Promise<void> {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: { scope: { type: 'string' }, name: { type: 'string' } },
+      options: { scope: { type: 'string' }, name: { type: 'string' }, rate: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     }));
@@ -30,8 +30,19 @@ export async function keysCommand(args: string[]): Promise<void> {
       const scopes = parseScopes(values.scope);
       if (values.name === undefined || values.name.trim() === '')
         throw new UsageError('--name <name> is required');
+      const rate = values.rate === undefined ? undefined : Number(values.rate);
+      if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
+        throw new UsageError('--rate is a whole number of requests a minute, above 0');
       const { id, key, hash } = newApiKey();
-      await store.put({ id, name: values.name, scopes, hash, created_at: Date.now(), revoked_at: null });
+      await store.put({
+        id,
+        name: values.name,
+        scopes,
+        hash,
+        created_at: Date.now(),
+        revoked_at: null,
+        ...(rate === undefined ? {} : { rate_per_minute: rate }),
+      });
       process.stdout.write(`${key}\n`);
       process.stderr.write(`key ${id} (${scopes.join(', ')}) created: it is shown this once, store it now\n`);
     } else if (action === 'list') {

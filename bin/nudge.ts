@@ -29,7 +29,8 @@ commands:
   start  run the HTTP API and the matcher (with the audit writers and the delivery
          forwarder), until Ctrl-C
   api    run the HTTP API alone (to scale it apart from the matchers)
-  keys create --scope <ingest|read|admin>[,…] --name <name> | keys list | keys revoke <id>
+  keys create --scope <ingest|read|admin>[,…] --name <name> [--rate <requests a minute>]
+  keys list | keys revoke <id>
          API keys: create prints the key once (stored hashed)
   send webhook --url <url>
          the reference sender: POSTs webhook deliveries with retries and backoff, and
