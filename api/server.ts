@@ -12,6 +12,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { ApiKeyRecord, Scope } from './auth/api-keys.ts';
 import { Authenticator } from './auth/authenticator.ts';
+import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import type { KeyStore } from './ports/key-store.ts';
 import type { Readiness } from './routes/health-routes.ts';
@@ -39,11 +40,13 @@ export type ApiDeps = IngestDeps &
     readonly keys: KeyStore;
     readonly ready: Readiness;
     readonly rateLimits: RateLimits;
+    /** The process's metrics, served at /metrics (the matcher's too when `nudge start` runs both). */
+    readonly metrics: NudgeMetrics;
     /** fastify's logger: off in tests, warnings and errors when run. */
     readonly logger?: boolean | { level: string };
   };
 
-const UNLIMITED = /^\/(healthz|readyz|openapi\.json|docs)(\/|\?|$)/;
+const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs)(\/|\?|$)/;
 
 /** A route's check of the request's API key, for one scope. */
 export type ScopeGuard = (scope: Scope) => preHandlerAsyncHookHandler;
@@ -124,6 +127,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   healthRoutes(app, deps.ready);
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics (no key, like the probes)' } },
+    async (_request, reply) => {
+      void reply.header('content-type', deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  );
   ingestRoutes(app, deps, guard);
   messageRoutes(app, deps, guard);
   userRoutes(app, deps, guard);

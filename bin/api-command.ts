@@ -10,6 +10,7 @@ import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
+import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { stopSignal } from './stop-signal.ts';
 
 /** `nudge api`: the HTTP API alone (to scale it apart from the matchers), until SIGINT or SIGTERM. */
@@ -22,6 +23,7 @@ export async function runApi(
   config: Config,
   signal: AbortSignal,
   report: (line: string) => void,
+  metrics: NudgeMetrics = new NudgeMetrics(),
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
@@ -62,6 +64,7 @@ export async function runApi(
         perKeyPerMinute: config.apiRatePerMinute,
         anonymousPerMinute: config.apiAnonymousRatePerMinute,
       },
+      metrics,
       logger: { level: 'warn' },
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -25,6 +25,7 @@ import { Namespace } from '../pipeline/namespace.ts';
 import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
 import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
+import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { runApi } from './api-command.ts';
 import { stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
@@ -33,9 +34,10 @@ import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 export async function startCommand(): Promise<void> {
   const config = loadConfig(process.env);
   const signal = stopSignal();
+  const metrics = new NudgeMetrics();
   await Promise.all([
-    runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`)),
-    runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`)),
+    runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`), metrics),
+    runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`), metrics),
   ]);
 }
 
@@ -44,6 +46,7 @@ export async function runMatcher(
   config: Config,
   signal: AbortSignal,
   report: (line: string) => void,
+  metrics: NudgeMetrics = new NudgeMetrics(),
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -58,7 +61,14 @@ export async function runMatcher(
     await ensureCatalogStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
-    const source = new JetStreamLogSource(js, ns);
+    const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
+      metrics.partitionLag.set({ partition: String(partition) }, pending);
+    });
+    const backlog = (writer: string) => ({
+      onBacklog: (pending: number) => {
+        metrics.writerBacklog.set({ writer }, pending);
+      },
+    });
     const matcher = new Matcher({
       holder,
       partitions: config.partitions,
@@ -73,19 +83,28 @@ export async function runMatcher(
       background: [
         stepper(
           'entries to ClickHouse',
-          new AuditWriter(logEntryReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (i) =>
-            audit.insertEntries(i),
+          new AuditWriter(
+            logEntryReader(js, jsm, ns, 'audit_writer', {
+              ...AUDIT_BATCHES,
+              ...backlog('entries to ClickHouse'),
+            }),
+            (i) => audit.insertEntries(i),
           ),
         ),
         stepper(
           'decisions to ClickHouse',
-          new AuditWriter(decisionReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (i) =>
-            audit.insertDecisions(i),
+          new AuditWriter(
+            decisionReader(js, jsm, ns, 'audit_writer', {
+              ...AUDIT_BATCHES,
+              ...backlog('decisions to ClickHouse'),
+            }),
+            (i) => audit.insertDecisions(i),
           ),
         ),
-        stepper('deliveries', new DeliveryForwarder(js, jsm, ns)),
+        stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
       ],
       report,
+      metrics,
     });
     report(`${holder} started on ${ns.name}: ${config.partitions} partitions; Ctrl-C stops`);
     await matcher.run(signal);

@@ -9,6 +9,7 @@ import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { stampEntry } from '../../pipeline/core/log-entry.ts';
 import { formatIssues } from '../../pipeline/core/validation.ts';
 import type { Namespace } from '../../pipeline/namespace.ts';
+import type { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { ApiEntry } from '../schemas/ingest-schemas.ts';
 import {
@@ -28,6 +29,7 @@ export type IngestDeps = {
   readonly partitions: number;
   /** The ingestion clock: `received_at` of every entry (an adapter's, never the core's). */
   readonly now: () => number;
+  readonly metrics: NudgeMetrics;
 };
 
 type EntryResult = z.output<typeof BatchResultSchema>['results'][number];
@@ -99,6 +101,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
 async function single(deps: IngestDeps, input: ApiEntry, now: number) {
   const entry = stampEntry(input, randomUUID(), now);
   const [outcome] = await publish(deps, [entry]);
+  deps.metrics.ingested.inc({ status: outcome === 'duplicate' ? 'duplicate' : 'accepted' });
   const warnings = metadataWarnings(input);
   return {
     id: entry.id,
@@ -149,12 +152,11 @@ async function batch(deps: IngestDeps, items: readonly unknown[], now: number) {
     if (result !== undefined && outcome === 'duplicate') result.status = 'duplicate';
   });
   const count = (status: EntryResult['status']) => results.filter((r) => r.status === status).length;
-  return {
-    accepted: count('accepted'),
-    duplicates: count('duplicate'),
-    rejected: count('rejected'),
-    results,
-  };
+  const counts = { accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected') };
+  deps.metrics.ingested.inc({ status: 'accepted' }, counts.accepted);
+  deps.metrics.ingested.inc({ status: 'duplicate' }, counts.duplicates);
+  deps.metrics.ingested.inc({ status: 'rejected' }, counts.rejected);
+  return { ...counts, results };
 }
 
 async function publish(deps: IngestDeps, entries: readonly LogEntry[]): Promise<EntryOutcome[]> {

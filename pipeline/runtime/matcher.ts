@@ -3,6 +3,7 @@ import type { DecisionSink } from '../ports/decision-sink.ts';
 import type { LogSource } from '../ports/log-source.ts';
 import type { Membership } from '../ports/membership.ts';
 import type { StateStore } from '../ports/state-store.ts';
+import type { NudgeMetrics } from './metrics.ts';
 import { assignedPartitions } from './partition-assignment.ts';
 import type { Rules } from './partition-worker.ts';
 import { PartitionWorker } from './partition-worker.ts';
@@ -22,6 +23,7 @@ export type MatcherOptions = {
   readonly leaseMs?: number;
   readonly memberTtlMs?: number;
   readonly batchSize?: number;
+  readonly metrics?: NudgeMetrics;
 };
 
 /**
@@ -80,10 +82,13 @@ export class Matcher {
         continue;
       }
       try {
+        const started = performance.now();
         const result = await worker.step();
         if (result.kind === 'decided') {
           this.counts.entries += result.entries;
           this.counts.decisions += result.decisions;
+          this.options.metrics?.countDecisions(result.batch);
+          this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
         } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
           await pause(500, signal);
         }

@@ -29,6 +29,8 @@ export type StepResult =
       readonly messages: number;
       readonly entries: number;
       readonly decisions: number;
+      /** The batch's decisions, for the process's counts. */
+      readonly batch: readonly PositionedDecision[];
     }
   | { readonly kind: 'idle' | 'not-owner' | 'fenced' };
 
@@ -73,7 +75,13 @@ export class PartitionWorker {
       return { kind: 'fenced' };
     }
     this.applied = last.seq;
-    return { kind: 'decided', messages: messages.length, entries, decisions: decisions.length };
+    return {
+      kind: 'decided',
+      messages: messages.length,
+      entries,
+      decisions: decisions.length,
+      batch: decisions,
+    };
   }
 
   private decideAll(messages: readonly LogMessage[], states: Map<string, UserState | undefined>) {

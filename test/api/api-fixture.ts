@@ -15,6 +15,7 @@ import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
+import { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 
 const config = loadConfig(process.env);
 export const PARTITIONS = 4;
@@ -49,6 +50,7 @@ export async function apiFixture(
     keys[scope] = key;
   }
   await ensureCatalogStream(jsm, ns);
+  const metrics = new NudgeMetrics();
   const app: FastifyInstance = await buildApi({
     js: nc.jetstream(),
     jsm,
@@ -58,6 +60,7 @@ export async function apiFixture(
     keys: keyStore,
     clickhouse,
     states: new RedisStateStore(redis, ns),
+    metrics,
     // High unless a test is about the limits: the fuzz tests send tens of thousands of requests.
     rateLimits: {
       redis,
@@ -72,6 +75,7 @@ export async function apiFixture(
     keys,
     redis,
     clickhouse,
+    metrics,
     /** Every entry in the namespace's log, in stream order. */
     async logged(): Promise<LogEntry[]> {
       const info = await jsm.streams.info(ns.logStream);

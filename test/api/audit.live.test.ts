@@ -22,7 +22,8 @@ beforeAll(async () => {
     template: { body: 'Your file {{ metadata.file_name }} is ready' },
   });
   expect(created.status).toBe(201);
-  matcher = runMatcher(config, stop.signal, () => undefined);
+  // One registry for the API and the matcher, as `nudge start` has.
+  matcher = runMatcher(config, stop.signal, () => undefined, api.metrics);
 });
 
 afterAll(async () => {
@@ -109,6 +110,14 @@ describe(
       expect((second.body['decisions'] as Audited[]).map((d) => d.decision_id)).toEqual(['upload-ready:a1']);
       expect(second.body['next']).toBeNull();
       expect((await call('GET', '/v1/users/u1/decisions?before=garbage')).status).toBe(400);
+
+      const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toContain('nudge_ingested_entries_total{status="accepted"} 3');
+      expect(metrics).toContain('nudge_decisions_total{outcome="sent",reason="none"} 1');
+      expect(metrics).toContain('nudge_decisions_total{outcome="suppressed",reason="min_interval"} 1');
+      expect(metrics).toMatch(/nudge_batch_seconds_count [1-9]/);
+      expect(metrics).toMatch(/nudge_partition_lag_messages\{partition="\d"\} 0/);
+      expect(metrics).toMatch(/nudge_writer_backlog_messages\{writer="decisions to ClickHouse"\} \d+/);
     });
 
     it('answers eligibility from the state: not until the minimum interval has passed', async () => {

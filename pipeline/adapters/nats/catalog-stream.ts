@@ -144,7 +144,11 @@ async function latestOn(
 }
 
 /** The latest version of one message, or undefined when there is none. */
-export async function latestMessage(jsm: JetStreamManager, ns: Namespace, id: string): Promise<Message | undefined> {
+export async function latestMessage(
+  jsm: JetStreamManager,
+  ns: Namespace,
+  id: string,
+): Promise<Message | undefined> {
   const latest = await latestOn(jsm, ns, messageSubject(ns, id));
   return latest === undefined ? undefined : MessageSchema.parse(latest.value);
 }

@@ -5,6 +5,7 @@ import type { Namespace } from '../../namespace.ts';
 import type { BatchReader } from '../../ports/batch-reader.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import type { Delivery } from '../../ports/delivery.ts';
+import type { DurableReaderOptions } from './durable-reader.ts';
 import { decisionReader } from './stream-readers.ts';
 import { ensureStream } from './stream-info.ts';
 
@@ -44,8 +45,9 @@ export class DeliveryForwarder {
     private readonly js: JetStreamClient,
     jsm: JetStreamManager,
     private readonly ns: Namespace,
+    options: DurableReaderOptions = {},
   ) {
-    this.reader = decisionReader(js, jsm, ns, 'delivery_forwarder');
+    this.reader = decisionReader(js, jsm, ns, 'delivery_forwarder', options);
   }
 
   /** One batch: the number of sends forwarded (repeats included). */

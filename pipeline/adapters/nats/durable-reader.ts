@@ -19,6 +19,8 @@ export type DurableReaderOptions = {
    * a second so that ClickHouse gets few, large inserts; the delivery forwarder does not wait.
    */
   readonly lingerMs?: number;
+  /** Told, as messages arrive, how many more wait for this consumer after each. */
+  readonly onBacklog?: (pending: number) => void;
 };
 
 /**
@@ -84,6 +86,7 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
       max_messages: 256,
       callback: (message: JsMsg) => {
         this.buffer.push(message);
+        this.options.onBacklog?.(message.info.pending);
         this.wake?.();
       },
     });

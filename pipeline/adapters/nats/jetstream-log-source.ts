@@ -42,6 +42,8 @@ export class JetStreamLogSource implements LogSource {
     private readonly ns: Namespace,
     /** How long a read waits for a first message when none is buffered. */
     private readonly waitMs = 1_000,
+    /** Told, as messages arrive, how many more of the partition are stored after each. */
+    private readonly onLag?: (partition: number, pending: number) => void,
   ) {}
 
   async read(partition: number, after: number, max: number): Promise<readonly LogMessage[]> {
@@ -102,6 +104,7 @@ export class JetStreamLogSource implements LogSource {
       callback: (message: JsMsg) => {
         if (reader.generation !== generation || message.seq <= reader.fetched) return;
         reader.buffer.push({ seq: message.seq, data: message.data });
+        this.onLag?.(partition, message.info.pending);
         reader.fetched = message.seq;
         reader.wake?.();
         if (reader.buffer.length >= highWater) void this.stop(reader);
