@@ -21,6 +21,8 @@ import type { IngestDeps } from './routes/ingest-routes.ts';
 import { ingestRoutes } from './routes/ingest-routes.ts';
 import type { MessageDeps } from './routes/message-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
+import type { CatalogDeps } from './routes/catalog-routes.ts';
+import { catalogRoutes } from './routes/catalog-routes.ts';
 import type { UserDeps } from './routes/user-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { LIMITS } from './schemas/ingest-schemas.ts';
@@ -36,7 +38,8 @@ export type RateLimits = {
 
 export type ApiDeps = IngestDeps &
   MessageDeps &
-  UserDeps & {
+  UserDeps &
+  CatalogDeps & {
     readonly keys: KeyStore;
     readonly ready: Readiness;
     readonly rateLimits: RateLimits;
@@ -138,6 +141,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   ingestRoutes(app, deps, guard);
   messageRoutes(app, deps, guard);
   userRoutes(app, deps, guard);
+  catalogRoutes(app, deps, guard);
   await app.ready();
   return app;
 }

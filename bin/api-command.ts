@@ -2,6 +2,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import { buildApi } from '../api/server.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
@@ -43,6 +44,7 @@ export async function runApi(
       keys: new RedisKeyStore(redis, ns),
       clickhouse,
       states: new RedisStateStore(redis, ns),
+      eventKeys: new RedisEventCatalog(redis, ns),
       ready: async () => ({
         nats:
           !nc.isClosed() &&

@@ -15,6 +15,7 @@ import {
 import { JetStreamLogSource } from '../pipeline/adapters/nats/jetstream-log-source.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import { decisionReader, logEntryReader } from '../pipeline/adapters/nats/stream-readers.ts';
+import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
@@ -61,6 +62,7 @@ export async function runMatcher(
     await ensureCatalogStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
+    const events = new RedisEventCatalog(redis, ns);
     const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
       metrics.partitionLag.set({ partition: String(partition) }, pending);
     });
@@ -88,7 +90,11 @@ export async function runMatcher(
               ...AUDIT_BATCHES,
               ...backlog('entries to ClickHouse'),
             }),
-            (i) => audit.insertEntries(i),
+            // The event catalog's keys are recorded with the audit: both see every entry once or more.
+            async (items) => {
+              await audit.insertEntries(items);
+              await events.record(items.map((item) => item.entry));
+            },
           ),
         ),
         stepper(

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
+import { RedisEventCatalog } from '../../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
@@ -60,6 +61,7 @@ export async function apiFixture(
     keys: keyStore,
     clickhouse,
     states: new RedisStateStore(redis, ns),
+    eventKeys: new RedisEventCatalog(redis, ns),
     metrics,
     // High unless a test is about the limits: the fuzz tests send tens of thousands of requests.
     rateLimits: {

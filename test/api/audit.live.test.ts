@@ -133,5 +133,52 @@ describe(
       expect(stranger.body).toMatchObject({ eligible: true, reason: null });
       expect((await call('GET', '/v1/users/u1/eligibility?message=nope')).status).toBe(404);
     });
+
+    it('lists the events seen with counts, last seen and their usable metadata keys with the types seen', async () => {
+      const events = [
+        {
+          type: 'track',
+          id: 'c1',
+          name: 'checkout',
+          user_id: 'u2',
+          metadata: { amount: 5, currency: 'EUR', coupon: null },
+        },
+        {
+          type: 'track',
+          id: 'c2',
+          name: 'checkout',
+          user_id: 'u3',
+          metadata: { amount: 'n/a', currency: 'USD' },
+        },
+      ];
+      expect((await call('POST', '/v1/events', { events })).status).toBe(202);
+      type Summary = {
+        name: string;
+        entries: number;
+        last_seen: number;
+        metadata_keys: { key: string; types: string[] }[];
+      };
+      const deadline = Date.now() + 60_000;
+      let listed: Summary[] = [];
+      while (Date.now() < deadline) {
+        listed = (await call('GET', '/v1/catalog/events')).body['events'] as Summary[];
+        if (listed.find((e) => e.name === 'checkout')?.entries === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(listed.find((e) => e.name === 'checkout')).toEqual({
+        name: 'checkout',
+        entries: 2,
+        last_seen: NOW,
+        metadata_keys: [
+          { key: 'amount', types: ['number', 'string'] },
+          { key: 'currency', types: ['string'] },
+          { key: 'coupon', types: ['null'] },
+        ],
+      });
+      expect(listed.find((e) => e.name === 'upload_completed')).toMatchObject({
+        entries: 3,
+        metadata_keys: [{ key: 'file_name', types: ['string'] }],
+      });
+    });
   },
 );
