@@ -1,0 +1,149 @@
+// `npm run bench:api [-- --seconds N --connections N --batch N]`: the API's ingest against a bare
+// fastify server measured in the same run, each server in its own process, autocannon here.
+// Needs the services (npm run services).
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
+import { newApiKey } from '../../api/auth/api-keys.ts';
+import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { Namespace } from '../../pipeline/namespace.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '500' },
+    /** Writes a CPU profile of each server process to bench/out/profile/. */
+    profile: { type: 'boolean', default: false },
+  },
+});
+const profileArgs = values.profile
+  ? ['--cpu-prof', `--cpu-prof-dir=${new URL('../out/profile/', import.meta.url).pathname}`]
+  : [];
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const batchSize = Number(values.batch);
+const config = loadConfig(process.env);
+const ns = new Namespace(`bench_api_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function server(mode: 'bare' | 'nudge'): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [...profileArgs, '--import', 'tsx', new URL('api-server.ts', import.meta.url).pathname, mode],
+    {
+      env: { ...process.env, NUDGE_NAMESPACE: ns.name },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  for await (const line of createInterface({ input: child.stdout })) {
+    const port = /^listening (\d+)/.exec(line)?.[1];
+    if (port !== undefined) return { child, url: `http://127.0.0.1:${port}` };
+  }
+  throw new Error(`the ${mode} server ended before listening`);
+}
+
+const entry = (n: number) => ({
+  type: 'track',
+  id: `bench-${n}`,
+  name: 'upload_completed',
+  user_id: `u${n % 10_000}`,
+  metadata: { file_name: `f${n}.pdf`, size: n % 1000, plan: 'pro' },
+  context: { url: 'https://example.test/app/uploads' },
+});
+
+type Run = { requests_per_s: number; p50_ms: number; p99_ms: number; non2xx: number; errors: number };
+
+/** Requests with a body made afresh for each request (new ids: a repeated id would be a cheap duplicate). */
+async function load(url: string, key: string, body: (n: number) => unknown): Promise<Run> {
+  let n = 0;
+  const result = await autocannon({
+    url: `${url}/v1/events`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        setupRequest: (request) => ({ ...request, body: JSON.stringify(body(n++)) }),
+      },
+    ],
+  });
+  return {
+    requests_per_s: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+const stop = async (child: ChildProcess) => {
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+};
+
+const redis = new Redis(config.redisUrl);
+const { id, key, hash } = newApiKey();
+await new RedisKeyStore(redis, ns).put({
+  id,
+  name: 'bench',
+  scopes: ['ingest'],
+  hash,
+  created_at: Date.now(),
+  revoked_at: null,
+  rate_per_minute: 1_000_000_000,
+});
+try {
+  log(`bare fastify, ${connections} connections, ${seconds} s…`);
+  const bare = await server('bare');
+  const baseline = await load(bare.url, key, entry);
+  await stop(bare.child);
+  log(`bare: ${baseline.requests_per_s} req/s`);
+
+  const nudge = await server('nudge');
+  log('nudge, one entry a request…');
+  const single = await load(nudge.url, key, entry);
+  log(`single: ${single.requests_per_s} req/s`);
+  log(`nudge, ${batchSize} entries a request…`);
+  const batch = await load(nudge.url, key, (n) => ({
+    events: Array.from({ length: batchSize }, (_, i) => entry(1e9 + n * batchSize + i)),
+  }));
+  await stop(nudge.child);
+  const result = {
+    connections,
+    seconds,
+    baseline,
+    single: { ...single, ratio: Number((single.requests_per_s / baseline.requests_per_s).toFixed(3)) },
+    batch: { ...batch, batch_size: batchSize, entries_per_s: batch.requests_per_s * batchSize },
+  };
+  const dir = new URL('../out/', import.meta.url).pathname;
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}api.json`, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    [
+      `| run | req/s | p50 ms | p99 ms | non-2xx | entries/s |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: |`,
+      `| bare fastify (baseline) | ${baseline.requests_per_s} | ${baseline.p50_ms} | ${baseline.p99_ms} | ${baseline.non2xx} | – |`,
+      `| POST /v1/events, 1 entry | ${single.requests_per_s} | ${single.p50_ms} | ${single.p99_ms} | ${single.non2xx} | ${single.requests_per_s} (${Math.round(result.single.ratio * 100)}% of bare) |`,
+      `| POST /v1/events, ${batchSize} entries | ${batch.requests_per_s} | ${batch.p50_ms} | ${batch.p99_ms} | ${batch.non2xx} | ${result.batch.entries_per_s} |`,
+      '',
+    ].join('\n'),
+  );
+} finally {
+  const nc = await connectNats(config.natsUrl, 'bench cleanup');
+  const jsm = await nc.jetstreamManager();
+  for (const stream of [ns.logStream, `${ns.name.toUpperCase()}_CATALOG`])
+    await jsm.streams.delete(stream).catch(() => false);
+  await nc.drain();
+  const keys = await redis.keys(`${ns.name}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}
