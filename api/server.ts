@@ -1,7 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import {
@@ -51,8 +51,12 @@ export type ApiDeps = IngestDeps &
 
 const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs)(\/|\?|$)/;
 
-/** A route's check of the request's API key, for one scope. */
-export type ScopeGuard = (scope: Scope) => preHandlerAsyncHookHandler;
+/**
+ * A route's check of the request's API key, for one scope: after the rate limit (on request), so
+ * guessing keys is limited too, and before the body is read or checked, so a client without a key
+ * learns nothing of the schema and never makes the server parse a large body.
+ */
+export type ScopeGuard = (scope: Scope) => preParsingAsyncHookHandler;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,10 +73,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: LIMITS.bodyBytes,
-    // A body with a "__proto__" or "constructor" key never reaches a handler (fastify answers 400).
+    // Path ids are up to 256 characters (user ids), percent-encoded up to three bytes a character.
+    maxParamLength: LIMITS.idLength * 12,
+    // A body with a "__proto__" key, or "constructor" with "prototype" under it, never reaches a
+    // handler (fastify answers 400); a plain "constructor" key is data.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply.code(error.statusCode ?? 400).send(errorBody('invalid_request', error.message));
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
   });
+  // JSON only: a text/plain body is a 415, not a string that fails every schema.
+  app.removeContentTypeParser(['text/plain']);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -124,15 +136,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       message: `rate limit of ${String(context.max)} requests a minute reached: retry in ${context.after}`,
     }),
   });
-  const guard: ScopeGuard = (scope) => async (request: FastifyRequest) => {
+  const guard: ScopeGuard = (scope) => async (request: FastifyRequest, _reply, payload) => {
     request.apiKey = await authenticator.check(request.headers.authorization, scope);
+    return payload;
   };
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   healthRoutes(app, deps.ready);
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics (no key, like the probes)' } },
+    {
+      schema: { tags: ['operations'], security: [], summary: 'Prometheus metrics (no key, like the probes)' },
+    },
     async (_request, reply) => {
       void reply.header('content-type', deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();

@@ -11,13 +11,20 @@ export function healthRoutes(app: FastifyInstance, ready: Readiness): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.get(
     '/healthz',
-    { schema: { tags: ['operations'], response: { 200: z.object({ status: z.literal('ok') }) } } },
+    {
+      schema: {
+        tags: ['operations'],
+        security: [],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
     () => ({ status: 'ok' as const }),
   );
   routes.get(
     '/readyz',
     {
       schema: {
+        security: [],
         tags: ['operations'],
         response: {
           200: z.object({ status: z.literal('ready'), services: z.record(z.string(), z.literal('ok')) }),

@@ -51,14 +51,15 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
   routes.post(
     '/v1/events',
     {
-      preHandler: guard('ingest'),
+      preParsing: guard('ingest'),
       schema: {
         tags: ['ingest'],
         summary: 'Ingest one entry, or a batch of up to 1,000',
         description:
           'Answers 202 only once JetStream has stored the entries. A batch gets a result per entry: accepted, ' +
-          'duplicate (its id is in the log already, or earlier in the batch) or rejected with the reason; the rest ' +
-          'of the batch goes through. 400 when every entry of a batch is rejected.',
+          'duplicate (the same batch was stored before, or the id came earlier in this batch; a lone entry: ' +
+          'its id was stored in the last 2 minutes) or rejected with the reason; the rest of the batch goes ' +
+          'through. 400 when every entry of a batch is rejected.',
         body: IngestBodySchema,
         response: { 202: z.union([SingleResultSchema, BatchResultSchema]), ...errors },
       },
@@ -81,7 +82,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
   routes.post(
     '/v1/users/:id',
     {
-      preHandler: guard('ingest'),
+      preParsing: guard('ingest'),
       schema: {
         tags: ['ingest'],
         summary: "Set a user's attributes (an identify entry)",
@@ -163,12 +164,12 @@ async function publish(deps: IngestDeps, entries: readonly LogEntry[]): Promise<
   if (entries.length === 0) return [];
   try {
     return await publishEntries(deps.js, deps.ns, deps.partitions, entries);
-  } catch (error) {
+  } catch {
+    // The service's own message stays in our logs: it names databases and hosts.
     throw new ApiError(
       503,
       'log_unavailable',
       'the log (NATS JetStream) did not acknowledge the entries, so none is accepted: retry with the same ids',
-      { cause: (error as Error).message },
     );
   }
 }

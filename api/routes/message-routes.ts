@@ -72,7 +72,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags,
         summary: 'The latest version of every message',
@@ -87,7 +87,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages/:id',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags,
         summary: 'A message, latest version',
@@ -101,7 +101,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages/:id/versions',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags,
         summary: 'Every version of a message, oldest first',
@@ -118,7 +118,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.post(
     '/v1/messages',
     {
-      preHandler: guard('admin'),
+      preParsing: guard('admin'),
       schema: {
         tags,
         summary: 'Create a message (version 1)',
@@ -141,7 +141,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.put(
     '/v1/messages/:id',
     {
-      preHandler: guard('admin'),
+      preParsing: guard('admin'),
       schema: {
         tags,
         summary: 'Update a message: a new version when the definition changed',
@@ -166,7 +166,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.delete(
     '/v1/messages/:id',
     {
-      preHandler: guard('admin'),
+      preParsing: guard('admin'),
       schema: {
         tags,
         summary: 'Delete a draft (every version of it)',
@@ -195,7 +195,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
     routes.post(
       `/v1/messages/:id/${action}`,
       {
-        preHandler: guard('admin'),
+        preParsing: guard('admin'),
         schema: {
           tags,
           summary:
@@ -218,7 +218,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.post(
     '/v1/messages/validate',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags,
         summary: 'Check a message definition without storing it (the errors nudge messages apply gives)',
@@ -239,7 +239,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/caps',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: { tags, summary: 'The global caps in force', response: { 200: CapsBody, ...errors } },
     },
     async () => ({
@@ -250,7 +250,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.put(
     '/v1/caps',
     {
-      preHandler: guard('admin'),
+      preParsing: guard('admin'),
       schema: {
         tags,
         summary: 'Replace the global caps (a new version)',

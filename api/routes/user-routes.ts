@@ -95,7 +95,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
   routes.get(
     '/v1/users/:id/decisions',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags: ['audit'],
         summary: "A user's decisions, newest first, with explanations",
@@ -151,7 +151,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
   routes.get(
     '/v1/users/:id/eligibility',
     {
-      preHandler: guard('read'),
+      preParsing: guard('read'),
       schema: {
         tags: ['audit'],
         summary: 'Can this user get this message now? If not, why, and from when',
@@ -202,14 +202,12 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
 async function auditRows(clickhouse: ClickHouseClient, query: string): Promise<Row[]> {
   try {
     return await (await clickhouse.query({ query, format: 'JSONEachRow' })).json<Row>();
-  } catch (error) {
+  } catch {
+    // The service's own message stays in our logs: it names databases and hosts.
     throw new ApiError(
       503,
       'audit_unavailable',
       'the decisions audit (ClickHouse) did not answer; retry shortly',
-      {
-        cause: (error as Error).message,
-      },
     );
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Decision } from '../../core/decision.ts';
@@ -71,7 +72,9 @@ export class DeliveryForwarder {
       body: decision.content.body,
     };
     const body = encoder.encode(JSON.stringify(delivery));
-    return this.js.publish(this.ns.deliverySubject(decision.channel), body, { msgID: decision.decision_id });
+    // A digest: an entry id may hold what a header cannot (CR, LF, edge spaces).
+    const msgID = `delivery:${createHash('sha256').update(decision.decision_id).digest('base64url')}`;
+    return this.js.publish(this.ns.deliverySubject(decision.channel), body, { msgID });
   }
 }
 

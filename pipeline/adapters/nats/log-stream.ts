@@ -90,7 +90,7 @@ export class LogPublisher {
   private async send(partition: number, pack: readonly LogEntry[]): Promise<void> {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure !== undefined) throw this.failure;
-    const msgID = pack.length === 1 ? (pack[0]?.id ?? '') : packId(pack);
+    const msgID = messageId(pack);
     const tracked: Promise<void> = this.js
       .publish(this.ns.logSubject(partition), encodePack(pack), { msgID })
       .then(
@@ -109,10 +109,18 @@ export class LogPublisher {
   }
 }
 
-const packId = (pack: readonly LogEntry[]) =>
-  `pack:${createHash('sha256')
-    .update(pack.map((entry) => entry.id).join('\n'))
-    .digest('base64url')}`;
+/**
+ * A log message's `Nats-Msg-Id`: `entry:` and the digest of a lone entry's id, or `pack:` and the
+ * digest of a pack's ids joined by newlines. A digest rather than the id itself: a header value
+ * cannot hold CR or LF, and NATS trims and re-encodes what it keeps, so distinct ids (`"dd"` and
+ * `"dd "`) would collide and one would be dropped as a duplicate.
+ */
+export const messageId = (pack: readonly LogEntry[]): string => {
+  const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
+  return pack.length === 1
+    ? `entry:${digest(pack[0]?.id ?? '')}`
+    : `pack:${digest(pack.map((entry) => entry.id).join('\n'))}`;
+};
 
 /** What became of one entry published by `publishEntries`. */
 export type EntryOutcome = 'stored' | 'duplicate';
@@ -144,7 +152,7 @@ export async function publishEntries(
     for (let i = 0; i < indexes.length; i += PACK_SIZE) {
       const slice = indexes.slice(i, i + PACK_SIZE);
       const pack = slice.map((index) => entries[index] as LogEntry);
-      const msgID = pack.length === 1 ? (pack[0]?.id ?? '') : packId(pack);
+      const msgID = messageId(pack);
       acks.push(
         js.publish(ns.logSubject(partition), encodePack(pack), { msgID }).then((ack) => {
           if (ack.duplicate) for (const index of slice) outcomes[index] = 'duplicate';
