@@ -110,7 +110,9 @@ export const BatchSchema = z
   })
   .meta({ id: 'Batch' });
 
-export const IngestBodySchema = z.union([BatchSchema, ApiEntrySchema]);
+// The entry first: most requests carry one, and a batch body fails the entry's discriminator at once,
+// where an entry body tried against the batch first would build a strict-object error every time.
+export const IngestBodySchema = z.union([ApiEntrySchema, BatchSchema]);
 
 export const IdentifyBodySchema = z
   .strictObject({
