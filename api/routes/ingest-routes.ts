@@ -11,6 +11,7 @@ import { formatIssues } from '../../pipeline/core/validation.ts';
 import type { Namespace } from '../../pipeline/namespace.ts';
 import type { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
+import { isWellFormedApiEntry } from '../schemas/fast-entry-check.ts';
 import type { ApiEntry } from '../schemas/ingest-schemas.ts';
 import {
   ApiEntrySchema,
@@ -118,7 +119,9 @@ async function batch(deps: IngestDeps, items: readonly unknown[], now: number) {
   const published: EntryResult[] = [];
   const ids = new Set<string>();
   items.forEach((item, index) => {
-    const parsed = ApiEntrySchema.safeParse(item);
+    const parsed = isWellFormedApiEntry(item)
+      ? ({ success: true, data: item } as const)
+      : ApiEntrySchema.safeParse(item);
     if (!parsed.success) {
       const details = formatIssues(parsed.error.issues);
       results.push({
