@@ -32,7 +32,6 @@ const flat = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constantFrom(null, [], 'x', 3) },
 );
-const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });
 const id = near(LIMITS.idLength);
 const timestamp = fc.oneof(
   fc.nat(),
