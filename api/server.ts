@@ -25,7 +25,9 @@ import type { CatalogDeps } from './routes/catalog-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
 import type { UserDeps } from './routes/user-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
-import { LIMITS } from './schemas/ingest-schemas.ts';
+import type { z } from 'zod';
+import { isWellFormedApiEntry } from './schemas/fast-entry-check.ts';
+import { IngestBodySchema, LIMITS } from './schemas/ingest-schemas.ts';
 
 export type RateLimits = {
   /** Counts are kept in Redis, so every API process shares them. */
@@ -85,7 +87,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   // JSON only: a text/plain body is a 415, not a string that fails every schema.
   app.removeContentTypeParser(['text/plain']);
-  app.setValidatorCompiler(validatorCompiler);
+  // The ingest body: a well-formed entry passes the hand-written check (held to the schema by a
+  // property test) without zod; anything else, and every other schema, goes through zod.
+  app.setValidatorCompiler<z.core.$ZodType>((route) => {
+    const validate = validatorCompiler(route);
+    if (route.schema !== IngestBodySchema) return validate;
+    return (data: unknown) => (isWellFormedApiEntry(data) ? { value: data } : validate(data));
+  });
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
