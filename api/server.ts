@@ -94,7 +94,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (route.schema !== IngestBodySchema) return validate;
     return (data: unknown) => (isWellFormedApiEntry(data) ? { value: data } : validate(data));
   });
-  app.setSerializerCompiler(serializerCompiler);
+  // Ingest's own answers (built by our code, typed by their schemas) are written as they are: the
+  // hot path; every other answer is encoded through its schema.
+  app.setSerializerCompiler<z.core.$ZodType>((route) =>
+    route.url.startsWith('/v1/events') || (route.url.startsWith('/v1/users/:id') && route.method === 'POST')
+      ? (data) => JSON.stringify(data)
+      : serializerCompiler(route),
+  );
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     void reply
