@@ -97,7 +97,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Ingest's own answers (built by our code, typed by their schemas) are written as they are: the
   // hot path; every other answer is encoded through its schema.
   app.setSerializerCompiler<z.core.$ZodType>((route) =>
-    route.url.startsWith('/v1/events') || (route.url.startsWith('/v1/users/:id') && route.method === 'POST')
+    route.url === '/v1/events' || (route.url === '/v1/users/:id' && route.method === 'POST')
       ? (data) => JSON.stringify(data)
       : serializerCompiler(route),
   );
