@@ -63,9 +63,18 @@ export async function runMatcher(
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
     const events = new RedisEventCatalog(redis, ns);
-    const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
-      metrics.partitionLag.set({ partition: String(partition) }, pending);
-    });
+    const source = new JetStreamLogSource(
+      js,
+      ns,
+      undefined,
+      (partition, pending) => {
+        metrics.partitionLag.set({ partition: String(partition) }, pending);
+      },
+      (problem) => {
+        metrics.rejectedLines.inc();
+        report(`skipped a line of the log that is not an entry (it stays in the stream): ${problem}`);
+      },
+    );
     const backlog = (writer: string) => ({
       onBacklog: (pending: number) => {
         metrics.writerBacklog.set({ writer }, pending);

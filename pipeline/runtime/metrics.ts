@@ -19,6 +19,11 @@ export class NudgeMetrics {
     labelNames: ['outcome', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly rejectedLines = new Counter({
+    name: 'nudge_rejected_log_lines_total',
+    help: 'Lines of the log that are not entries (published straight to the log by a producer): skipped, left in the stream',
+    registers: [this.registry],
+  });
   readonly batchSeconds = new Histogram({
     name: 'nudge_batch_seconds',
     help: 'Time to decide and commit one batch of a partition (read, load, decide, publish, commit)',

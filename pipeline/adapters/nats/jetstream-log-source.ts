@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import { DeliverPolicy } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { LogMessage, LogSource } from '../../ports/log-source.ts';
-import { decodePack } from './log-envelope.ts';
+import { decodePackLeniently } from './log-envelope.ts';
 
 type Stored = { readonly seq: number; readonly data: Uint8Array };
 
@@ -44,6 +44,8 @@ export class JetStreamLogSource implements LogSource {
     private readonly waitMs = 1_000,
     /** Told, as messages arrive, how many more of the partition are stored after each. */
     private readonly onLag?: (partition: number, pending: number) => void,
+    /** Told of each line that breaks the entry contract: it is skipped, never decided. */
+    private readonly onRejected?: (problem: string) => void,
   ) {}
 
   async read(partition: number, after: number, max: number): Promise<readonly LogMessage[]> {
@@ -59,10 +61,11 @@ export class JetStreamLogSource implements LogSource {
     }
     const taken = reader.buffer.splice(0, max);
     if (reader.running === undefined && reader.buffer.length < max) await this.start(partition, reader, max);
-    const messages = taken.map(({ seq, data }) => ({
-      seq,
-      entries: decodePack(data, `${this.ns.logStream} seq ${seq}`),
-    }));
+    const messages = taken.map(({ seq, data }) => {
+      const { entries, problems } = decodePackLeniently(data, `${this.ns.logStream} seq ${seq}`);
+      for (const problem of problems) this.onRejected?.(problem);
+      return { seq, entries };
+    });
     const last = messages[messages.length - 1];
     if (last !== undefined) reader.position = last.seq;
     return messages;

@@ -27,3 +27,34 @@ export function decodePack(body: Uint8Array, where: string): LogEntry[] {
     .filter((line) => line !== '')
     .map((line, i) => parseEntry(line, () => `${where} line ${i + 1}`));
 }
+
+/**
+ * The entries of one log message as a reader of the live log takes them: a line that breaks the
+ * contract (a producer publishing straight to the log can send one) is set aside with its problem
+ * rather than thrown, so it never blocks its partition or the audit; it stays in the log stream.
+ */
+export function decodePackLeniently(
+  body: Uint8Array,
+  where: string,
+): { entries: LogEntry[]; problems: string[] } {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch {
+    return { entries: [], problems: [`${where}: the body is not UTF-8`] };
+  }
+  const entries: LogEntry[] = [];
+  const problems: string[] = [];
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .forEach((line, i) => {
+      try {
+        entries.push(parseEntry(line, () => `${where} line ${i + 1}`));
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        problems.push(error.message);
+      }
+    });
+  return { entries, problems };
+}

@@ -4,7 +4,7 @@ import type { Namespace } from '../../namespace.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
-import { decodePack } from './log-envelope.ts';
+import { decodePackLeniently } from './log-envelope.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
 import { JetStreamDurableReader } from './durable-reader.ts';
 
@@ -17,19 +17,22 @@ export function logEntryReader(
   jsm: JetStreamManager,
   ns: Namespace,
   durable: string,
-  options: DurableReaderOptions = {},
+  options: DurableReaderOptions & { readonly onRejected?: (problem: string) => void } = {},
 ) {
   return new JetStreamDurableReader<PositionedEntry>(
     js,
     jsm,
     ns.logStream,
     durable,
-    (message: JsMsg) =>
-      decodePack(message.data, `${ns.logStream} seq ${message.seq}`).map((entry) => ({
+    (message: JsMsg) => {
+      const { entries, problems } = decodePackLeniently(message.data, `${ns.logStream} seq ${message.seq}`);
+      for (const problem of problems) options.onRejected?.(problem);
+      return entries.map((entry) => ({
         entry,
         partition: partitionOfSubject(message.subject),
         seq: message.seq,
-      })),
+      }));
+    },
     options,
   );
 }

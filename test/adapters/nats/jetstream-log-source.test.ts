@@ -81,6 +81,29 @@ describe('JetStreamLogSource on a real JetStream', () => {
     expect(await source.read(1, 0, 100)).toEqual([]);
   });
 
+  it('skips a line that is not an entry, reporting it, and reads the rest of its message and after', async () => {
+    const rejected: string[] = [];
+    const lenient = new JetStreamLogSource(nc.jetstream(), ns, 1_000, undefined, (problem) =>
+      rejected.push(problem),
+    );
+    const start = (await jsm.streams.info(ns.logStream)).state.last_seq;
+    // A producer publishing straight to the log, with a bad line between two good ones.
+    const good = (i: number) => JSON.stringify({ ...entry(900 + i), received_at: 1_793_610_000_000 });
+    await nc
+      .jetstream()
+      .publish(ns.logSubject(0), new TextEncoder().encode([good(1), '{"type":"track"', good(2)].join('\n')));
+    await nc.jetstream().publish(ns.logSubject(0), new Uint8Array([0xff, 0xfe]));
+    await publish(903, 1, true);
+    const read: LogMessage[] = [];
+    while (read.length < 3) read.push(...(await lenient.read(0, read.at(-1)?.seq ?? start, 100)));
+    await lenient.close();
+    expect(ids(read)).toEqual(['e901', 'e902', 'e903']);
+    expect(rejected).toEqual([
+      expect.stringMatching(/seq \d+ line 2: invalid JSON/) as string,
+      expect.stringMatching(/seq \d+: the body is not UTF-8/) as string,
+    ]);
+  });
+
   it.each([2, 16])(
     'hands over every message of a busy log to a slow owner, in order, %i at a time',
     async (batch) => {
