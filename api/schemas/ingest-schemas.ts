@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { USABLE_METADATA_KEYS } from '../../pipeline/core/log-entry.ts';
+import { notScalar, USABLE_METADATA_KEYS } from '../../pipeline/core/log-entry.ts';
 import { requiredOr } from '../../pipeline/core/validation.ts';
 
 /**
@@ -31,14 +31,7 @@ const Scalar = z.union(
     z.boolean(),
     z.null(),
   ],
-  {
-    error: (issue) =>
-      Array.isArray(issue.input)
-        ? 'arrays are not allowed: values are strings, numbers, booleans or null'
-        : typeof issue.input === 'object'
-          ? 'nested objects are not allowed: values are strings, numbers, booleans or null'
-          : 'values are strings, numbers, booleans or null',
-  },
+  { error: notScalar },
 );
 
 const Flat = z

@@ -5,14 +5,15 @@ import { requiredOr } from './validation.ts';
 /** Only the first keys of `metadata`, in the order sent, are usable in rules and templates (DESIGN §2). */
 export const USABLE_METADATA_KEYS = 20;
 
-const ScalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()], {
-  error: (issue) =>
-    Array.isArray(issue.input)
-      ? 'arrays are not allowed: values are strings, numbers, booleans or null'
-      : typeof issue.input === 'object'
-        ? 'nested objects are not allowed: values are strings, numbers, booleans or null'
-        : 'values are strings, numbers, booleans or null',
-});
+/** Why a value of a flat object is not a scalar, naming a nested object or an array (DESIGN §2). */
+export const notScalar = (issue: { input?: unknown }): string =>
+  Array.isArray(issue.input)
+    ? 'arrays are not allowed: values are strings, numbers, booleans or null'
+    : typeof issue.input === 'object'
+      ? 'nested objects are not allowed: values are strings, numbers, booleans or null'
+      : 'values are strings, numbers, booleans or null';
+
+const ScalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: notScalar });
 
 /** A flat object of scalars; a nested value is rejected naming its key (`metadata.size: nested objects …`). */
 export const FlatObjectSchema = z.record(z.string(), ScalarSchema, {

@@ -1,6 +1,7 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import { AckPolicy, DeliverPolicy, nanos, NatsError } from 'nats';
 import type { Batch, BatchReader } from '../../ports/batch-reader.ts';
+import { wakeOrTimeout } from './wake-or-timeout.ts';
 
 /** JetStream's API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
@@ -102,14 +103,10 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
   }
 
   /** Resolves when a message (or a failure) arrives, or after `ms`. */
-  private async arrival(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-    clearTimeout(timer);
-    this.wake = undefined;
+  private arrival(ms: number): Promise<void> {
+    return wakeOrTimeout((wake) => {
+      this.wake = wake;
+    }, ms);
   }
 
   private async ensureConsumer(): Promise<Consumer> {

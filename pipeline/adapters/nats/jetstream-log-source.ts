@@ -3,6 +3,7 @@ import { DeliverPolicy } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { LogMessage, LogSource } from '../../ports/log-source.ts';
 import { decodePackLeniently } from './log-envelope.ts';
+import { wakeOrTimeout } from './wake-or-timeout.ts';
 
 type Stored = { readonly seq: number; readonly data: Uint8Array };
 
@@ -133,14 +134,10 @@ export class JetStreamLogSource implements LogSource {
   }
 
   /** Resolves when a message (or a failure) arrives, or after `waitMs`. */
-  private async arrival(reader: Reader): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      reader.wake = resolve;
-      timer = setTimeout(resolve, this.waitMs);
-    });
-    clearTimeout(timer);
-    reader.wake = undefined;
+  private arrival(reader: Reader): Promise<void> {
+    return wakeOrTimeout((wake) => {
+      reader.wake = wake;
+    }, this.waitMs);
   }
 
   private async drop(partition: number): Promise<void> {
