@@ -58,6 +58,9 @@ function summaryText(summary: ReplaySummary, users: number, elapsedMs: number): 
     `replay: ${summary.entries} entries read, ${summary.decisions} decisions ` +
     `(sent ${summary.outcomes.sent}, suppressed ${summary.outcomes.suppressed}, filtered ${summary.outcomes.filtered})\n` +
     `replay: reasons: ${reasons || 'none'}\n` +
+    (summary.repeats > 0
+      ? `replay: ${summary.repeats} entries dropped as repeats of an id already applied\n`
+      : '') +
     `replay: ${users} users with state, ${seconds.toFixed(2)} s, ${rate} entries/s\n`
   );
 }

@@ -1,3 +1,4 @@
+import { isRepeat, recordApplied } from './applied-entries.ts';
 import type { CompiledCaps } from './caps.ts';
 import { checkCaps } from './caps.ts';
 import type { Decision, Verdict } from './decision.ts';
@@ -17,7 +18,12 @@ import {
   withRecent,
 } from './user-state.ts';
 
-export type DecideResult = { readonly state: UserState; readonly decisions: readonly Decision[] };
+export type DecideResult = {
+  readonly state: UserState;
+  readonly decisions: readonly Decision[];
+  /** The entry repeats one that already had an effect for this user (DESIGN §2): it was dropped. */
+  readonly repeat: boolean;
+};
 
 const NO_DECISIONS: readonly Decision[] = Object.freeze([]);
 
@@ -25,7 +31,10 @@ const NO_DECISIONS: readonly Decision[] = Object.freeze([]);
  * The decision core (DESIGN §4): a pure function of one user's state, one log entry of that user,
  * the live rule index and the global caps. The only time it knows is `entry.received_at`; it never
  * mutates its inputs, and the same inputs always give the same output. When nothing changes, the
- * state given is the state returned.
+ * state given is the state returned. An entry with an effect (decisions, or attributes) is
+ * recorded in the state, and an entry repeating one recorded is dropped: no decisions, no change.
+ * An entry no live message triggers has no effect, leaves no record and costs no state write; a
+ * repeat of it is decided afresh, as it would be the first time.
  */
 export function decide(
   state: UserState | undefined,
@@ -34,11 +43,15 @@ export function decide(
   caps: CompiledCaps,
 ): DecideResult {
   const current = state ?? EMPTY_USER_STATE;
-  if (entry.type === 'identify')
-    return { state: applyAttributes(current, entry.attributes), decisions: NO_DECISIONS };
-  const candidates = index.byEvent.get(entry.name);
-  if (candidates === undefined) return { state: current, decisions: NO_DECISIONS };
   const at = entry.received_at;
+  if (isRepeat(current.applied, entry.id, at))
+    return { state: current, decisions: NO_DECISIONS, repeat: true };
+  if (entry.type === 'identify') {
+    const changed = applyAttributes(current, entry.attributes);
+    return { state: withApplied(changed, entry.id, at), decisions: NO_DECISIONS, repeat: false };
+  }
+  const candidates = index.byEvent.get(entry.name);
+  if (candidates === undefined) return { state: current, decisions: NO_DECISIONS, repeat: false };
   let facts: Facts | undefined;
   // Sends made for earlier candidates of this entry count toward the caps of later ones.
   let recent = current.recent;
@@ -58,8 +71,17 @@ export function decide(
     sent.push(message);
     if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
   }
-  return { state: applySends(current, at, sent, recent, caps), decisions };
+  if (decisions.length === 0) return { state: current, decisions: NO_DECISIONS, repeat: false };
+  const after = withApplied(applySends(current, at, sent, recent, caps), entry.id, at);
+  return { state: after, decisions, repeat: false };
 }
+
+const withApplied = (state: UserState, id: string, at: number): UserState => ({
+  attributes: state.attributes,
+  sends: state.sends,
+  recent: state.recent,
+  applied: recordApplied(state.applied, id, at),
+});
 
 /** The checks of DESIGN §4, in order: the first that fails gives the outcome and reason. */
 function judge(

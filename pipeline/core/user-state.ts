@@ -1,3 +1,4 @@
+import type { AppliedEntries } from './applied-entries.ts';
 import type { CompiledCaps } from './caps.ts';
 import type { Channel } from './message-schema.ts';
 import type { FlatObject } from './scalar.ts';
@@ -14,7 +15,9 @@ export type RecentList = readonly (number | Channel)[];
 
 /**
  * Everything the core remembers about one user: plain data (JSON in, JSON out) so the pipeline
- * can persist it. It changes only by sends and `identify` entries, so it is a fold over those.
+ * can persist it. Its sends and attributes change only by sends and `identify` entries, so they
+ * are a fold over those; `applied` holds the ids of the user's latest entries that had an effect
+ * (decisions or attributes), so a repeated entry is dropped (`applied-entries.ts`).
  *
  * Sends are flat lists rather than objects: the state of every user lives as long as the
  * process, and each object in it is one more for the garbage collector to trace and copy on
@@ -26,13 +29,21 @@ export type UserState = {
   readonly attributes: FlatObject;
   readonly sends: SendsList;
   readonly recent: RecentList;
+  readonly applied: AppliedEntries;
 };
 
 export const EMPTY_USER_STATE: UserState = Object.freeze({
   attributes: Object.freeze({}),
   sends: Object.freeze([]),
   recent: Object.freeze([]),
+  applied: Object.freeze([]),
 });
+
+/** A state as stored (JSON); one stored before `applied` existed has none. */
+export function stateFromJson(json: string): UserState {
+  const state = JSON.parse(json) as Omit<UserState, 'applied'> & { applied?: AppliedEntries };
+  return state.applied === undefined ? { ...state, applied: EMPTY_USER_STATE.applied } : (state as UserState);
+}
 
 const SEND = 3;
 const RECENT = 2;
@@ -114,6 +125,7 @@ export function applySends(
     attributes: state.attributes,
     sends,
     recent: recent === state.recent ? recent : keptForCaps(recent, caps),
+    applied: state.applied,
   };
 }
 

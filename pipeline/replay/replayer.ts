@@ -8,6 +8,8 @@ import { EMPTY_USER_STATE } from '../core/user-state.ts';
 
 export type ReplaySummary = {
   entries: number;
+  /** Entries dropped as repeats of an entry already applied for their user (DESIGN §2). */
+  repeats: number;
   decisions: number;
   outcomes: Record<Outcome, number>;
   reasons: Record<Reason, number>;
@@ -21,6 +23,7 @@ export class Replayer {
   private readonly states = new Map<string, UserState>();
   readonly summary: ReplaySummary = {
     entries: 0,
+    repeats: 0,
     decisions: 0,
     outcomes: { sent: 0, suppressed: 0, filtered: 0 },
     reasons: { event_filter: 0, audience: 0, schedule: 0, max_sends: 0, min_interval: 0, global_cap: 0 },
@@ -33,10 +36,12 @@ export class Replayer {
 
   apply(entry: LogEntry): readonly Decision[] {
     const before = this.states.get(entry.user_id);
-    const { state, decisions } = decide(before, entry, this.index, this.caps);
-    // decide hands back the very state it was given when nothing changed: users who never got a send keep no state.
+    const { state, decisions, repeat } = decide(before, entry, this.index, this.caps);
+    // decide hands back the very state it was given when nothing changed: users whose entries
+    // never had an effect keep no state.
     if (state !== (before ?? EMPTY_USER_STATE)) this.states.set(entry.user_id, state);
     this.summary.entries++;
+    if (repeat) this.summary.repeats++;
     this.summary.decisions += decisions.length;
     for (const decision of decisions) count(this.summary, decision);
     return decisions;

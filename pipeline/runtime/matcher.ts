@@ -88,6 +88,7 @@ export class Matcher {
           this.counts.entries += result.entries;
           this.counts.decisions += result.decisions;
           this.options.metrics?.countDecisions(result.batch);
+          this.options.metrics?.repeats.inc(result.repeats);
           this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
         } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
           await pause(500, signal);

@@ -19,6 +19,11 @@ export class NudgeMetrics {
     labelNames: ['outcome', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly repeats = new Counter({
+    name: 'nudge_repeated_entries_total',
+    help: 'Log entries dropped by the matcher as repeats of an entry already applied for their user (the same id)',
+    registers: [this.registry],
+  });
   readonly rejectedLines = new Counter({
     name: 'nudge_rejected_log_lines_total',
     help: 'Lines of the log that are not entries (published straight to the log by a producer): skipped, left in the stream',

@@ -29,6 +29,8 @@ export type StepResult =
       readonly messages: number;
       readonly entries: number;
       readonly decisions: number;
+      /** Entries dropped as repeats of entries already applied (DESIGN §2). */
+      readonly repeats: number;
       /** The batch's decisions, for the process's counts. */
       readonly batch: readonly PositionedDecision[];
     }
@@ -66,7 +68,7 @@ export class PartitionWorker {
     const users = [...new Set(messages.flatMap((m) => m.entries.map((e) => e.user_id)))];
     const loaded = await store.load(partition, users);
     const states = new Map<string, UserState | undefined>(users.map((user, i) => [user, loaded.states[i]]));
-    const { decisions, changed, entries } = this.decideAll(messages, states);
+    const { decisions, changed, entries, repeats } = this.decideAll(messages, states);
     await sink.publish(decisions);
     const outcome = await store.commit(partition, epoch, last.seq, changed);
     if (outcome !== 'committed') {
@@ -80,6 +82,7 @@ export class PartitionWorker {
       messages: messages.length,
       entries,
       decisions: decisions.length,
+      repeats,
       batch: decisions,
     };
   }
@@ -89,11 +92,13 @@ export class PartitionWorker {
     const decisions: PositionedDecision[] = [];
     const changed = new Map<string, UserState>();
     let entries = 0;
+    let repeats = 0;
     for (const message of messages) {
       for (const entry of message.entries) {
         entries++;
         const before = states.get(entry.user_id);
         const result = decide(before, entry, index, caps);
+        if (result.repeat) repeats++;
         for (const decision of result.decisions)
           decisions.push({ decision, partition: this.options.partition, seq: message.seq });
         // decide hands back the very state it was given when nothing changed (as in Replayer).
@@ -103,6 +108,6 @@ export class PartitionWorker {
         }
       }
     }
-    return { decisions, changed, entries };
+    return { decisions, changed, entries, repeats };
   }
 }

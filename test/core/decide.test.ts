@@ -394,24 +394,36 @@ describe('state', () => {
     }
   });
 
-  it('filtered and suppressed decisions return the very same state object', () => {
+  it('filtered and suppressed decisions leave sends, caps and attributes as they were: only the entry is recorded', () => {
     const { states } = run(
       [identify({ plan: 'free' }), track({ received_at: T0, metadata: { ok: true } })],
       rules,
     );
     const state = states.get('u1');
-    const result = decide(state, track({ received_at: T0 + MINUTE, metadata: { ok: true } }), rules, NONE);
+    const entry = track({ received_at: T0 + MINUTE, metadata: { ok: true } });
+    const result = decide(state, entry, rules, NONE);
     expect(verdicts(result.decisions)).toEqual([
       'suppressed:min_interval',
       'filtered:audience',
       'suppressed:schedule',
     ]);
-    expect(result.state).toBe(state);
+    const before = state ?? EMPTY_USER_STATE;
+    expect(result.state.sends).toBe(before.sends);
+    expect(result.state.recent).toBe(before.recent);
+    expect(result.state.attributes).toBe(before.attributes);
+    expect(result.state.applied.slice(-2)).toEqual([entry.id, T0 + MINUTE]);
   });
 
-  it('with no state at all and no send, the empty state comes back', () => {
-    const result = decide(undefined, track({ received_at: T0, metadata: { ok: false } }), rules, NONE);
+  it('with no state at all and no send, the state holds only the entry id', () => {
+    const entry = track({ received_at: T0, metadata: { ok: false } });
+    const result = decide(undefined, entry, rules, NONE);
     expect(result.decisions).toHaveLength(3);
+    expect(result.state).toEqual({ ...EMPTY_USER_STATE, applied: [entry.id, T0] });
+  });
+
+  it('an entry no live message triggers changes nothing: the very same state comes back', () => {
+    const result = decide(undefined, track({ name: 'nobody-listens', received_at: T0 }), rules, NONE);
+    expect(result).toEqual({ state: EMPTY_USER_STATE, decisions: [], repeat: false });
     expect(result.state).toBe(EMPTY_USER_STATE);
   });
 

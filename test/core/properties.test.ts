@@ -470,7 +470,7 @@ describe('limits', () => {
 });
 
 describe('state', () => {
-  it('filtered and suppressed decisions never change the state, and decide never mutates its inputs', () => {
+  it('filtered and suppressed decisions never change sends, caps or attributes, and decide never mutates its inputs', () => {
     fc.assert(
       fc.property(scenarioArb(true), (scenario) => {
         const { index, caps } = compile(scenario);
@@ -481,10 +481,14 @@ describe('state', () => {
           const text = JSON.stringify(before ?? null);
           const { state, decisions } = decide(before, entry, index, caps);
           expect(JSON.stringify(before ?? null)).toBe(text);
+          const was = before ?? EMPTY_USER_STATE;
           if (entry.type === 'identify') expect(decisions).toHaveLength(0);
-          else if (decisions.every((d) => d.outcome !== 'sent'))
-            expect(state).toBe(before ?? EMPTY_USER_STATE);
-          else expect(state.attributes).toEqual((before ?? EMPTY_USER_STATE).attributes);
+          else if (decisions.length === 0) expect(state).toBe(was);
+          else if (decisions.every((d) => d.outcome !== 'sent')) {
+            expect(state.sends).toBe(was.sends);
+            expect(state.recent).toBe(was.recent);
+            expect(state.attributes).toBe(was.attributes);
+          } else expect(state.attributes).toEqual(was.attributes);
           states.set(entry.user_id, deepFreeze(state));
         }
       }),

@@ -1,4 +1,5 @@
 import type { UserState } from '../../core/user-state.ts';
+import { stateFromJson } from '../../core/user-state.ts';
 import type { CommitResult, LoadedStates, StateStore } from '../../ports/state-store.ts';
 
 type Partition = {
@@ -31,7 +32,7 @@ export class MemoryStateStore implements StateStore {
     const p = this.partition(partition);
     const states = userIds.map((id) => {
       const json = p.states.get(id);
-      return json === undefined ? undefined : (JSON.parse(json) as UserState);
+      return json === undefined ? undefined : stateFromJson(json);
     });
     return Promise.resolve({ applied: p.applied, states });
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { UserState } from '../../core/user-state.ts';
+import { stateFromJson } from '../../core/user-state.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { CommitResult, LoadedStates, StateStore } from '../../ports/state-store.ts';
 
@@ -61,7 +62,7 @@ export class RedisStateStore implements StateStore {
     );
     return {
       applied: applied === null || applied === undefined ? 0 : Number(applied),
-      states: states.map((json) => (json === null ? undefined : (JSON.parse(json) as UserState))),
+      states: states.map((json) => (json === null ? undefined : stateFromJson(json))),
     };
   }
 
