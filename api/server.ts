@@ -2,7 +2,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import {
   jsonSchemaTransform,
@@ -11,7 +11,8 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ApiKeyRecord, Scope } from './auth/api-keys.ts';
-import { Authenticator } from './auth/authenticator.ts';
+import { redisRateLimitStore } from './adapters/redis-rate-limit-store.ts';
+import { Authenticator, requireScope } from './auth/authenticator.ts';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import type { KeyStore } from './ports/key-store.ts';
@@ -64,6 +65,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The API key the request was authenticated with, once a guard has run. */
     apiKey: ApiKeyRecord | null;
+    /** The valid key the rate limiter found on the request, if it found one (not yet checked for a scope). */
+    identified: ApiKeyRecord | null;
   }
 }
 
@@ -74,9 +77,11 @@ declare module 'fastify' {
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
+    // Errors are logged by the error handler; a line per request would be the ingest path's cost.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.bodyBytes,
     // Path ids are up to 256 characters (user ids), percent-encoded up to three bytes a character.
-    maxParamLength: LIMITS.idLength * 12,
+    routerOptions: { maxParamLength: LIMITS.idLength * 12 },
     // A body with a "__proto__" key, or "constructor" with "prototype" under it, never reaches a
     // handler (fastify answers 400); a plain "constructor" key is data.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
@@ -108,6 +113,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
   });
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('identified', null);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -130,13 +136,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Per key, or per address for requests without a valid key, so guessing keys is slow too.
   await app.register(fastifyRateLimit, {
     global: true,
-    redis,
-    nameSpace: `${deps.ns.name}:ratelimit:`,
+    store: redisRateLimitStore(redis, `${deps.ns.name}:ratelimit:`),
     timeWindow: 60_000,
     // Probes and the API's own documentation are never limited.
     allowList: (request) => UNLIMITED.test(request.url),
     keyGenerator: async (request) => {
       const record = await authenticator.identify(request.headers.authorization);
+      // The route's guard then checks this key's scope without looking it up again.
+      request.identified = record ?? null;
       return record === undefined
         ? `ip:${request.ip}`
         : `key:${record.id}:${String(record.rate_per_minute ?? perKeyPerMinute)}`;
@@ -151,7 +158,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }),
   });
   const guard: ScopeGuard = (scope) => async (request: FastifyRequest, _reply, payload) => {
-    request.apiKey = await authenticator.check(request.headers.authorization, scope);
+    request.apiKey =
+      request.identified === null
+        ? await authenticator.check(request.headers.authorization, scope)
+        : requireScope(request.identified, scope);
     return payload;
   };
 

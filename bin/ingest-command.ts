@@ -55,7 +55,7 @@ function entryOf(line: string, where: string, keepTime: boolean, receivedAt: num
   const recorded = result.data.received_at;
   if (keepTime && recorded === undefined)
     throw new InputError(where, ['received_at: required with --keep-time']);
-  return stampEntry(result.data, randomUUID(), keepTime && recorded !== undefined ? recorded : receivedAt);
+  return stampEntry(result.data, randomUUID, keepTime && recorded !== undefined ? recorded : receivedAt);
 }
 
 /** A progress line on stderr, at most once a second, for long files. */

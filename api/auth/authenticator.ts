@@ -47,14 +47,14 @@ export class Authenticator {
     if (key === undefined)
       throw new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>');
     const known = this.verified.get(key);
-    if (known !== undefined) return allowed(known, scope);
+    if (known !== undefined) return requireScope(known, scope);
     const parsed = parseApiKey(key);
     const record = parsed === undefined ? undefined : await this.record(parsed.id);
     if (parsed === undefined || record === undefined || !secretMatches(parsed.secret, record.hash))
       throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     if (record.revoked_at !== null) throw new ApiError(401, 'unauthorized', 'the API key was revoked');
     this.verified.set(key, record);
-    return allowed(record, scope);
+    return requireScope(record, scope);
   }
 
   private async record(id: string): Promise<ApiKeyRecord | undefined> {
@@ -66,7 +66,8 @@ export class Authenticator {
   }
 }
 
-function allowed(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
+/** The record, if its key has the scope; a 403 otherwise. */
+export function requireScope(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
   if (!allows(record, scope))
     throw new ApiError(
       403,

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { JetStreamClient } from 'nats';
 import { z } from 'zod';
+import type { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
 import type { EntryOutcome } from '../../pipeline/adapters/nats/log-stream.ts';
-import { publishEntries } from '../../pipeline/adapters/nats/log-stream.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { stampEntry } from '../../pipeline/core/log-entry.ts';
 import { formatIssues } from '../../pipeline/core/validation.ts';
-import type { Namespace } from '../../pipeline/namespace.ts';
 import type { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
+import { entryKey, RecentlyAccepted } from '../ingest/recently-accepted.ts';
 import { isWellFormedApiEntry } from '../schemas/fast-entry-check.ts';
 import type { ApiEntry } from '../schemas/ingest-schemas.ts';
 import {
@@ -25,9 +24,8 @@ import {
 import type { ScopeGuard } from '../server.ts';
 
 export type IngestDeps = {
-  readonly js: JetStreamClient;
-  readonly ns: Namespace;
-  readonly partitions: number;
+  /** Where accepted entries go: the log, packed across concurrent requests. */
+  readonly log: LogAppender;
   /** The ingestion clock: `received_at` of every entry (an adapter's, never the core's). */
   readonly now: () => number;
   readonly metrics: NudgeMetrics;
@@ -35,11 +33,16 @@ export type IngestDeps = {
 
 type EntryResult = z.output<typeof BatchResultSchema>['results'][number];
 
+/** What the ingest routes share: the log they append to and the ids they stored lately. */
+type Ingest = IngestDeps & { readonly recent: RecentlyAccepted };
+
 const errors = {
   400: ErrorBodySchema.describe('the body breaks the contract; the message and details name each problem'),
   401: ErrorBodySchema,
   403: ErrorBodySchema,
-  413: ErrorBodySchema.describe(`the body is over ${LIMITS.bodyBytes} bytes`),
+  413: ErrorBodySchema.describe(
+    `the body is over ${LIMITS.bodyBytes} bytes, or its entry over ${LIMITS.entryBytes} bytes as JSON`,
+  ),
   503: ErrorBodySchema.describe(
     'the log did not acknowledge the entries: nothing was accepted; retry with the same ids',
   ),
@@ -48,6 +51,7 @@ const errors = {
 /** `POST /v1/events` (one entry or a batch) and `POST /v1/users/:id` (attributes, as an identify entry). */
 export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: ScopeGuard): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  const ingest: Ingest = { ...deps, recent: new RecentlyAccepted() };
 
   routes.post(
     '/v1/events',
@@ -58,9 +62,10 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
         summary: 'Ingest one entry, or a batch of up to 1,000',
         description:
           'Answers 202 only once JetStream has stored the entries. A batch gets a result per entry: accepted, ' +
-          'duplicate (the same batch was stored before, or the id came earlier in this batch; a lone entry: ' +
-          'its id was stored in the last 2 minutes) or rejected with the reason; the rest of the batch goes ' +
-          'through. 400 when every entry of a batch is rejected.',
+          'duplicate (this API process stored the id for this user in the last 2 minutes, or it came earlier ' +
+          'in this batch) or rejected with the reason; the rest of the batch goes through. 400 when every ' +
+          'entry of a batch is rejected. An id accepted twice is one entry either way: the matcher drops a ' +
+          'repeat of an id it applied for the user in the last hour.',
         body: IngestBodySchema,
         response: { 202: z.union([SingleResultSchema, BatchResultSchema]), ...errors },
       },
@@ -69,10 +74,11 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
       const now = deps.now();
       const body = request.body;
       if (!('events' in body)) {
+        const result = await single(ingest, body, now, bodyBytes(request.headers['content-length']));
         void reply.code(202);
-        return single(deps, body, now);
+        return result;
       }
-      const result = await batch(deps, body.events, now);
+      const result = await batch(ingest, body.events, now, bodyBytes(request.headers['content-length']));
       if (result.accepted + result.duplicates === 0)
         throw new ApiError(400, 'invalid_request', 'every entry of the batch was rejected', result.results);
       void reply.code(202);
@@ -94,26 +100,40 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
     },
     async (request, reply) => {
       const entry: ApiEntry = { type: 'identify', user_id: request.params.id, ...request.body };
+      const result = await single(ingest, entry, deps.now(), bodyBytes(request.headers['content-length']));
       void reply.code(202);
-      return single(deps, entry, deps.now());
+      return result;
     },
   );
 }
 
-async function single(deps: IngestDeps, input: ApiEntry, now: number) {
-  const entry = stampEntry(input, randomUUID(), now);
-  const [outcome] = await publish(deps, [entry]);
-  deps.metrics.ingested.inc({ status: outcome === 'duplicate' ? 'duplicate' : 'accepted' });
-  const warnings = metadataWarnings(input);
-  return {
-    id: entry.id,
-    status: outcome === 'duplicate' ? ('duplicate' as const) : ('accepted' as const),
-    received_at: now,
-    ...(warnings.length > 0 ? { warnings } : {}),
-  };
+async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: number) {
+  const stored = input.id === undefined ? undefined : ingest.recent.receivedAt(input.user_id, input.id, now);
+  if (input.id !== undefined && stored !== undefined) {
+    ingest.metrics.ingested.inc(DUPLICATE);
+    return singleResult(input, input.id, 'duplicate', stored);
+  }
+  const entry = stampEntry(input, randomUUID, now);
+  const size = oversize(entry, bodyBytes);
+  if (size !== undefined) throw new ApiError(413, 'entry_too_large', size);
+  const [outcome] = await append(ingest, [entry]);
+  ingest.recent.remember(entry.user_id, entry.id, now);
+  const status = outcome === 'duplicate' ? 'duplicate' : 'accepted';
+  ingest.metrics.ingested.inc(status === 'duplicate' ? DUPLICATE : ACCEPTED);
+  return singleResult(input, entry.id, status, now);
 }
 
-async function batch(deps: IngestDeps, items: readonly unknown[], now: number) {
+const ACCEPTED = { status: 'accepted' } as const;
+const DUPLICATE = { status: 'duplicate' } as const;
+
+function singleResult(input: ApiEntry, id: string, status: 'accepted' | 'duplicate', receivedAt: number) {
+  const warnings = metadataWarnings(input);
+  return warnings.length > 0
+    ? { id, status, received_at: receivedAt, warnings }
+    : { id, status, received_at: receivedAt };
+}
+
+async function batch(ingest: Ingest, items: readonly unknown[], now: number, bodyBytes: number) {
   const results: EntryResult[] = [];
   const entries: LogEntry[] = [];
   const published: EntryResult[] = [];
@@ -123,15 +143,15 @@ async function batch(deps: IngestDeps, items: readonly unknown[], now: number) {
       ? ({ success: true, data: item } as const)
       : ApiEntrySchema.safeParse(item);
     if (!parsed.success) {
-      const details = formatIssues(parsed.error.issues);
-      results.push({
-        index,
-        status: 'rejected',
-        error: { code: 'invalid_entry', message: details.join('; '), details },
-      });
+      results.push(rejected(index, 'invalid_entry', formatIssues(parsed.error.issues)));
       return;
     }
-    const entry = stampEntry(parsed.data, randomUUID(), now);
+    const entry = stampEntry(parsed.data, randomUUID, now);
+    const size = oversize(entry, bodyBytes);
+    if (size !== undefined) {
+      results.push(rejected(index, 'entry_too_large', [size]));
+      return;
+    }
     const warnings = metadataWarnings(parsed.data);
     const result: EntryResult = {
       index,
@@ -141,32 +161,60 @@ async function batch(deps: IngestDeps, items: readonly unknown[], now: number) {
       ...(warnings.length > 0 ? { warnings } : {}),
     };
     results.push(result);
+    const stored =
+      parsed.data.id === undefined ? undefined : ingest.recent.receivedAt(entry.user_id, entry.id, now);
     // The same id twice in one request is one entry: the first.
-    if (ids.has(entry.id)) {
+    const key = entryKey(entry.user_id, entry.id);
+    if (stored !== undefined || ids.has(key)) {
       result.status = 'duplicate';
+      if (stored !== undefined) result.received_at = stored;
       return;
     }
-    ids.add(entry.id);
+    ids.add(key);
     entries.push(entry);
     published.push(result);
   });
-  const outcomes = await publish(deps, entries);
+  const outcomes = await append(ingest, entries);
   outcomes.forEach((outcome, i) => {
     const result = published[i];
-    if (result !== undefined && outcome === 'duplicate') result.status = 'duplicate';
+    const entry = entries[i];
+    if (result === undefined || entry === undefined) return;
+    ingest.recent.remember(entry.user_id, entry.id, now);
+    if (outcome === 'duplicate') result.status = 'duplicate';
   });
   const count = (status: EntryResult['status']) => results.filter((r) => r.status === status).length;
   const counts = { accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected') };
-  deps.metrics.ingested.inc({ status: 'accepted' }, counts.accepted);
-  deps.metrics.ingested.inc({ status: 'duplicate' }, counts.duplicates);
-  deps.metrics.ingested.inc({ status: 'rejected' }, counts.rejected);
+  ingest.metrics.ingested.inc({ status: 'accepted' }, counts.accepted);
+  ingest.metrics.ingested.inc({ status: 'duplicate' }, counts.duplicates);
+  ingest.metrics.ingested.inc({ status: 'rejected' }, counts.rejected);
   return { ...counts, results };
 }
 
-async function publish(deps: IngestDeps, entries: readonly LogEntry[]): Promise<EntryOutcome[]> {
-  if (entries.length === 0) return [];
+const rejected = (index: number, code: string, details: string[]): EntryResult => ({
+  index,
+  status: 'rejected',
+  error: { code, message: details.join('; '), details },
+});
+
+const bodyBytes = (contentLength: string | undefined): number =>
+  contentLength === undefined ? Number.POSITIVE_INFINITY : Number(contentLength);
+
+/**
+ * Why an entry is too large for the log, if it is: a log message holds at most `PACK_BYTES`, so
+ * an entry is at most `LIMITS.entryBytes` as JSON. Measured only when the body could hold one
+ * that large (stamping adds less than the margin), so small requests never pay for it.
+ */
+function oversize(entry: LogEntry, bodyBytes: number): string | undefined {
+  if (bodyBytes <= LIMITS.entryBytes - 1_024) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(entry));
+  return bytes > LIMITS.entryBytes
+    ? `the entry is ${bytes} bytes as JSON: at most ${LIMITS.entryBytes}`
+    : undefined;
+}
+
+async function append(ingest: Ingest, entries: readonly LogEntry[]): Promise<EntryOutcome[]> {
   try {
-    return await publishEntries(deps.js, deps.ns, deps.partitions, entries);
+    return await ingest.log.append(entries);
   } catch {
     // The service's own message stays in our logs: it names databases and hosts.
     throw new ApiError(

@@ -17,6 +17,8 @@ export const LIMITS = {
   batch: 1_000,
   /** A request body, in bytes (a full batch of large entries fits). */
   bodyBytes: 5 * 1024 * 1024,
+  /** One entry as JSON, stamped, in bytes: half a log message (`PACK_BYTES`), so one always fits. */
+  entryBytes: 256 * 1024,
 } as const;
 
 const Id = z

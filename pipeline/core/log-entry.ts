@@ -78,9 +78,25 @@ export const IngestEntrySchema = z.discriminatedUnion(
 );
 export type IngestEntry = z.output<typeof IngestEntrySchema>;
 
-/** The log entry ingestion writes: the producer's entry with its id and `received_at`. */
-export function stampEntry(input: IngestEntry, id: string, receivedAt: number): LogEntry {
-  return { ...input, id: input.id ?? id, received_at: receivedAt };
+/**
+ * The log entry ingestion writes: the producer's entry with its id (`newId()` when it has none)
+ * and `received_at`. Built field by field, every entry of a type with the same fields: this is the
+ * ingest path, and a spread of the input cost it microseconds an entry.
+ */
+export function stampEntry(input: IngestEntry, newId: () => string, receivedAt: number): LogEntry {
+  const id = input.id ?? newId();
+  return input.type === 'track'
+    ? {
+        type: 'track',
+        id,
+        name: input.name,
+        user_id: input.user_id,
+        received_at: receivedAt,
+        created_at: input.created_at,
+        metadata: input.metadata,
+        context: input.context,
+      }
+    : { type: 'identify', id, user_id: input.user_id, received_at: receivedAt, attributes: input.attributes };
 }
 
 export type TrackEntry = {

@@ -12,6 +12,8 @@ import { buildApi } from '../../api/server.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { catalogStream, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
+import { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
@@ -53,6 +55,7 @@ export async function apiFixture(
   await ensureCatalogStream(jsm, ns);
   const metrics = new NudgeMetrics();
   const app: FastifyInstance = await buildApi({
+    log: new LogAppender(new JetStreamPublisher(nc), ns, PARTITIONS),
     js: nc.jetstream(),
     jsm,
     ns,

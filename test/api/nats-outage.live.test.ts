@@ -15,6 +15,8 @@ import { newApiKey } from '../../api/auth/api-keys.ts';
 import { buildApi } from '../../api/server.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
+import { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { RedisEventCatalog } from '../../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
@@ -86,6 +88,7 @@ beforeAll(async () => {
   });
   key = made.key;
   app = await buildApi({
+    log: new LogAppender(new JetStreamPublisher(nc, 2_000), ns, 2),
     js: nc.jetstream({ timeout: 2_000 }),
     jsm: await nc.jetstreamManager(),
     ns,

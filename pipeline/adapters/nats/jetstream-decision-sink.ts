@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
-import { DUPLICATE_WINDOW_MS, PACK_SIZE } from './log-stream.ts';
+import { DUPLICATE_WINDOW_MS } from './log-stream.ts';
+import type { Line } from './packs.ts';
+import { cutPacks, encodeLines, lineOf, packId } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
-
-const encoder = new TextEncoder();
 
 /** The decisions stream of a namespace: `<ns>.decisions.<partition>`, kept 7 days by default, for the audit writers and senders. */
 export async function ensureDecisionsStream(
@@ -40,13 +39,17 @@ export class JetStreamDecisionSink implements DecisionSink {
 
   async publish(decisions: readonly PositionedDecision[]): Promise<void> {
     const acks: Promise<unknown>[] = [];
-    for (let i = 0; i < decisions.length; i += PACK_SIZE) {
-      const pack = decisions.slice(i, i + PACK_SIZE);
-      const partition = pack[0]?.partition ?? 0;
-      const body = encoder.encode(pack.map((d) => JSON.stringify(d)).join('\n'));
-      const msgID = `decisions:${createHash('sha256')
-        .update(pack.map((d) => d.decision.decision_id).join('\n'))
-        .digest('base64url')}`;
+    const lines = decisions.map((d): { decision: PositionedDecision; line: Line } => ({
+      decision: d,
+      line: lineOf(d),
+    }));
+    for (const pack of cutPacks(lines, (item) => item.line.bytes)) {
+      const partition = pack[0]?.decision.partition ?? 0;
+      const body = encodeLines(pack.map((item) => item.line));
+      const msgID = packId(
+        'decisions',
+        pack.map((item) => item.decision.decision.decision_id),
+      );
       acks.push(this.js.publish(this.ns.decisionsSubject(partition), body, { msgID }));
     }
     await Promise.all(acks);

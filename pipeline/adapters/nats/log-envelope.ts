@@ -1,8 +1,8 @@
 import type { LogEntry } from '../../core/log-entry.ts';
 import { InputError } from '../../errors.ts';
 import { parseEntry } from '../../parse-entry.ts';
+import { encodeLines, lineOf } from './packs.ts';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -11,7 +11,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * messages/s one entry each against 380k entries/s packed 100 to a message on our machines).
  */
 export function encodePack(entries: readonly LogEntry[]): Uint8Array {
-  return encoder.encode(entries.map((entry) => JSON.stringify(entry)).join('\n'));
+  return encodeLines(entries.map(lineOf));
 }
 
 /** The entries of one log message, each checked against the contract; a bad one names its line. */

@@ -1,0 +1,132 @@
+import type { LogEntry } from '../../core/log-entry.ts';
+import { partitionOf } from '../../core/partition.ts';
+import type { Namespace } from '../../namespace.ts';
+import type { JetStreamPublisher, Stored } from './jetstream-publisher.ts';
+import type { EntryOutcome } from './log-stream.ts';
+import { messageId } from './log-stream.ts';
+import type { Line } from './packs.ts';
+import { cutPacks, encodeLines, lineOf, PACK_SIZE } from './packs.ts';
+
+/** One caller's entries, waiting for the acknowledgements of the packs that hold them. */
+type Waiter = {
+  readonly outcomes: EntryOutcome[];
+  left: number;
+  settled: boolean;
+  readonly resolve: (outcomes: EntryOutcome[]) => void;
+  readonly reject: (error: unknown) => void;
+};
+
+type Queued = { readonly id: string; readonly line: Line; readonly waiter: Waiter; readonly index: number };
+
+/**
+ * The log as the API writes it: the entries of every request that arrives in one turn of the
+ * event loop are packed together per partition, so concurrent requests share JetStream messages
+ * and acknowledgements (a message per entry costs the client, the server and the socket a
+ * request/reply each: at one entry a request, that was most of the API's work).
+ *
+ * A caller's promise resolves once every pack holding its entries is acknowledged (PubAck), with
+ * each entry's outcome, and rejects if any of them failed: then none of its entries may be
+ * claimed stored (some may be; a retry is dropped as a repeat by the matcher, DESIGN §2). Entries
+ * keep their order within a partition: packs of one partition are published in order on one
+ * connection. A pack is `duplicate` only when JetStream saw the very same pack (same ids) within
+ * its window; a retried entry packed with others is stored again and dropped by the matcher.
+ */
+export class LogAppender {
+  private readonly queues = new Map<number, Queued[]>();
+  /** Partitions with a pack published and not yet acknowledged: their next entries wait and grow a pack. */
+  private readonly inFlight = new Set<number>();
+  /** When each partition last published, and the timers of those waiting for their gap. */
+  private readonly lastPublished = new Map<number, number>();
+  private readonly waitingForGap = new Map<number, NodeJS.Timeout>();
+  private scheduled = false;
+
+  /**
+   * @param gapMs a partition publishes at most once in this time unless it has a full pack: under
+   *   load its entries wait for one another (fewer, larger messages); an entry that finds the
+   *   partition quiet is published at once, so a quiet log costs no latency.
+   */
+  constructor(
+    private readonly publisher: JetStreamPublisher,
+    private readonly ns: Namespace,
+    private readonly partitions: number,
+    private readonly gapMs = 2,
+  ) {}
+
+  append(entries: readonly LogEntry[]): Promise<EntryOutcome[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        outcomes: entries.map(() => 'stored'),
+        left: entries.length,
+        settled: false,
+        resolve,
+        reject,
+      };
+      entries.forEach((entry, index) => {
+        const partition = partitionOf(entry.user_id, this.partitions);
+        let queue = this.queues.get(partition);
+        if (queue === undefined) {
+          queue = [];
+          this.queues.set(partition, queue);
+        }
+        queue.push({ id: entry.id, line: lineOf(entry), waiter, index });
+      });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After the I/O callbacks of this turn: every request read in it is in the queues.
+    setImmediate(() => {
+      this.scheduled = false;
+      const now = performance.now();
+      for (const [partition, queue] of this.queues) {
+        if (this.inFlight.has(partition) || this.waitingForGap.has(partition)) continue;
+        const wait = (this.lastPublished.get(partition) ?? -Infinity) + this.gapMs - now;
+        if (wait > 0 && queue.length < PACK_SIZE) {
+          const timer = setTimeout(() => {
+            this.waitingForGap.delete(partition);
+            this.schedule();
+          }, wait);
+          this.waitingForGap.set(partition, timer);
+          continue;
+        }
+        this.queues.delete(partition);
+        this.inFlight.add(partition);
+        this.lastPublished.set(partition, now);
+        const packs = cutPacks(queue, (item) => item.line.bytes);
+        Promise.all(packs.map((pack) => this.publish(partition, pack)))
+          .finally(() => {
+            this.inFlight.delete(partition);
+            if (this.queues.has(partition)) this.schedule();
+          })
+          .catch(() => undefined);
+      }
+    });
+  }
+
+  private publish(partition: number, pack: readonly Queued[]): Promise<void> {
+    const body = encodeLines(pack.map((item) => item.line));
+    const msgID = messageId(pack.map((item) => item.id));
+    return this.publisher.publish(this.ns.logSubject(partition), body, msgID).then(
+      (ack: Stored) => {
+        for (const { waiter, index } of pack) {
+          if (ack.duplicate) waiter.outcomes[index] = 'duplicate';
+          if (--waiter.left === 0 && !waiter.settled) {
+            waiter.settled = true;
+            waiter.resolve(waiter.outcomes);
+          }
+        }
+      },
+      (error: unknown) => {
+        for (const { waiter } of pack) {
+          if (waiter.settled) continue;
+          waiter.settled = true;
+          waiter.reject(error);
+        }
+      },
+    );
+  }
+}
