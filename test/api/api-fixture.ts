@@ -78,6 +78,7 @@ export async function apiFixture(
     app,
     ns,
     keys,
+    nc,
     redis,
     clickhouse,
     metrics,

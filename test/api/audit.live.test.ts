@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMatcher } from '../../bin/start-command.ts';
+import { LogPublisher } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { apiFixture, NOW, PARTITIONS } from './api-fixture.ts';
 
@@ -120,6 +121,33 @@ describe(
       expect(metrics).toMatch(/nudge_writer_backlog_messages\{writer="decisions to ClickHouse"\} \d+/);
     });
 
+    it('drops an entry stored again (a retry through another API process): one decision, one repeat counted', async () => {
+      await decisionsOf('u1', '', 3);
+      // What another API process stores for a client's retry of a1: the same entry, stamped anew,
+      // packed with another request's entry, so JetStream sees a new message.
+      const publisher = new LogPublisher(api.nc.jetstream(), api.ns, PARTITIONS);
+      const later = {
+        type: 'track',
+        name: 'upload_completed',
+        user_id: 'u1',
+        received_at: NOW + 1_000,
+      } as const;
+      await publisher.publish([
+        { ...later, id: 'a1', metadata: { file_name: 'q3.pdf' } },
+        { ...later, id: 'r1', metadata: { file_name: 'r1.png' } },
+      ]);
+      await publisher.flush();
+      const decisions = await decisionsOf('u1', '', 4);
+      expect(decisions.map((d) => d.decision_id)).toEqual([
+        'upload-ready:r1',
+        'upload-ready:a3',
+        'upload-ready:a2',
+        'upload-ready:a1',
+      ]);
+      const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toContain('nudge_repeated_entries_total 1');
+    });
+
     it('answers eligibility from the state: not until the minimum interval has passed', async () => {
       await decisionsOf('u1', '?outcome=sent');
       const answer = await call('GET', '/v1/users/u1/eligibility?message=upload-ready');
@@ -175,8 +203,9 @@ describe(
           { key: 'coupon', types: ['null'] },
         ],
       });
+      // a1, a2, a3 and r1: a1 stored twice is one entry.
       expect(listed.find((e) => e.name === 'upload_completed')).toMatchObject({
-        entries: 3,
+        entries: 4,
         metadata_keys: [{ key: 'file_name', types: ['string'] }],
       });
     });

@@ -347,6 +347,38 @@ describe('the entry contract (DESIGN §2)', () => {
     expect(await storedWithId(id)).toEqual([]);
   });
 
+  it('answers 413 for one entry over 256 KiB as JSON (a log message must hold it), and stores nothing', async () => {
+    const id = unique('large');
+    // 100 strings of 4,096 characters of 3 bytes each: within every field limit, 1.2 MB as JSON.
+    const metadata = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, '€'.repeat(4_096)]));
+    const error = expectErrorShape(await post(track({ id, metadata })), 413);
+    expect(error.code).toBe('entry_too_large');
+    expect(error.message).toMatch(/^the entry is \d+ bytes as JSON: at most 262144$/);
+    expect(await storedWithId(id)).toEqual([]);
+    // Just under the limit goes through, whole.
+    const fits = unique('fits');
+    const near = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '€'.repeat(4_096)]));
+    expect((await post(track({ id: fits, metadata: near }))).statusCode).toBe(202);
+    expect(metadataOf((await storedWithId(fits))[0])).toEqual(near);
+  });
+
+  it('rejects an entry over 256 KiB inside a batch, naming it, and stores the rest', async () => {
+    const [big, small] = [unique('big'), unique('small')];
+    const metadata = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, '€'.repeat(4_096)]));
+    const response = await post({ events: [track({ id: big, metadata }), track({ id: small })] });
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      results: [
+        { index: 0, status: 'rejected', error: { code: 'entry_too_large' } },
+        { index: 1, id: small, status: 'accepted' },
+      ],
+    });
+    expect(await storedWithId(big)).toEqual([]);
+    expect(await storedWithId(small)).toHaveLength(1);
+  });
+
   it.each(['{"type":"track"', '{"type":"track",}', "{'type':'track'}", '{"metadata":{"n":NaN}}', 'Infinity'])(
     'answers 400 for text that is not JSON: %s',
     async (text) => {

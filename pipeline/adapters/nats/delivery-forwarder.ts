@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Decision } from '../../core/decision.ts';
@@ -7,6 +6,7 @@ import type { BatchReader } from '../../ports/batch-reader.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
+import { packId } from './packs.ts';
 import { decisionReader } from './stream-readers.ts';
 import { ensureStream } from './stream-info.ts';
 
@@ -73,7 +73,8 @@ export class DeliveryForwarder {
     };
     const body = encoder.encode(JSON.stringify(delivery));
     // A digest: an entry id may hold what a header cannot (CR, LF, edge spaces).
-    const msgID = `delivery:${createHash('sha256').update(decision.decision_id).digest('base64url')}`;
+    // The user too: a decision id names an entry id, which is unique per user only (DESIGN §2).
+    const msgID = packId('delivery', [decision.user_id, decision.decision_id]);
     return this.js.publish(this.ns.deliverySubject(decision.channel), body, { msgID });
   }
 }

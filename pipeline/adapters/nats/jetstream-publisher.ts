@@ -34,6 +34,7 @@ export class JetStreamPublisher {
   private readonly subscription: Subscription;
   private readonly sweep: NodeJS.Timeout;
   private next = 0;
+  private closed = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -54,7 +55,8 @@ export class JetStreamPublisher {
   }
 
   publish(subject: string, body: Uint8Array, msgID: string): Promise<Stored> {
-    if (this.nc.isClosed()) return Promise.reject(new PublishFailed('the NATS connection is closed'));
+    if (this.closed || this.nc.isClosed())
+      return Promise.reject(new PublishFailed('the publisher or its NATS connection is closed'));
     const token = (this.next++).toString(36);
     return new Promise<Stored>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: performance.now() + this.timeoutMs });
@@ -71,6 +73,7 @@ export class JetStreamPublisher {
 
   /** Stops the sweep and fails what is still waiting; the connection stays the caller's. */
   close(): void {
+    this.closed = true;
     clearInterval(this.sweep);
     this.subscription.unsubscribe();
     this.failAll('the NATS connection closed before JetStream acknowledged the message');

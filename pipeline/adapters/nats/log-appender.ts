@@ -16,7 +16,13 @@ type Waiter = {
   readonly reject: (error: unknown) => void;
 };
 
-type Queued = { readonly id: string; readonly line: Line; readonly waiter: Waiter; readonly index: number };
+type Queued = {
+  readonly user_id: string;
+  readonly id: string;
+  readonly line: Line;
+  readonly waiter: Waiter;
+  readonly index: number;
+};
 
 /**
  * The log as the API writes it: the entries of every request that arrives in one turn of the
@@ -69,7 +75,7 @@ export class LogAppender {
           queue = [];
           this.queues.set(partition, queue);
         }
-        queue.push({ id: entry.id, line: lineOf(entry), waiter, index });
+        queue.push({ user_id: entry.user_id, id: entry.id, line: lineOf(entry), waiter, index });
       });
       this.schedule();
     });
@@ -109,7 +115,7 @@ export class LogAppender {
 
   private publish(partition: number, pack: readonly Queued[]): Promise<void> {
     const body = encodeLines(pack.map((item) => item.line));
-    const msgID = messageId(pack.map((item) => item.id));
+    const msgID = messageId(pack);
     return this.publisher.publish(this.ns.logSubject(partition), body, msgID).then(
       (ack: Stored) => {
         for (const { waiter, index } of pack) {

@@ -66,11 +66,11 @@ export class LogPublisher {
 
   /** Queues the entries (in order, per partition); resolves once they are sent, not yet acknowledged. */
   async publish(entries: readonly LogEntry[]): Promise<void> {
-    const byPartition = new Map<number, { id: string; line: Line }[]>();
+    const byPartition = new Map<number, { entry: LogEntry; line: Line }[]>();
     for (const entry of entries) {
       const partition = partitionOf(entry.user_id, this.partitions);
       const list = byPartition.get(partition) ?? [];
-      list.push({ id: entry.id, line: lineOf(entry) });
+      list.push({ entry, line: lineOf(entry) });
       byPartition.set(partition, list);
     }
     for (const [partition, list] of byPartition) {
@@ -85,10 +85,10 @@ export class LogPublisher {
     return { ...this.result };
   }
 
-  private async send(partition: number, pack: readonly { id: string; line: Line }[]): Promise<void> {
+  private async send(partition: number, pack: readonly { entry: LogEntry; line: Line }[]): Promise<void> {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure !== undefined) throw this.failure;
-    const msgID = messageId(pack.map((item) => item.id));
+    const msgID = messageId(pack.map((item) => item.entry));
     const body = encodeLines(pack.map((item) => item.line));
     const tracked: Promise<void> = this.js
       .publish(this.ns.logSubject(partition), body, { msgID })
@@ -109,10 +109,15 @@ export class LogPublisher {
 }
 
 /**
- * A log message's `Nats-Msg-Id`: `entry:` and the digest of a lone entry's id, or `pack:` and the
- * digest of a pack's ids (`packId`).
+ * A log message's `Nats-Msg-Id`: `entry:` for a lone entry, `pack:` for more, and the digest of
+ * each entry's user id and id (`packId`): an id is the client's key for one user's entry (DESIGN
+ * §2), so two users' entries with the same id are two entries, never one dropped as a duplicate.
  */
-export const messageId = (ids: readonly string[]): string => packId(ids.length === 1 ? 'entry' : 'pack', ids);
+export const messageId = (entries: readonly Pick<LogEntry, 'user_id' | 'id'>[]): string =>
+  packId(
+    entries.length === 1 ? 'entry' : 'pack',
+    entries.flatMap((entry) => [entry.user_id, entry.id]),
+  );
 
 /** What became of one entry published to the log. */
 export type EntryOutcome = 'stored' | 'duplicate';
