@@ -71,6 +71,22 @@ declare module 'fastify' {
 }
 
 /**
+ * A request's rate-limit key: its API key's, carrying the key's rate, or its address's without a
+ * valid key. The key found is kept on the request, so the route's guard checks its scope without
+ * looking it up again.
+ */
+function limitKey(
+  request: FastifyRequest,
+  record: ApiKeyRecord | undefined,
+  perKeyPerMinute: number,
+): string {
+  request.identified = record ?? null;
+  return record === undefined
+    ? `ip:${request.ip}`
+    : `key:${record.id}:${String(record.rate_per_minute ?? perKeyPerMinute)}`;
+}
+
+/**
  * The HTTP API (DESIGN §7): zod schemas validate every request and give the TypeScript types and
  * the OpenAPI document (`/openapi.json`, with a page at `/docs`); every error has one shape.
  */
@@ -140,13 +156,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     timeWindow: 60_000,
     // Probes and the API's own documentation are never limited.
     allowList: (request) => UNLIMITED.test(request.url),
-    keyGenerator: async (request) => {
-      const record = await authenticator.identify(request.headers.authorization);
-      // The route's guard then checks this key's scope without looking it up again.
-      request.identified = record ?? null;
-      return record === undefined
-        ? `ip:${request.ip}`
-        : `key:${record.id}:${String(record.rate_per_minute ?? perKeyPerMinute)}`;
+    keyGenerator: (request) => {
+      const authorization = request.headers.authorization;
+      // A key checked lately is answered without a promise (the ingest path).
+      const known = authenticator.known(authorization);
+      return known === undefined
+        ? authenticator.identify(authorization).then((record) => limitKey(request, record, perKeyPerMinute))
+        : limitKey(request, known, perKeyPerMinute);
     },
     // The key carries its rate: no second lookup.
     max: (_request, key) =>

@@ -6,30 +6,33 @@
  */
 export function partitionOf(userId: string, partitions: number): number {
   let hash = 0x811c9dc5;
-  for (const byte of utf8(userId)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
+  // The UTF-8 bytes of each code point, written out by hand (no `TextEncoder`: the core does
+  // without platform APIs; and no generator: the API hashes every entry it takes). A lone
+  // surrogate is U+FFFD, as every UTF-8 encoder writes it.
+  for (let i = 0; i < userId.length; i++) {
+    let code = userId.charCodeAt(i);
+    if (code < 0x80) {
+      hash = Math.imul(hash ^ code, 0x01000193);
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const low = code <= 0xdbff && i + 1 < userId.length ? userId.charCodeAt(i + 1) : 0;
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      } else code = 0xfffd;
+    }
+    if (code < 0x800) {
+      hash = Math.imul(hash ^ (0xc0 | (code >> 6)), 0x01000193);
+    } else if (code < 0x10000) {
+      hash = Math.imul(hash ^ (0xe0 | (code >> 12)), 0x01000193);
+      hash = Math.imul(hash ^ (0x80 | ((code >> 6) & 0x3f)), 0x01000193);
+    } else {
+      hash = Math.imul(hash ^ (0xf0 | (code >> 18)), 0x01000193);
+      hash = Math.imul(hash ^ (0x80 | ((code >> 12) & 0x3f)), 0x01000193);
+      hash = Math.imul(hash ^ (0x80 | ((code >> 6) & 0x3f)), 0x01000193);
+    }
+    hash = Math.imul(hash ^ (0x80 | (code & 0x3f)), 0x01000193);
   }
   return (hash >>> 0) % partitions;
-}
-
-/**
- * UTF-8 bytes without `TextEncoder`, which the core does without (no platform APIs). A lone
- * surrogate becomes U+FFFD, as every UTF-8 encoder writes it.
- */
-function* utf8(text: string): Generator<number> {
-  for (const char of text) {
-    const point = char.codePointAt(0) ?? 0;
-    const code = point >= 0xd800 && point <= 0xdfff ? 0xfffd : point;
-    if (code < 0x80) yield code;
-    else if (code < 0x800) yield* [0xc0 | (code >> 6), 0x80 | (code & 0x3f)];
-    else if (code < 0x10000) yield* [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)];
-    else
-      yield* [
-        0xf0 | (code >> 18),
-        0x80 | ((code >> 12) & 0x3f),
-        0x80 | ((code >> 6) & 0x3f),
-        0x80 | (code & 0x3f),
-      ];
-  }
 }

@@ -15,8 +15,11 @@ let other: Redis;
 
 type Counted = { current: number; ttl: number };
 
-/** One request's count, as the plugin asks for it. */
-const incr = (store: FastifyRateLimitStore, key: string, windowMs = WINDOW): Promise<Counted> =>
+/**
+ * One request's count, as the plugin asks for it. The limit is small unless a test says otherwise:
+ * a key with room for under a hundred reservations is counted request by request.
+ */
+const incr = (store: FastifyRateLimitStore, key: string, windowMs = WINDOW, max = 50): Promise<Counted> =>
   new Promise((resolve, reject) => {
     store.incr(
       key,
@@ -26,13 +29,13 @@ const incr = (store: FastifyRateLimitStore, key: string, windowMs = WINDOW): Pro
         else resolve(result);
       },
       windowMs,
-      1_000,
+      max,
     );
   });
 
 /** `n` requests for one key, all in this turn of the event loop. */
-const burst = (store: FastifyRateLimitStore, key: string, n: number, windowMs = WINDOW) =>
-  Promise.all(Array.from({ length: n }, () => incr(store, key, windowMs)));
+const burst = (store: FastifyRateLimitStore, key: string, n: number, windowMs = WINDOW, max = 50) =>
+  Promise.all(Array.from({ length: n }, () => incr(store, key, windowMs, max)));
 
 const currents = (counts: readonly Counted[]) => counts.map((c) => c.current).sort((a, b) => a - b);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -123,6 +126,58 @@ describe('redisRateLimitStore on a real Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(await redis.exists(`${prefix}short`)).toBe(0);
     expect(await incr(store, 'short', 200)).toEqual({ current: 1, ttl: 200 });
+  });
+
+  it('reserves counts ahead for a busy key with room, and hands them out in order without Redis', async () => {
+    const store = new (redisRateLimitStore(redis, prefix))({});
+    // A limit of 6,400 leaves room for a reservation of 64.
+    expect(currents(await burst(store, 'ahead', 3, WINDOW, 6_400))).toEqual([1, 2, 3]);
+    expect(await redis.get(`${prefix}ahead`)).toBe(String(3 + 64));
+    const following: number[] = [];
+    for (let i = 0; i < 64; i++) following.push((await incr(store, 'ahead', WINDOW, 6_400)).current);
+    expect(following).toEqual(range(4, 67));
+    expect(await redis.get(`${prefix}ahead`)).toBe('67');
+    // Used up: the next request reserves again.
+    expect((await incr(store, 'ahead', WINDOW, 6_400)).current).toBe(68);
+  });
+
+  it('serves the requests that come while a call is under way from what it reserves, not with a call of their own', async () => {
+    const store = new (redisRateLimitStore(redis, prefix))({});
+    const first = burst(store, 'meanwhile', 3, WINDOW, 6_400);
+    await new Promise((resolve) => setImmediate(resolve));
+    const meanwhile = burst(store, 'meanwhile', 10, WINDOW, 6_400);
+    expect(currents([...(await first), ...(await meanwhile)])).toEqual(range(1, 13));
+    expect(await redis.get(`${prefix}meanwhile`)).toBe(String(3 + 64));
+  });
+
+  it('never lets more requests through than the limit, whatever several processes reserve', async () => {
+    const max = 500; // room for reservations of 5
+    const stores = [redis, other, redis].map((client) => new (redisRateLimitStore(client, prefix))({}));
+    const admitted: number[] = [];
+    let refused = 0;
+    for (let turn = 0; turn < 40; turn++) {
+      const counts = await Promise.all(
+        stores.flatMap((store, i) =>
+          Array.from({ length: 2 + ((turn + i) % 7) }, () => incr(store, 'capped', WINDOW, max)),
+        ),
+      );
+      for (const { current } of counts) {
+        if (current <= max) admitted.push(current);
+        else refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(new Set(admitted).size).toBe(admitted.length);
+    expect(admitted.length).toBeLessThanOrEqual(max);
+    // Counts reserved and not used are spent: at most a reservation a process, never more.
+    expect(admitted.length).toBeGreaterThanOrEqual(max - stores.length * 5);
+  });
+
+  it('lets a reservation end with its window', async () => {
+    const store = new (redisRateLimitStore(redis, prefix))({});
+    await burst(store, 'short-ahead', 2, 200, 6_400);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await incr(store, 'short-ahead', 200, 6_400)).toEqual({ current: 1, ttl: 200 });
   });
 
   it('passes a Redis failure to every request of the turn as an error', async () => {

@@ -41,15 +41,14 @@ export class LogAppender {
   private readonly queues = new Map<number, Queued[]>();
   /** Partitions with a pack published and not yet acknowledged: their next entries wait and grow a pack. */
   private readonly inFlight = new Set<number>();
-  /** When each partition last published, and the timers of those waiting for their gap. */
-  private readonly lastPublished = new Map<number, number>();
-  private readonly waitingForGap = new Map<number, NodeJS.Timeout>();
+  /** When the queues were last flushed (`performance.now()`), and whether a flush is coming. */
+  private lastFlush = -Infinity;
   private scheduled = false;
 
   /**
-   * @param gapMs a partition publishes at most once in this time unless it has a full pack: under
-   *   load its entries wait for one another (fewer, larger messages); an entry that finds the
-   *   partition quiet is published at once, so a quiet log costs no latency.
+   * @param gapMs the queues are flushed at most once in this time unless a pack is full: under load
+   *   entries wait for one another (fewer, larger messages, and one write for all partitions); an
+   *   entry that finds the log quiet is published at once, so a quiet log costs no latency.
    */
   constructor(
     private readonly publisher: JetStreamPublisher,
@@ -68,7 +67,8 @@ export class LogAppender {
         resolve,
         reject,
       };
-      entries.forEach((entry, index) => {
+      for (let index = 0; index < entries.length; index++) {
+        const entry = entries[index] as LogEntry;
         const partition = partitionOf(entry.user_id, this.partitions);
         let queue = this.queues.get(partition);
         if (queue === undefined) {
@@ -76,41 +76,44 @@ export class LogAppender {
           this.queues.set(partition, queue);
         }
         queue.push({ user_id: entry.user_id, id: entry.id, line: lineOf(entry), waiter, index });
-      });
+      }
       this.schedule();
     });
   }
 
+  /**
+   * Flushes after the I/O callbacks of this turn (every request read in it is then queued), or,
+   * when the last flush was less than `gapMs` ago and no pack is full, at `gapMs` after it: one
+   * timer and one flush for all partitions, so their packs go out in one socket write.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    // After the I/O callbacks of this turn: every request read in it is in the queues.
-    setImmediate(() => {
-      this.scheduled = false;
-      const now = performance.now();
-      for (const [partition, queue] of this.queues) {
-        if (this.inFlight.has(partition) || this.waitingForGap.has(partition)) continue;
-        const wait = (this.lastPublished.get(partition) ?? -Infinity) + this.gapMs - now;
-        if (wait > 0 && queue.length < PACK_SIZE) {
-          const timer = setTimeout(() => {
-            this.waitingForGap.delete(partition);
-            this.schedule();
-          }, wait);
-          this.waitingForGap.set(partition, timer);
-          continue;
-        }
-        this.queues.delete(partition);
-        this.inFlight.add(partition);
-        this.lastPublished.set(partition, now);
-        const packs = cutPacks(queue, (item) => item.line.bytes);
-        Promise.all(packs.map((pack) => this.publish(partition, pack)))
-          .finally(() => {
-            this.inFlight.delete(partition);
-            if (this.queues.has(partition)) this.schedule();
-          })
-          .catch(() => undefined);
-      }
-    });
+    const wait = this.lastFlush + this.gapMs - performance.now();
+    if (wait > 0 && !this.anyFull()) setTimeout(this.flush, wait);
+    else setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    this.lastFlush = performance.now();
+    for (const [partition, queue] of this.queues) {
+      if (this.inFlight.has(partition)) continue;
+      this.queues.delete(partition);
+      this.inFlight.add(partition);
+      const packs = cutPacks(queue, (item) => item.line.bytes);
+      Promise.all(packs.map((pack) => this.publish(partition, pack)))
+        .finally(() => {
+          this.inFlight.delete(partition);
+          if (this.queues.has(partition)) this.schedule();
+        })
+        .catch(() => undefined);
+    }
+  };
+
+  private anyFull(): boolean {
+    for (const queue of this.queues.values()) if (queue.length >= PACK_SIZE) return true;
+    return false;
   }
 
   private publish(partition: number, pack: readonly Queued[]): Promise<void> {
