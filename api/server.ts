@@ -24,6 +24,8 @@ import type { MessageDeps } from './routes/message-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
 import type { CatalogDeps } from './routes/catalog-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
+import type { StatsDeps } from './routes/stats-routes.ts';
+import { statsRoutes } from './routes/stats-routes.ts';
 import type { UserDeps } from './routes/user-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import type { z } from 'zod';
@@ -42,7 +44,8 @@ export type RateLimits = {
 export type ApiDeps = IngestDeps &
   MessageDeps &
   UserDeps &
-  CatalogDeps & {
+  CatalogDeps &
+  StatsDeps & {
     readonly keys: KeyStore;
     readonly ready: Readiness;
     readonly rateLimits: RateLimits;
@@ -197,6 +200,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps, guard);
   userRoutes(app, deps, guard);
   catalogRoutes(app, deps, guard);
+  statsRoutes(app, deps, guard);
   await app.ready();
   return app;
 }

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { JetStreamManager } from 'nats';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
+import { FactsCompactor } from '../pipeline/adapters/clickhouse/facts-compactor.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { catalogStream, ensureCatalogStream, readCatalog } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { DeliveryForwarder, ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
@@ -117,6 +118,7 @@ export async function runMatcher(
           ),
         ),
         stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
+        stepper('days of decision_facts merged', new FactsCompactor(clickhouse, ns.database)),
       ],
       report,
       metrics,

@@ -138,6 +138,12 @@ export async function servicesUp(
     }
     await start(service, binary, join(root, service.name), report);
   }
+  // The command-line client, for analysts and for the tests that check the stats against it.
+  if ((only === undefined || only.includes('clickhouse')) && findBinary('clickhouse-client') === undefined) {
+    report('clickhouse: clickhouse-client not found, installing the Debian package clickhouse-client');
+    if (!aptUpdated) apt(['update']);
+    apt(['install', '-y', '--no-install-recommends', 'clickhouse-client']);
+  }
 }
 
 async function start(service: Service, binary: string, dir: string, report: Report): Promise<void> {

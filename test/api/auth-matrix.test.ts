@@ -163,6 +163,18 @@ const KNOWN: Readonly<Record<string, Known>> = {
     // The audit is in ClickHouse, which the fixture leaves without a database: 503 once let in.
     succeeds: false,
   },
+  // With no decision stored the stats count nothing (200); the deliveries' table is missing (503).
+  ...Object.fromEntries(
+    ['summary', 'series', 'messages', 'frequency', 'goals'].map((name) => [
+      `GET /v1/stats/${name}`,
+      { scope: 'read', request: () => Promise.resolve({ url: `/v1/stats/${name}` }) },
+    ]),
+  ),
+  'GET /v1/stats/deliveries': {
+    scope: 'read',
+    request: () => Promise.resolve({ url: '/v1/stats/deliveries' }),
+    succeeds: false,
+  },
   'GET /v1/users/{id}/eligibility': {
     scope: 'read',
     request: async (id) => {

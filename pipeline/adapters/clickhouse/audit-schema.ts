@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { migrateFacts } from './facts-schema.ts';
 import { ident, raw, sql } from './sql.ts';
 import type { Sql } from './sql.ts';
 
@@ -96,7 +97,8 @@ export type AuditTable = keyof typeof AUDIT_TABLES;
 /**
  * Creates the database and tables, then adds any column a newer release defines that an older
  * table lacks. 18.16 has no `ADD COLUMN IF NOT EXISTS`, so the columns present are read from
- * `system.columns` first. Safe to run at every start-up and from several processes. Column
+ * `system.columns` first; then `decision_facts` (`migrateFacts`). Safe to run at every start-up
+ * and from several processes. Column
  * lists and types are `raw` SQL: they come from the constant table above, never from input.
  */
 export async function migrateAudit(client: ClickHouseClient, database: string): Promise<void> {
@@ -117,6 +119,7 @@ export async function migrateAudit(client: ClickHouseClient, database: string): 
       );
     }
   }
+  await migrateFacts(client, database);
 }
 
 async function existingColumns(

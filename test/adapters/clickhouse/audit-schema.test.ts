@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decisionRow, logEntryRow } from '../../../pipeline/adapters/clickhouse/audit-rows.ts';
 import { AUDIT_TABLES, migrateAudit } from '../../../pipeline/adapters/clickhouse/audit-schema.ts';
+import { REASONS } from '../../../pipeline/core/decision.ts';
 import { compileCaps } from '../../../pipeline/core/caps.ts';
 import { decide } from '../../../pipeline/core/decide.ts';
 import type { LogEntry } from '../../../pipeline/core/log-entry.ts';
@@ -91,5 +92,45 @@ describe('migrateAudit on a real ClickHouse', () => {
       { entry_id: 'e1', created_at: null, attributes: '{}' },
       { entry_id: 'i1', created_at: null, attributes: JSON.stringify({ name: "O'Brien" }) },
     ]);
+  });
+
+  it('fills decision_facts from every insert into decisions, whatever the outcome and reason', async () => {
+    const base = decisionRow(
+      {
+        decision_id: 'm:x',
+        entry_id: 'x',
+        message_id: 'm',
+        message_version: 1,
+        user_id: 'u9',
+        channel: 'sms',
+        at: 1_793_610_000_000,
+        outcome: 'sent',
+        reason: null,
+        content: { subject: null, body: 'b' },
+        explanation: null,
+      },
+      { partition: 0, seq: 0 },
+    );
+    const verdicts = [
+      ['sent', null],
+      ...REASONS.map((reason) => [
+        ['event_filter', 'audience'].includes(reason) ? 'filtered' : 'suppressed',
+        reason,
+      ]),
+    ] as const;
+    const values = verdicts.map(([outcome, reason], i) => ({
+      ...base,
+      decision_id: `m:f${i}`,
+      entry_id: `f${i}`,
+      outcome,
+      reason,
+    }));
+    await client.insert({ table: `${database}.decisions`, values, format: 'JSONEachRow' });
+    const facts = await rows<{ outcome: string; reason: string; user_key: string }>(
+      `SELECT outcome, reason, user_key FROM \`${database}\`.decision_facts FINAL WHERE entry_id LIKE 'f%' ORDER BY entry_id`,
+    );
+    expect(facts.map((f) => [f.outcome, f.reason])).toEqual(verdicts.map(([o, r]) => [o, r ?? '']));
+    const [hash] = await rows<{ h: string }>(`SELECT toString(cityHash64('u9')) AS h`);
+    expect(new Set(facts.map((f) => f.user_key))).toEqual(new Set([hash?.h]));
   });
 });

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+const DIGITS = /^\d{1,16}$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An instant as people and programs write one: integer ms since the epoch, an ISO 8601 date
+ * (`2026-11-30`, midnight UTC) or date and time with its zone (`2026-11-30T09:00:00Z`,
+ * `…+01:00`). A time without a zone is refused rather than read in the server's zone.
+ */
+export function parseInstant(text: string): number | undefined {
+  if (DIGITS.test(text)) return Number(text);
+  if (!DATE_ONLY.test(text) && !ZONED.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) || ms < 0 ? undefined : ms;
+}
+
+export const INSTANT_HINT =
+  'integer ms since the epoch, or ISO 8601: a date (2026-11-30, UTC) or a date and time with its zone (2026-11-30T09:00:00Z)';
+
+export const InstantSchema = z.string().transform((text, ctx) => {
+  const ms = parseInstant(text);
+  if (ms !== undefined) return ms;
+  ctx.addIssue({ code: 'custom', message: `not an instant: ${JSON.stringify(text)}: ${INSTANT_HINT}` });
+  return z.NEVER;
+});

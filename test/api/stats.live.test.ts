@@ -1,0 +1,356 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
+import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
+import { dayPartitions, isClean } from '../../pipeline/adapters/clickhouse/day-parts.ts';
+import { FactsCompactor } from '../../pipeline/adapters/clickhouse/facts-compactor.ts';
+import { applyMessages } from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { compileCaps } from '../../pipeline/core/caps.ts';
+import type { LogEntry } from '../../pipeline/core/log-entry.ts';
+import type { Message } from '../../pipeline/core/message-schema.ts';
+import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
+import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
+import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
+import { Replayer } from '../../pipeline/replay/replayer.ts';
+import { apiFixture } from './api-fixture.ts';
+
+const run = promisify(execFile);
+const config = loadConfig(process.env);
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 9, 5); // three days of traffic from here
+const END = T0 + 3 * DAY;
+
+let api: Awaited<ReturnType<typeof apiFixture>>;
+let messages: Message[];
+let log: LogEntry[];
+let decisions: PositionedDecision[];
+
+/** The same numbers, asked of ClickHouse by its own client over `decisions FINAL`: independent of the API's SQL. */
+async function clickhouseClient<T>(query: string): Promise<T[]> {
+  const url = new URL(config.clickhouseUrl);
+  const httpPort = Number(url.port || 8123);
+  const nativePort = httpPort === 8123 ? 9000 : httpPort + 1; // as `npm run services` configures it
+  const { stdout } = await run('clickhouse-client', [
+    '--host',
+    url.hostname,
+    '--port',
+    String(nativePort),
+    '--format',
+    'JSONEachRow',
+    '--query',
+    query,
+  ]);
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+const final = () => `${api.ns.database}.decisions FINAL`;
+const within = (from: number, to: number) => `at >= ${from} AND at < ${to}`;
+
+async function get(url: string): Promise<Record<string, unknown>> {
+  const response = await api.app.inject({
+    method: 'GET',
+    url,
+    headers: { authorization: `Bearer ${api.keys.read}` },
+  });
+  expect(response.statusCode, response.body).toBe(200);
+  return JSON.parse(response.body) as Record<string, unknown>;
+}
+
+/** A seeded traffic mix: 40 users over three days, three messages with limits that bite, a goal. */
+function traffic(): LogEntry[] {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const entries: LogEntry[] = [];
+  for (let i = 0; i < 1_500; i++) {
+    const user_id = `u${Math.floor(random() * 40)}`;
+    const received_at = T0 + Math.floor((i / 1_500) * 3 * DAY);
+    const pick = random();
+    if (pick < 0.05)
+      entries.push({
+        type: 'identify',
+        id: `i${i}`,
+        user_id,
+        received_at,
+        attributes: { plan: random() < 0.5 ? 'pro' : 'free' },
+      });
+    else if (pick < 0.15)
+      entries.push({ type: 'track', id: `g${i}`, name: 'upgraded', user_id, received_at });
+    else
+      entries.push({
+        type: 'track',
+        id: `e${i}`,
+        name: pick < 0.6 ? 'upload' : 'purchase',
+        user_id,
+        received_at,
+        metadata: { size: Math.floor(random() * 10) },
+      });
+  }
+  return entries;
+}
+
+beforeAll(async () => {
+  api = await apiFixture();
+  await migrateAudit(api.clickhouse, api.ns.database);
+  messages = MessageListSchema.parse([
+    {
+      id: 'upload-ready',
+      channel: 'push',
+      state: 'live',
+      trigger: { event: 'upload', where: { field: 'metadata.size', op: 'gt', value: 2 } },
+      frequency: { min_interval: '2h' },
+      template: { body: 'ready' },
+      goal: { event: 'upgraded', within: '1d' },
+    },
+    {
+      id: 'thanks',
+      channel: 'email',
+      state: 'live',
+      trigger: { event: 'purchase' },
+      audience: { field: 'user.plan', op: 'eq', value: 'pro' },
+      frequency: { max_sends: 3 },
+      template: { body: 'thanks' },
+    },
+    { id: 'nudge', channel: 'sms', state: 'live', trigger: { event: 'upload' }, template: { body: 'hi' } },
+  ]);
+  await applyMessages(api.nc.jetstream(), await api.nc.jetstreamManager(), api.ns, messages, T0);
+  log = traffic();
+  const replayer = new Replayer(buildRuleIndex(messages), compileCaps([{ max: 2, per: DAY }]));
+  decisions = log.flatMap((entry, seq) =>
+    replayer.apply(entry).map((decision) => ({ decision, partition: 0, seq })),
+  );
+  const audit = new ClickHouseAuditSink(api.clickhouse, api.ns.database);
+  await audit.insertEntries(log.map((entry, seq) => ({ entry, partition: 0, seq })));
+  const byDay = (day: number) => decisions.filter((d) => Math.floor((d.decision.at - T0) / DAY) === day);
+  // Day 0 written once and merged; day 1 written, merged, then a batch of it written again (a
+  // writer's retry after a crash); day 2 written in two inserts with a repeated batch, never merged.
+  await audit.insertDecisions(byDay(0));
+  await audit.insertDecisions(byDay(1));
+  const compactor = new FactsCompactor(api.clickhouse, api.ns.database, {
+    quietMs: 0,
+    todayQuietMs: 0,
+    everyMs: 0,
+  });
+  while ((await compactor.step()) > 0);
+  await audit.insertDecisions(byDay(1).slice(0, 40));
+  await audit.insertDecisions(byDay(2).slice(0, 100));
+  await audit.insertDecisions(byDay(2));
+  await api.clickhouse.insert({
+    table: `${api.ns.database}.delivery_outcomes`,
+    values: decisions
+      .filter((d) => d.decision.outcome === 'sent')
+      .map((d, i) => ({
+        decision_id: d.decision.decision_id,
+        channel: d.decision.channel,
+        outcome: i % 5 === 0 ? 'failed' : 'delivered',
+        attempts: 1 + (i % 3),
+        status: i % 5 === 0 ? 500 : 200,
+        latency_ms: 100 + ((i * 37) % 900),
+        at: d.decision.at + 1_000,
+      })),
+    format: 'JSONEachRow',
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await api.close();
+});
+
+describe(
+  'GET /v1/stats: every number equals what clickhouse-client counts over decisions FINAL',
+  { timeout: 60_000 },
+  () => {
+    it('reads a merged day plainly and the others with FINAL: the data under test has both', async () => {
+      const days = await dayPartitions(api.clickhouse, api.ns.database, 'decision_facts');
+      expect(days.map((d) => [d.day, isClean(d)])).toEqual([
+        ['2026-10-05', true],
+        ['2026-10-06', false],
+        ['2026-10-07', false],
+      ]);
+      const [raw] = await clickhouseClient<{ rows: string; unique: string }>(
+        `SELECT count() AS rows, uniqExact(decision_id) AS unique FROM ${api.ns.database}.decisions`,
+      );
+      expect(Number(raw?.rows)).toBeGreaterThan(Number(raw?.unique));
+    });
+
+    it.each([
+      ['the whole range', T0, END],
+      ['one day inside it, cut mid-hour', T0 + DAY + HOUR / 2, T0 + 2 * DAY + HOUR / 2],
+      ['from an hour into the merged first day', T0 + HOUR, END],
+    ])('summary over %s', async (_name, from, to) => {
+      const answer = await get(`/v1/stats/summary?from=${from}&to=${to}`);
+      const rows = await clickhouseClient<{ outcome: string; reason: string; n: string }>(
+        `SELECT outcome, ifNull(reason, '') AS reason, count() AS n FROM ${final()} WHERE ${within(from, to)} GROUP BY outcome, reason`,
+      );
+      const total = (outcome: string) =>
+        rows.filter((r) => r.outcome === outcome).reduce((a, r) => a + Number(r.n), 0);
+      const [people] = await clickhouseClient<{ reached: string; decided: string }>(
+        `SELECT uniqExactIf(user_id, outcome = 'sent') AS reached, uniqExact(user_id) AS decided
+       FROM ${final()} WHERE ${within(from, to)}`,
+      );
+      expect(answer).toEqual({
+        from,
+        to,
+        decisions: total('sent') + total('suppressed') + total('filtered'),
+        sent: total('sent'),
+        suppressed: total('suppressed'),
+        filtered: total('filtered'),
+        reasons: Object.fromEntries(rows.filter((r) => r.reason !== '').map((r) => [r.reason, Number(r.n)])),
+        users_decided: Number(people?.decided),
+        users_reached: Number(people?.reached),
+      });
+      expect(total('sent')).toBeGreaterThan(0);
+    });
+
+    it('series by hour and outcome, and by day and reason for one message', async () => {
+      const hourly = await get(`/v1/stats/series?from=${T0}&to=${END}&bucket=hour&by=outcome`);
+      const expected = await clickhouseClient<{ at: string; key: string; n: string }>(
+        `SELECT intDiv(at, ${HOUR}) * ${HOUR} AS at, outcome AS key, count() AS n FROM ${final()}
+       WHERE ${within(T0, END)} GROUP BY at, key ORDER BY at, key`,
+      );
+      expect(hourly['points']).toEqual(
+        expected.map((r) => ({ at: Number(r.at), key: r.key, decisions: Number(r.n) })),
+      );
+      const daily = await get(`/v1/stats/series?from=${T0}&to=${END}&bucket=day&by=reason&message=thanks`);
+      const byReason = await clickhouseClient<{ at: string; key: string; n: string }>(
+        `SELECT intDiv(at, ${DAY}) * ${DAY} AS at, ifNull(reason, '') AS key, count() AS n FROM ${final()}
+       WHERE ${within(T0, END)} AND message_id = 'thanks' GROUP BY at, key ORDER BY at, key`,
+      );
+      expect(daily['points']).toEqual(
+        byReason.map((r) => ({ at: Number(r.at), key: r.key, decisions: Number(r.n) })),
+      );
+    });
+
+    it('per message: the funnel, the reasons and the users reached', async () => {
+      const answer = (await get(`/v1/stats/messages?from=${T0}&to=${END}`))['messages'] as Record<
+        string,
+        unknown
+      >[];
+      const rows = await clickhouseClient<{ message_id: string; outcome: string; reason: string; n: string }>(
+        `SELECT message_id, outcome, ifNull(reason, '') AS reason, count() AS n FROM ${final()}
+       WHERE ${within(T0, END)} GROUP BY message_id, outcome, reason`,
+      );
+      const reached = await clickhouseClient<{ message_id: string; users: string }>(
+        `SELECT message_id, uniqExact(user_id) AS users FROM ${final()} WHERE ${within(T0, END)} AND outcome = 'sent' GROUP BY message_id`,
+      );
+      for (const message of messages) {
+        const mine = rows.filter((r) => r.message_id === message.id);
+        const sum = (keep: (r: (typeof mine)[number]) => boolean) =>
+          mine.filter(keep).reduce((a, r) => a + Number(r.n), 0);
+        const byReason = (outcome: string) =>
+          Object.fromEntries(mine.filter((r) => r.outcome === outcome).map((r) => [r.reason, Number(r.n)]));
+        expect(answer.find((m) => m['message_id'] === message.id)).toEqual({
+          message_id: message.id,
+          channel: message.channel,
+          triggered: sum(() => true),
+          passed_filters: sum((r) => r.outcome !== 'filtered'),
+          sent: sum((r) => r.outcome === 'sent'),
+          suppressed: byReason('suppressed'),
+          filtered: byReason('filtered'),
+          users_reached: Number(reached.find((r) => r.message_id === message.id)?.users ?? 0),
+        });
+      }
+    });
+
+    it('the over-messaging histogram: (user, day) pairs by sends', async () => {
+      const answer = await get(`/v1/stats/frequency?from=${T0}&to=${END}`);
+      const expected = await clickhouseClient<{ sends: string; pairs: string }>(
+        `SELECT sends, count() AS pairs FROM (SELECT user_id, toDate(toDateTime(intDiv(at, 1000))) AS d, count() AS sends
+       FROM ${final()} WHERE ${within(T0, END)} AND outcome = 'sent' GROUP BY user_id, d) GROUP BY sends ORDER BY sends`,
+      );
+      expect(answer['histogram']).toEqual(
+        expected.map((r) => ({ sends: Number(r.sends), user_days: Number(r.pairs) })),
+      );
+      // The global cap of 2 a day holds: no pair has more than the cap plus the exempt-free channels' sends.
+      expect(expected.length).toBeGreaterThan(0);
+    });
+
+    it('deliveries by channel and outcome, with latency quantiles', async () => {
+      const answer = await get(`/v1/stats/deliveries?from=${T0}&to=${END + DAY}`);
+      const expected = await clickhouseClient<{ channel: string; outcome: string; n: string; q: number[] }>(
+        `SELECT channel, outcome, count() AS n, quantilesExact(0.5, 0.9, 0.99)(latency_ms) AS q
+       FROM ${api.ns.database}.delivery_outcomes FINAL WHERE at >= ${T0} AND at < ${END + DAY}
+       GROUP BY channel, outcome ORDER BY channel, outcome`,
+      );
+      expect(answer['outcomes']).toEqual(
+        expected.map((r) => ({
+          channel: r.channel,
+          outcome: r.outcome,
+          deliveries: Number(r.n),
+          latency_ms: { p50: Number(r.q[0]), p90: Number(r.q[1]), p99: Number(r.q[2]) },
+        })),
+      );
+    });
+
+    it('goal conversion, as a hand count over the generated log gives it', async () => {
+      const answer = (await get(`/v1/stats/goals?from=${T0}&to=${END}`))['goals'];
+      const goalTimes = new Map<string, number[]>();
+      for (const entry of log)
+        if (entry.type === 'track' && entry.name === 'upgraded')
+          goalTimes.set(entry.user_id, [...(goalTimes.get(entry.user_id) ?? []), entry.received_at]);
+      const mine = decisions.map((d) => d.decision).filter((d) => d.message_id === 'upload-ready');
+      const users = new Map<string, { got: boolean; start: number }>();
+      for (const d of mine) {
+        const seen = users.get(d.user_id);
+        const sent = d.outcome === 'sent';
+        if (seen === undefined) users.set(d.user_id, { got: sent, start: d.at });
+        else if (sent && !seen.got) users.set(d.user_id, { got: true, start: d.at });
+      }
+      const group = (got: boolean) => {
+        const members = [...users].filter(([, u]) => u.got === got);
+        const converted = members.filter(([user, u]) =>
+          (goalTimes.get(user) ?? []).some((t) => t >= u.start && t <= u.start + DAY),
+        ).length;
+        return {
+          users: members.length,
+          converted,
+          rate: members.length === 0 ? null : converted / members.length,
+        };
+      };
+      expect(answer).toEqual([
+        {
+          message_id: 'upload-ready',
+          goal: { event: 'upgraded', within: DAY },
+          sent: group(true),
+          not_sent: group(false),
+        },
+      ]);
+    });
+
+    it('answers 400 naming the problem for a bad range or too many points, 401 without a key', async () => {
+      const bad = async (query: string) => {
+        const response = await api.app.inject({
+          method: 'GET',
+          url: `/v1/stats/series?${query}`,
+          headers: { authorization: `Bearer ${api.keys.read}` },
+        });
+        expect(response.statusCode).toBe(400);
+        return (JSON.parse(response.body) as { error: { message: string } }).error.message;
+      };
+      expect(await bad('from=yesterday')).toMatch(/^querystring\.from: not an instant: "yesterday"/);
+      expect(await bad('from=2026-10-05T10:00:00')).toMatch(/zone/);
+      expect(await bad(`from=${END}&to=${T0}`)).toMatch(/from: must be before to/);
+      expect(await bad(`from=0&to=${END}&bucket=minute`)).toMatch(
+        /^bucket: \d+ minutes in the range, at most 10000/,
+      );
+      expect(await bad('by=user_id')).toMatch(/^querystring\.by:/);
+      expect(await bad("message=x' OR 1=1 --")).toMatch(/^querystring\.message:/);
+      expect((await api.app.inject({ method: 'GET', url: '/v1/stats/summary' })).statusCode).toBe(401);
+    });
+
+    it('takes ISO 8601 times and answers an empty range with zeros', async () => {
+      const iso = await get('/v1/stats/summary?from=2026-10-05&to=2026-10-06T00:00:00Z');
+      expect(iso).toMatchObject({ from: T0, to: T0 + DAY });
+      const empty = await get('/v1/stats/summary?from=2020-01-01&to=2020-01-02');
+      expect(empty).toMatchObject({ decisions: 0, sent: 0, users_reached: 0, reasons: {} });
+    });
+  },
+);
