@@ -2,8 +2,16 @@ import type { LogEntry } from '../core/log-entry.ts';
 import type { PositionedDecision } from './decision-sink.ts';
 import type { DeliveryOutcome } from './delivery.ts';
 
-/** A log entry with where it sits in the log. */
-export type PositionedEntry = { readonly entry: LogEntry; readonly partition: number; readonly seq: number };
+/**
+ * A log entry with where it sits in the log: its partition, the stream sequence of its log message,
+ * and its place among that message's entries (0 first), so the log's order can be read back.
+ */
+export type PositionedEntry = {
+  readonly entry: LogEntry;
+  readonly partition: number;
+  readonly seq: number;
+  readonly position: number;
+};
 
 /**
  * Where every entry and every decision is kept for audit, analytics and replay (ClickHouse).

@@ -128,7 +128,7 @@ beforeAll(async () => {
     replayer.apply(entry).map((decision) => ({ decision, partition: 0, seq })),
   );
   const audit = new ClickHouseAuditSink(api.clickhouse, api.ns.database);
-  await audit.insertEntries(log.map((entry, seq) => ({ entry, partition: 0, seq })));
+  await audit.insertEntries(log.map((entry, seq) => ({ entry, partition: 0, seq, position: 0 })));
   const byDay = (day: number) => decisions.filter((d) => Math.floor((d.decision.at - T0) / DAY) === day);
   // Day 0 written once and merged; day 1 written, merged, then a batch of it written again (a
   // writer's retry after a crash); day 2 written in two inserts with a repeated batch, never merged.

@@ -5,8 +5,8 @@ import type { LogEntry } from '../../core/log-entry.ts';
 /** Where an entry sits in the log: its partition and its sequence there. */
 export type LogPosition = { readonly partition: number; readonly seq: number };
 
-/** A `log_entries` row (see `AUDIT_TABLES` for what each column holds). */
-export function logEntryRow(entry: LogEntry, position: LogPosition) {
+/** A `log_entries` row (see `AUDIT_TABLES` for what each column holds); `place` is its index in its log message. */
+export function logEntryRow(entry: LogEntry, position: LogPosition, place = 0) {
   const track = entry.type === 'track' ? entry : undefined;
   return {
     entry_id: entry.id,
@@ -17,6 +17,7 @@ export function logEntryRow(entry: LogEntry, position: LogPosition) {
     created_at: track?.created_at ?? null,
     partition: position.partition,
     seq: position.seq,
+    position: place,
     metadata: JSON.stringify(track?.metadata ?? {}),
     context: JSON.stringify(track?.context ?? {}),
     attributes: JSON.stringify(entry.type === 'identify' ? entry.attributes : {}),

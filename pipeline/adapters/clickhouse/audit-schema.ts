@@ -34,6 +34,11 @@ export const AUDIT_TABLES = {
       },
       { name: 'partition', type: 'UInt32', doc: 'the log partition (hash of user_id)' },
       { name: 'seq', type: 'UInt64', doc: "the entry's position in its partition: decisions follow it" },
+      {
+        name: 'position',
+        type: 'UInt32',
+        doc: 'its place among the entries of its log message (0 first): the log order is (partition, seq, position)',
+      },
       { name: 'metadata', type: 'String', doc: 'JSON object, as sent' },
       { name: 'context', type: 'String', doc: 'JSON object, as sent' },
       { name: 'attributes', type: 'String', doc: 'JSON object (identify), as sent' },

@@ -13,7 +13,9 @@ export class ClickHouseAuditSink implements AuditSink {
 
   async insertEntries(entries: readonly PositionedEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const values = entries.map(({ entry, partition, seq }) => logEntryRow(entry, { partition, seq }));
+    const values = entries.map(({ entry, partition, seq, position }) =>
+      logEntryRow(entry, { partition, seq }, position),
+    );
     await this.client.insert({ table: `${this.database}.log_entries`, values, format: 'JSONEachRow' });
   }
 

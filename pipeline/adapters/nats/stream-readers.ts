@@ -27,10 +27,11 @@ export function logEntryReader(
     (message: JsMsg) => {
       const { entries, problems } = decodePackLeniently(message.data, `${ns.logStream} seq ${message.seq}`);
       for (const problem of problems) options.onRejected?.(problem);
-      return entries.map((entry) => ({
+      return entries.map((entry, position) => ({
         entry,
         partition: partitionOfSubject(message.subject),
         seq: message.seq,
+        position,
       }));
     },
     options,
