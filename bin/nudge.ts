@@ -3,6 +3,7 @@ import { apiCommand } from './api-command.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { messagesCommand } from './messages-command.ts';
+import { recordedReplayCommand, sweepCommand } from './recorded-replay-command.ts';
 import { replayCommand } from './replay-command.ts';
 import { sendCommand } from './send-command.ts';
 import { servicesCommand } from './services-command.ts';
@@ -16,6 +17,13 @@ commands:
   replay --log <file.ndjson> --messages <file.json> [--caps <file.json>] [--out <file.ndjson>] [--explain]
          decide a recorded log with a message set, no services needed (DESIGN §7);
          --explain adds each decision's explanation for a person as a last key
+  replay --from <time> --to <time> [--messages <overrides.json>] [--caps <caps.json>]
+         replay a window of the recorded log (ClickHouse) with the recorded messages, or
+         some overridden: prints the report (identical, or what changed), keeps the decisions
+         in replay_decisions; times as ISO 8601 or epoch ms
+  sweep  --from <time> --to <time> (--message <id> --limit min_interval|max_sends
+         | --cap <n> --field max|per) --values <v,v,…>
+         replay the window once per value of one limit: sends, suppressions, users reached
   ingest --file <entries.ndjson> [--keep-time]
          publish entries to the log (JetStream), packed per partition; received_at is
          stamped now unless --keep-time keeps the recorded one (backfills, staging replays)
@@ -43,7 +51,8 @@ commands:
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   ingest: ingestCommand,
   messages: messagesCommand,
-  replay: replayCommand,
+  replay: (args) => (args.includes('--from') ? recordedReplayCommand(args) : replayCommand(args)),
+  sweep: sweepCommand,
   send: sendCommand,
   api: () => apiCommand(),
   keys: keysCommand,

@@ -155,6 +155,10 @@ function catalogWatcher(
     report(
       `rules: ${live.length} live of ${catalog.messages.length} messages (${live.map((m) => `${m.id} v${m.version}`).join(', ') || 'none'}), ${catalog.caps.length} caps`,
     );
-    return { index: buildRuleIndex(catalog.messages), caps: compileCaps(catalog.caps) };
+    return {
+      index: buildRuleIndex(catalog.messages),
+      caps: compileCaps(catalog.caps),
+      capsVersion: catalog.capsVersion,
+    };
   };
 }

@@ -203,3 +203,6 @@ export const GlobalCapSchema = z.strictObject({
 });
 export type GlobalCap = z.output<typeof GlobalCapSchema>;
 export const GlobalCapListSchema = z.array(GlobalCapSchema);
+
+/** A message version's name in the catalog's history (`<id>@<version>`). */
+export const versionKey = (id: string, version: number): string => `${id}@${version}`;

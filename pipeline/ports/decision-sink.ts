@@ -5,6 +5,8 @@ export type PositionedDecision = {
   readonly decision: Decision;
   readonly partition: number;
   readonly seq: number;
+  /** The catalog sequence of the global caps it was decided with (0 or absent: none), so replay uses them too. */
+  readonly caps_version?: number;
 };
 
 /**

@@ -7,7 +7,12 @@ import type { DecisionSink, PositionedDecision } from '../ports/decision-sink.ts
 import type { LogMessage, LogSource } from '../ports/log-source.ts';
 import type { StateStore } from '../ports/state-store.ts';
 
-export type Rules = { readonly index: RuleIndex; readonly caps: CompiledCaps };
+export type Rules = {
+  readonly index: RuleIndex;
+  readonly caps: CompiledCaps;
+  /** Which version of the caps these are (their catalog sequence; 0: none), recorded with each decision. */
+  readonly capsVersion?: number;
+};
 
 export type WorkerOptions = {
   readonly partition: number;
@@ -88,7 +93,7 @@ export class PartitionWorker {
   }
 
   private decideAll(messages: readonly LogMessage[], states: Map<string, UserState | undefined>) {
-    const { index, caps } = this.options.rules();
+    const { index, caps, capsVersion = 0 } = this.options.rules();
     const decisions: PositionedDecision[] = [];
     const changed = new Map<string, UserState>();
     let entries = 0;
@@ -100,7 +105,12 @@ export class PartitionWorker {
         const result = decide(before, entry, index, caps);
         if (result.repeat) repeats++;
         for (const decision of result.decisions)
-          decisions.push({ decision, partition: this.options.partition, seq: message.seq });
+          decisions.push({
+            decision,
+            partition: this.options.partition,
+            seq: message.seq,
+            caps_version: capsVersion,
+          });
         // decide hands back the very state it was given when nothing changed (as in Replayer).
         if (result.state !== (before ?? EMPTY_USER_STATE)) {
           states.set(entry.user_id, result.state);

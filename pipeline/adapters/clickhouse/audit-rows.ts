@@ -25,7 +25,7 @@ export function logEntryRow(entry: LogEntry, position: LogPosition, place = 0) {
 }
 
 /** A `decisions` row, with the explanation both as a sentence and as data. */
-export function decisionRow(decision: Decision, position: LogPosition) {
+export function decisionRow(decision: Decision, position: LogPosition, capsVersion = 0) {
   return {
     decision_id: decision.decision_id,
     entry_id: decision.entry_id,
@@ -42,5 +42,6 @@ export function decisionRow(decision: Decision, position: LogPosition) {
     explanation_data: JSON.stringify(decision.explanation),
     partition: position.partition,
     seq: position.seq,
+    caps_version: capsVersion,
   };
 }

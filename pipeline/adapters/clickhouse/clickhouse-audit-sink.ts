@@ -30,7 +30,9 @@ export class ClickHouseAuditSink implements AuditSink {
 
   async insertDecisions(decisions: readonly PositionedDecision[]): Promise<void> {
     if (decisions.length === 0) return;
-    const values = decisions.map(({ decision, partition, seq }) => decisionRow(decision, { partition, seq }));
+    const values = decisions.map(({ decision, partition, seq, caps_version }) =>
+      decisionRow(decision, { partition, seq }, caps_version),
+    );
     await this.client.insert({ table: `${this.database}.decisions`, values, format: 'JSONEachRow' });
   }
 }

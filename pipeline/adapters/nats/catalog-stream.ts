@@ -3,6 +3,8 @@ import { DeliverPolicy, NatsError, RetentionPolicy, StorageType } from 'nats';
 import type { GlobalCap, Message } from '../../core/message-schema.ts';
 import { GlobalCapListSchema, MessageSchema } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
+import type { CatalogHistory } from '../../ports/recorded-log.ts';
+import { versionKey } from '../../core/message-schema.ts';
 import { ensureStream } from './stream-info.ts';
 
 const encoder = new TextEncoder();
@@ -29,7 +31,12 @@ export const catalogStream = (ns: Namespace) => `${ns.name.toUpperCase()}_CATALO
 const messageSubject = (ns: Namespace, id: string) => `${ns.name}.catalog.message.${id}`;
 const capsSubject = (ns: Namespace) => `${ns.name}.catalog.caps`;
 
-export type Catalog = { readonly messages: readonly Message[]; readonly caps: readonly GlobalCap[] };
+export type Catalog = {
+  readonly messages: readonly Message[];
+  readonly caps: readonly GlobalCap[];
+  /** The catalog stream sequence of the caps in force (0: never set), recorded with each decision. */
+  readonly capsVersion: number;
+};
 export type ApplyOutcome = {
   readonly id: string;
   readonly change: 'created' | 'updated' | 'unchanged';
@@ -46,7 +53,39 @@ export async function readCatalog(jsm: JetStreamManager, ns: Namespace): Promise
     if (latest !== undefined) messages.push(MessageSchema.parse(latest.value));
   }
   const caps = await latestOn(jsm, ns, capsSubject(ns));
-  return { messages, caps: caps === undefined ? [] : GlobalCapListSchema.parse(caps.value) };
+  return {
+    messages,
+    caps: caps === undefined ? [] : GlobalCapListSchema.parse(caps.value),
+    capsVersion: caps?.seq ?? 0,
+  };
+}
+
+/** Reads the whole catalog stream, oldest first (it has no limits: no version is ever dropped). */
+export async function catalogHistory(js: JetStreamClient, ns: Namespace): Promise<CatalogHistory> {
+  const consumer = await js.consumers.get(catalogStream(ns), {
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: 1,
+  });
+  const messages = new Map<string, Message>();
+  const caps: { seq: number; stored_at: number; caps: GlobalCap[] }[] = [];
+  const capsSubjectName = capsSubject(ns);
+  for (;;) {
+    const message = await consumer.next({ expires: 1_000 });
+    if (message === null) break;
+    const value: unknown = JSON.parse(decoder.decode(message.data));
+    if (message.subject === capsSubjectName)
+      caps.push({
+        seq: message.seq,
+        stored_at: Math.floor(message.info.timestampNanos / 1e6),
+        caps: GlobalCapListSchema.parse(value),
+      });
+    else {
+      const version = MessageSchema.parse(value);
+      messages.set(versionKey(version.id, version.version), version);
+    }
+    if (message.info.pending === 0) break;
+  }
+  return { messages, caps };
 }
 
 /** Every stored version of one message, oldest first. */

@@ -83,6 +83,7 @@ describe('migrateAudit on a real ClickHouse', () => {
         ...decisionRows[0],
         at: String(decisionRows[0]?.at), // UInt64 comes back as a JSON string
         seq: String(decisionRows[0]?.seq),
+        caps_version: String(decisionRows[0]?.caps_version),
       },
     ]);
     const entriesStored = await rows<{ entry_id: string; created_at: null; attributes: string }>(

@@ -1,0 +1,297 @@
+import type { ClickHouseClient, Row } from '@clickhouse/client';
+import { REPEAT_WINDOW_MS } from '../../core/applied-entries.ts';
+import type { LogEntry } from '../../core/log-entry.ts';
+import type { Channel } from '../../core/message-schema.ts';
+import type { FlatObject } from '../../core/scalar.ts';
+import type {
+  RecordedDecision,
+  RecordedHistory,
+  RecordedLog,
+  RecordedPack,
+  RecordedWindow,
+} from '../../ports/recorded-log.ts';
+import type { Sql } from './sql.ts';
+import { ident, sql } from './sql.ts';
+
+/** Beyond any stream sequence: a partition without an end to its window. */
+const NO_END = 9_000_000_000_000_000;
+/** A clock of the ingest API may be slightly behind another's: the repeat record is read from a minute earlier. */
+const SKEW_MS = 60_000;
+
+type EntryRow = {
+  seq: string;
+  position: number;
+  entry_id: string;
+  type: 'track' | 'identify';
+  user_id: string;
+  name: string;
+  received_at: string;
+  created_at: string | null;
+  metadata: string;
+  context: string;
+  attributes: string;
+};
+
+type DecisionRow = Omit<RecordedDecision, 'message_version' | 'caps_version'> & {
+  caps_version: string;
+  seq: string;
+  user_id: string;
+  entry_id: string;
+  at: string;
+  message_version: number;
+};
+
+/**
+ * The audit in ClickHouse read back as the recorded log (the `RecordedLog` port). Repeated rows
+ * (a writer's retry) are dropped as they are met rather than with `FINAL`: every read is sorted
+ * by the row's identity, so repeats arrive one after the other.
+ */
+export class ClickHouseRecordedLog implements RecordedLog {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  async window(from: number, to: number): Promise<RecordedWindow> {
+    const rows = await this.rows<{ partition: number; start: string; end: string; entries: string }>(
+      sql`SELECT partition, minIf(seq, received_at >= ${from}) AS start, minIf(seq, received_at >= ${to}) AS end,
+          countIf(received_at >= ${from} AND received_at < ${to}) AS entries
+        FROM ${this.table('log_entries')} GROUP BY partition ORDER BY partition`,
+    );
+    const partitions = new Map<number, { start: number; end: number | undefined }>();
+    let entries = 0;
+    for (const row of rows) {
+      // minIf over no row is 0, and stream sequences start at 1.
+      if (Number(row.start) === 0) continue;
+      partitions.set(row.partition, {
+        start: Number(row.start),
+        end: Number(row.end) === 0 ? undefined : Number(row.end),
+      });
+      entries += Number(row.entries);
+    }
+    return { from, to, partitions, entries };
+  }
+
+  async histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>> {
+    const histories = new Map<
+      string,
+      {
+        attributes: FlatObject[];
+        sends: RecordedHistory['sends'][number][];
+        sent: RecordedHistory['sent'][number][];
+        entries: RecordedHistory['entries'][number][];
+      }
+    >();
+    const of = (user: string) => {
+      let history = histories.get(user);
+      if (history === undefined) {
+        history = { attributes: [], sends: [], sent: [], entries: [] };
+        histories.set(user, history);
+      }
+      return history;
+    };
+    if (window.partitions.size === 0) return histories;
+    const users = sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${this.inWindow(window)})`;
+    const before = this.beforeWindow(window);
+    const sends = await this.rows<{ user_id: string; message_id: string; count: string; last_at: string }>(
+      sql`SELECT user_id, message_id, count() AS count, max(at) AS last_at FROM ${this.table('decisions')} FINAL
+        WHERE outcome = 'sent' AND ${users} AND ${before} GROUP BY user_id, message_id`,
+    );
+    for (const row of sends)
+      of(row.user_id).sends.push({
+        message_id: row.message_id,
+        count: Number(row.count),
+        last_at: Number(row.last_at),
+      });
+    const sent = await this.rows<{
+      user_id: string;
+      message_id: string;
+      message_version: number;
+      at: string;
+      channel: Channel;
+    }>(
+      sql`SELECT user_id, message_id, message_version, at, channel FROM ${this.table('decisions')} FINAL
+        WHERE outcome = 'sent' AND ${users} AND ${before} AND at >= ${recentSince}`,
+    );
+    for (const row of sent)
+      of(row.user_id).sent.push({
+        message_id: row.message_id,
+        message_version: row.message_version,
+        at: Number(row.at),
+        channel: row.channel,
+      });
+    const since = window.from - REPEAT_WINDOW_MS - SKEW_MS;
+    const entries = await this.rows<{
+      user_id: string;
+      entry_id: string;
+      type: string;
+      received_at: string;
+      attributes: string;
+      effect: number;
+      seq: string;
+      position: number;
+      partition: number;
+    }>(
+      sql`SELECT partition, seq, position, user_id, entry_id, type, received_at, attributes,
+          type = 'identify' OR (user_id, entry_id, received_at) IN (
+            SELECT user_id, entry_id, at FROM ${this.table('decisions')} WHERE ${users} AND at >= ${since}
+          ) AS effect
+        FROM ${this.table('log_entries')}
+        WHERE ${users} AND ${before} AND (type = 'identify' OR received_at >= ${since})
+        ORDER BY partition, seq, position`,
+    );
+    let last = '';
+    for (const row of entries) {
+      const key = `${row.partition}:${row.seq}:${row.position}`;
+      if (key === last) continue; // a row written twice
+      last = key;
+      const history = of(row.user_id);
+      if (row.type === 'identify') history.attributes.push(JSON.parse(row.attributes) as FlatObject);
+      if (Number(row.received_at) >= since)
+        history.entries.push({ id: row.entry_id, at: Number(row.received_at), effect: row.effect === 1 });
+    }
+    return histories;
+  }
+
+  async *packs(window: RecordedWindow): AsyncIterable<RecordedPack> {
+    for (const [partition, bounds] of window.partitions) {
+      const inPartition = sql`partition = ${partition} AND seq >= ${bounds.start} AND seq < ${bounds.end ?? NO_END}`;
+      const entries = this.stream<EntryRow>(
+        sql`SELECT seq, position, entry_id, type, user_id, name, received_at, created_at, metadata, context, attributes
+          FROM ${this.table('log_entries')} WHERE ${inPartition} ORDER BY seq, position`,
+      )[Symbol.asyncIterator]();
+      const decisions = this.stream<DecisionRow>(
+        sql`SELECT seq, user_id, entry_id, at, message_id, message_version, caps_version, outcome, reason, subject, body, explanation
+          FROM ${this.table('decisions')} WHERE ${inPartition} ORDER BY seq, user_id, entry_id, at, message_id`,
+      )[Symbol.asyncIterator]();
+      let pendingDecision = await decisions.next();
+      let lastDecision = '';
+      let lastEntry = '';
+      let pack: { seq: number; entries: { entry: LogEntry; decisions: RecordedDecision[] }[] } | undefined;
+      const byEntry = new Map<string, RecordedDecision[]>();
+      const close = async (): Promise<RecordedPack | undefined> => {
+        if (pack === undefined) return undefined;
+        // The pack's recorded decisions, read up to the next pack's sequence, go to their entries.
+        byEntry.clear();
+        while (!pendingDecision.done && Number(pendingDecision.value.seq) <= pack.seq) {
+          const row = pendingDecision.value;
+          const key = `${row.seq}\n${row.user_id}\n${row.entry_id}\n${row.at}\n${row.message_id}`;
+          if (key !== lastDecision && Number(row.seq) === pack.seq) {
+            lastDecision = key;
+            const entryKey = `${row.user_id}\n${row.entry_id}\n${row.at}`;
+            const list = byEntry.get(entryKey) ?? [];
+            list.push(recorded(row));
+            byEntry.set(entryKey, list);
+          }
+          pendingDecision = await decisions.next();
+        }
+        for (const item of pack.entries)
+          item.decisions =
+            byEntry.get(`${item.entry.user_id}\n${item.entry.id}\n${item.entry.received_at}`) ?? [];
+        // An entry repeated in one message has the decisions once, on its first occurrence.
+        const seen = new Set<string>();
+        for (const item of pack.entries) {
+          const key = `${item.entry.user_id}\n${item.entry.id}\n${item.entry.received_at}`;
+          if (seen.has(key)) item.decisions = [];
+          seen.add(key);
+        }
+        return { partition, seq: pack.seq, entries: pack.entries };
+      };
+      for (let next = await entries.next(); !next.done; next = await entries.next()) {
+        const row = next.value;
+        const key = `${row.seq}:${row.position}`;
+        if (key === lastEntry) continue; // a row written twice
+        lastEntry = key;
+        if (pack !== undefined && pack.seq !== Number(row.seq)) {
+          const done = await close();
+          if (done !== undefined) yield done;
+          pack = undefined;
+        }
+        pack ??= { seq: Number(row.seq), entries: [] };
+        pack.entries.push({ entry: entryOf(row), decisions: [] });
+      }
+      const done = await close();
+      if (done !== undefined) yield done;
+    }
+  }
+
+  private table(name: string): Sql {
+    return sql`${ident(this.database)}.${ident(name)}`;
+  }
+
+  /** `seq` within the window of its partition: one array lookup a row rather than a condition per partition. */
+  private inWindow(window: RecordedWindow): Sql {
+    const { starts, ends } = this.bounds(window);
+    return sql`seq >= arrayElement(${starts}, partition + 1) AND seq < arrayElement(${ends}, partition + 1)`;
+  }
+
+  private beforeWindow(window: RecordedWindow): Sql {
+    const { starts } = this.bounds(window);
+    return sql`seq < arrayElement(${starts}, partition + 1)`;
+  }
+
+  private bounds(window: RecordedWindow): { starts: number[]; ends: number[] } {
+    const count = Math.max(...window.partitions.keys()) + 1;
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (let p = 0; p < count; p++) {
+      const bounds = window.partitions.get(p);
+      // A partition without a window: nothing is in it, everything is before it.
+      starts.push(bounds?.start ?? NO_END);
+      ends.push(bounds === undefined ? 0 : (bounds.end ?? NO_END));
+    }
+    return { starts, ends };
+  }
+
+  private async rows<T>(query: Sql): Promise<T[]> {
+    const result = await this.client.query({
+      query: query.text,
+      format: 'JSONEachRow',
+      clickhouse_settings: { max_execution_time: 0 },
+    });
+    return result.json<T>();
+  }
+
+  private async *stream<T>(query: Sql): AsyncIterable<T> {
+    const result = await this.client.query({
+      query: query.text,
+      format: 'JSONEachRow',
+      // A window's sort may be larger than memory allows: let ClickHouse spill to disk.
+      clickhouse_settings: { max_execution_time: 0, max_bytes_before_external_sort: String(1 << 30) },
+    });
+    for await (const rows of result.stream()) for (const row of rows as Row[]) yield row.json<T>();
+  }
+}
+
+const recorded = (row: DecisionRow): RecordedDecision => ({
+  message_id: row.message_id,
+  message_version: row.message_version,
+  caps_version: Number(row.caps_version),
+  outcome: row.outcome,
+  reason: row.reason,
+  subject: row.subject,
+  body: row.body,
+  explanation: row.explanation,
+});
+
+function entryOf(row: EntryRow): LogEntry {
+  const received_at = Number(row.received_at);
+  if (row.type === 'identify')
+    return {
+      type: 'identify',
+      id: row.entry_id,
+      user_id: row.user_id,
+      received_at,
+      attributes: JSON.parse(row.attributes) as FlatObject,
+    };
+  return {
+    type: 'track',
+    id: row.entry_id,
+    name: row.name,
+    user_id: row.user_id,
+    received_at,
+    created_at: row.created_at === null ? undefined : Number(row.created_at),
+    metadata: JSON.parse(row.metadata) as FlatObject,
+    context: JSON.parse(row.context) as FlatObject,
+  };
+}

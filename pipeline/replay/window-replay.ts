@@ -1,0 +1,160 @@
+import type { CompiledCaps } from '../core/caps.ts';
+import { compileCaps } from '../core/caps.ts';
+import { decide } from '../core/decide.ts';
+import type { LogEntry } from '../core/log-entry.ts';
+import type { GlobalCap, Message } from '../core/message-schema.ts';
+import { versionKey } from '../core/message-schema.ts';
+import type { RuleIndex } from '../core/rule-index.ts';
+import { buildRuleIndex } from '../core/rule-index.ts';
+import { rebuildState } from '../core/state-rebuild.ts';
+import type { UserState } from '../core/user-state.ts';
+import type { PositionedDecision } from '../ports/decision-sink.ts';
+import type { CatalogHistory, RecordedDecision, RecordedLog } from '../ports/recorded-log.ts';
+import type { ReplayReport } from './replay-report.ts';
+import { ReplayReportBuilder } from './replay-report.ts';
+
+/** What a what-if replay changes: messages (by id, replacing their recorded versions, or new) and the caps. */
+export type ReplayOverrides = {
+  readonly messages?: readonly Message[] | undefined;
+  readonly caps?: readonly GlobalCap[] | undefined;
+};
+
+export type WindowReplayOptions = {
+  readonly recorded: RecordedLog;
+  readonly catalog: CatalogHistory;
+  readonly overrides?: ReplayOverrides | undefined;
+  /** Receives the replayed decisions, in log order, a batch at a time (to store them). */
+  readonly sink?: ((decisions: readonly PositionedDecision[]) => Promise<void>) | undefined;
+  readonly onProgress?: ((entries: number, total: number) => void) | undefined;
+};
+
+/** A message version the catalog no longer has: the replay cannot use what the decisions used. */
+export class MissingVersionError extends Error {
+  override readonly name = 'MissingVersionError';
+}
+
+const SINK_BATCH = 10_000;
+
+/**
+ * Replays a window of the recorded log (issue #5): the state of each user at the window's start
+ * rebuilt from what the audit holds before it (`rebuildState`), then every entry of the window
+ * decided in log order by the same core as live. The messages an entry is decided with are the
+ * versions its recorded decisions name (every live candidate gets exactly one decision, so they
+ * are exactly the candidates the matcher had, even across a change of the message set inside the
+ * window); with overrides, an overridden message is replaced by its override for every entry of
+ * its trigger event, and a new one added. The caps likewise are the version the decisions
+ * recorded (`capsChooser`), or the overriding ones. Without overrides, the report says whether
+ * every decision came out as recorded.
+ */
+export async function replayWindow(
+  options: WindowReplayOptions,
+  from: number,
+  to: number,
+): Promise<ReplayReport> {
+  const { recorded, catalog, overrides, sink, onProgress } = options;
+  const capsFor = capsChooser(catalog, overrides?.caps);
+  const window = await recorded.window(from, to);
+  const histories = await recorded.histories(window, from - capsFor.horizon);
+  const states = new Map<string, UserState>();
+  for (const [user, history] of histories) {
+    const recent = history.sent
+      .filter(
+        (send) =>
+          catalog.messages.get(versionKey(send.message_id, send.message_version))?.global_cap_exempt !== true,
+      )
+      .map(({ at, channel }) => ({ at, channel }));
+    states.set(user, rebuildState({ ...history, recent }));
+  }
+  const indexFor = indexes(catalog, overrides?.messages);
+  const report = new ReplayReportBuilder(from, to);
+  let pending: PositionedDecision[] = [];
+  let done = 0;
+  for await (const pack of recorded.packs(window)) {
+    for (const { entry, decisions } of pack.entries) {
+      const caps = capsFor.for(pack.partition, entry, decisions);
+      const result = decide(states.get(entry.user_id), entry, indexFor(entry, decisions), caps);
+      states.set(entry.user_id, result.state);
+      report.add(entry, decisions, result.decisions);
+      const caps_version = overrides?.caps === undefined ? (decisions[0]?.caps_version ?? 0) : 0;
+      for (const decision of result.decisions)
+        pending.push({ decision, partition: pack.partition, seq: pack.seq, caps_version });
+      done++;
+    }
+    if (sink !== undefined && pending.length >= SINK_BATCH) {
+      await sink(pending);
+      pending = [];
+    }
+    if (done % 10_000 < pack.entries.length) onProgress?.(done, window.entries);
+  }
+  if (sink !== undefined && pending.length > 0) await sink(pending);
+  onProgress?.(done, window.entries);
+  return report.report();
+}
+
+/** The rule index an entry is decided with: its recorded candidates' versions, overridden as asked; one index per distinct set. */
+function indexes(catalog: CatalogHistory, overrides: readonly Message[] | undefined) {
+  const cache = new Map<string, RuleIndex>();
+  const overridden = new Set((overrides ?? []).map((m) => m.id));
+  return (entry: LogEntry, decisions: readonly RecordedDecision[]): RuleIndex => {
+    const versions = decisions
+      .filter((d) => !overridden.has(d.message_id))
+      .map((d) => versionKey(d.message_id, d.message_version))
+      .sort();
+    const event = entry.type === 'track' ? entry.name : '';
+    const key = overrides === undefined ? versions.join(',') : `${event}|${versions.join(',')}`;
+    let index = cache.get(key);
+    if (index === undefined) {
+      const messages = versions.map((name) => {
+        const message = catalog.messages.get(name);
+        if (message === undefined)
+          throw new MissingVersionError(
+            `the catalog has no ${name}, which a recorded decision used: the window cannot be replayed as it ran`,
+          );
+        return message;
+      });
+      for (const message of overrides ?? []) if (message.trigger.event === event) messages.push(message);
+      index = buildRuleIndex(messages);
+      cache.set(key, index);
+    }
+    return index;
+  };
+}
+
+/**
+ * The caps an entry is decided with: the version its recorded decisions name (the matcher records
+ * the version it used), or for an entry without decisions the last one used in its partition, or
+ * the version stored last before its `received_at`; the overriding caps, when given, always.
+ */
+function capsChooser(catalog: CatalogHistory, override: readonly GlobalCap[] | undefined) {
+  const fixed = override === undefined ? undefined : compileCaps(override);
+  const none = compileCaps([]);
+  const bySeq = new Map(
+    catalog.caps.map((v) => [v.seq, { stored_at: v.stored_at, compiled: compileCaps(v.caps) }]),
+  );
+  const lastIn = new Map<number, CompiledCaps>();
+  const all = [...catalog.caps.flatMap((v) => v.caps), ...(override ?? [])];
+  const stored = (time: number): CompiledCaps => {
+    let found = none;
+    for (const version of bySeq.values()) {
+      if (version.stored_at > time) break;
+      found = version.compiled;
+    }
+    return found;
+  };
+  return {
+    /** The longest window of any cap that may apply: sends that recent are needed before the window. */
+    horizon: all.reduce((longest, cap) => Math.max(longest, cap.per), 0),
+    for(partition: number, entry: LogEntry, decisions: readonly RecordedDecision[]): CompiledCaps {
+      if (fixed !== undefined) return fixed;
+      const version = decisions[0]?.caps_version;
+      if (version === undefined) return lastIn.get(partition) ?? stored(entry.received_at);
+      const caps = version === 0 ? none : bySeq.get(version)?.compiled;
+      if (caps === undefined)
+        throw new MissingVersionError(
+          `the catalog has no caps at sequence ${version}, which a recorded decision used: the window cannot be replayed as it ran`,
+        );
+      lastIn.set(partition, caps);
+      return caps;
+    },
+  };
+}
