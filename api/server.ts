@@ -24,6 +24,8 @@ import type { MessageDeps } from './routes/message-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
 import type { CatalogDeps } from './routes/catalog-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
+import type { ReplayDeps } from './routes/replay-routes.ts';
+import { replayRoutes } from './routes/replay-routes.ts';
 import type { StatsDeps } from './routes/stats-routes.ts';
 import { statsRoutes } from './routes/stats-routes.ts';
 import type { UserDeps } from './routes/user-routes.ts';
@@ -45,7 +47,8 @@ export type ApiDeps = IngestDeps &
   MessageDeps &
   UserDeps &
   CatalogDeps &
-  StatsDeps & {
+  StatsDeps &
+  ReplayDeps & {
     readonly keys: KeyStore;
     readonly ready: Readiness;
     readonly rateLimits: RateLimits;
@@ -201,6 +204,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   userRoutes(app, deps, guard);
   catalogRoutes(app, deps, guard);
   statsRoutes(app, deps, guard);
+  replayRoutes(app, deps, guard);
   await app.ready();
   return app;
 }

@@ -4,6 +4,7 @@ import type { NatsConnection } from 'nats';
 import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
+import { replayRunner } from '../api/replays/replay-runner.ts';
 import { buildApi } from '../api/server.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
@@ -41,6 +42,7 @@ export async function runApi(
     await ensureCatalogStream(jsm, ns);
     const app = await buildApi({
       log: new LogAppender(new JetStreamPublisher(nc), ns, config.partitions),
+      replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => Date.now(), report }),
       js: nc.jetstream(),
       jsm,
       ns,

@@ -8,6 +8,7 @@ import type { JetStreamManager, NatsConnection } from 'nats';
 import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
+import { replayRunner } from '../../api/replays/replay-runner.ts';
 import { buildApi } from '../../api/server.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { catalogStream, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
@@ -56,6 +57,7 @@ export async function apiFixture(
   const metrics = new NudgeMetrics();
   const app: FastifyInstance = await buildApi({
     log: new LogAppender(new JetStreamPublisher(nc), ns, PARTITIONS),
+    replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => NOW }),
     js: nc.jetstream(),
     jsm,
     ns,

@@ -175,6 +175,24 @@ const KNOWN: Readonly<Record<string, Known>> = {
     request: () => Promise.resolve({ url: '/v1/stats/deliveries' }),
     succeeds: false,
   },
+  'POST /v1/replays': {
+    scope: 'admin',
+    request: () => Promise.resolve({ url: '/v1/replays', body: { from: 0, to: 1_000 } }),
+  },
+  'POST /v1/replays/sweep': {
+    scope: 'admin',
+    request: () =>
+      Promise.resolve({
+        url: '/v1/replays/sweep',
+        body: { from: 0, to: 1_000, message: 'auth-none', limit: 'min_interval', values: ['1h'] },
+      }),
+  },
+  'GET /v1/replays/{id}': {
+    scope: 'read',
+    request: () => Promise.resolve({ url: '/v1/replays/r_0000000000000000' }),
+    // No such replay: 404 once let in.
+    succeeds: false,
+  },
   'GET /v1/users/{id}/eligibility': {
     scope: 'read',
     request: async (id) => {

@@ -12,6 +12,7 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
+import { replayRunner } from '../../api/replays/replay-runner.ts';
 import { buildApi } from '../../api/server.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
@@ -89,6 +90,7 @@ beforeAll(async () => {
   key = made.key;
   app = await buildApi({
     log: new LogAppender(new JetStreamPublisher(nc, 2_000), ns, 2),
+    replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => 1_793_610_000_000 }),
     js: nc.jetstream({ timeout: 2_000 }),
     jsm: await nc.jetstreamManager(),
     ns,

@@ -24,6 +24,8 @@ type Row = Omit<
  * ones. The clock is the caller's: it is a record of when things happened, never an input.
  */
 export class ClickHouseReplayStore implements ReplayStore {
+  private lastVersion = 0;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
@@ -48,11 +50,20 @@ export class ClickHouseReplayStore implements ReplayStore {
           params: JSON.stringify(record.params),
           report: JSON.stringify(record.report ?? null),
           error: record.error ?? '',
-          updated_at: Math.max(this.now(), record.created_at),
+          updated_at: this.nextVersion(record.created_at),
         },
       ],
       format: 'JSONEachRow',
     });
+  }
+
+  /**
+   * The row's version: its time, but always after the last one saved here, so that the record a
+   * replay saves when done is read over the one it saved a moment (or the same millisecond) before.
+   */
+  private nextVersion(createdAt: number): number {
+    this.lastVersion = Math.max(this.now(), createdAt, this.lastVersion + 1);
+    return this.lastVersion;
   }
 
   async get(replayId: string): Promise<ReplayRecord | undefined> {

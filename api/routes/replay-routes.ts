@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DurationSchema } from '../../pipeline/core/duration.ts';
+import { InstantSchema } from '../../pipeline/core/instant.ts';
+import { GlobalCapListSchema, MessageListSchema } from '../../pipeline/core/message-schema.ts';
+import type { SweepTarget } from '../../pipeline/replay/replay-job.ts';
+import { ApiError, ErrorBodySchema } from '../errors.ts';
+import type { ReplayRunner } from '../replays/replay-runner.ts';
+import type { ScopeGuard } from '../server.ts';
+
+export type ReplayDeps = { readonly replays: ReplayRunner };
+
+const Instant = z
+  .union([z.int().nonnegative(), InstantSchema])
+  .describe('integer ms since the epoch, or ISO 8601');
+
+const ReplayBody = z
+  .strictObject({
+    from: Instant,
+    to: Instant,
+    messages: MessageListSchema.optional().describe(
+      'messages that replace those of the same id (or are new)',
+    ),
+    caps: GlobalCapListSchema.optional().describe('global caps that replace those recorded'),
+  })
+  .meta({ id: 'ReplayRequest' });
+
+const SweepBody = z
+  .strictObject({
+    from: Instant,
+    to: Instant,
+    message: z.string().optional().describe('the message whose limit is swept'),
+    limit: z.enum(['min_interval', 'max_sends']).optional(),
+    cap: z.int().nonnegative().optional().describe('the place of the global cap swept, from 0'),
+    field: z.enum(['max', 'per']).optional(),
+    values: z
+      .array(z.union([DurationSchema, z.null()]))
+      .min(1)
+      .max(50)
+      .describe(
+        'durations ("15m", or ms) for min_interval and per; counts for max_sends (null: none) and max',
+      ),
+  })
+  .meta({ id: 'SweepRequest' });
+
+const Started = z.object({ replay_id: z.string(), status: z.literal('running'), url: z.string() });
+
+const Record = z
+  .object({
+    replay_id: z.string(),
+    kind: z.enum(['replay', 'sweep']),
+    params: z.unknown(),
+    status: z.enum(['running', 'done', 'failed']),
+    entries_done: z.int(),
+    entries_total: z.int(),
+    report: z.unknown().describe('when done: the report (README, "Replaying the recorded log")'),
+    error: z.string().nullable(),
+    created_at: z.int(),
+    updated_at: z.int(),
+  })
+  .meta({ id: 'Replay' });
+
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  429: ErrorBodySchema.describe('as many replays run as this API process allows: retry later'),
+  503: ErrorBodySchema,
+};
+
+/** `POST /v1/replays`, `POST /v1/replays/sweep` (admin), `GET /v1/replays/:id` (read). */
+export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: ScopeGuard): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const started = async (request: Parameters<ReplayRunner['start']>[0]) => {
+    if (request.from >= request.to) throw new ApiError(400, 'invalid_request', 'from: must be before to');
+    const replayId = await deps.replays.start(request).catch(() => {
+      throw new ApiError(
+        503,
+        'replays_unavailable',
+        'the recorded log (ClickHouse) did not answer; retry shortly',
+      );
+    });
+    if (replayId === undefined)
+      throw new ApiError(
+        429,
+        'too_many_replays',
+        'as many replays run as this API process allows: retry later',
+      );
+    return { replay_id: replayId, status: 'running' as const, url: `/v1/replays/${replayId}` };
+  };
+
+  routes.post(
+    '/v1/replays',
+    {
+      preParsing: guard('admin'),
+      schema: {
+        tags: ['replays'],
+        summary: 'Replay a window of the recorded log, as it ran or with messages or caps overridden',
+        description:
+          'Answers 202 at once; GET the url for progress and, when done, the report: identical or not, per message ' +
+          'before → after, flipped decisions with explanations. The decisions are kept in replay_decisions.',
+        body: ReplayBody,
+        response: { 202: Started, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { from, to, messages, caps } = request.body;
+      const answer = await started({ kind: 'replay', from, to, messages, caps });
+      void reply.code(202);
+      return answer;
+    },
+  );
+
+  routes.post(
+    '/v1/replays/sweep',
+    {
+      preParsing: guard('admin'),
+      schema: {
+        tags: ['replays'],
+        summary:
+          "Replay a window once per value of one limit: a message's min_interval or max_sends, or a cap's max or per",
+        body: SweepBody,
+        response: { 202: Started, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { from, to, values } = request.body;
+      const answer = await started({ kind: 'sweep', from, to, target: targetOf(request.body), values });
+      void reply.code(202);
+      return answer;
+    },
+  );
+
+  routes.get(
+    '/v1/replays/:id',
+    {
+      preParsing: guard('read'),
+      schema: {
+        tags: ['replays'],
+        summary: 'A replay: its progress, and its report once done',
+        params: z.object({ id: z.string().regex(/^r_[0-9a-f]{16}$/, 'a replay id, r_ and 16 hex digits') }),
+        response: { 200: Record, ...errors },
+      },
+    },
+    async (request) => {
+      const record = await deps.replays.get(request.params.id).catch(() => {
+        throw new ApiError(
+          503,
+          'replays_unavailable',
+          'the replays (ClickHouse) did not answer; retry shortly',
+        );
+      });
+      if (record === undefined) throw new ApiError(404, 'not_found', `no replay ${request.params.id}`);
+      return record;
+    },
+  );
+}
+
+function targetOf(body: {
+  message?: string | undefined;
+  limit?: string | undefined;
+  cap?: number | undefined;
+  field?: string | undefined;
+}): SweepTarget {
+  if (body.message !== undefined && (body.limit === 'min_interval' || body.limit === 'max_sends'))
+    return { message: body.message, limit: body.limit };
+  if (body.cap !== undefined && (body.field === 'max' || body.field === 'per'))
+    return { cap: body.cap, field: body.field };
+  throw new ApiError(
+    400,
+    'invalid_request',
+    'give message and limit (min_interval or max_sends), or cap and field (max or per)',
+  );
+}
