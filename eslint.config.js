@@ -64,4 +64,22 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard runs in a browser, with Chart.js loaded before it.
+    files: ['dashboards/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'URLSearchParams',
+          'Chart',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

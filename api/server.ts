@@ -24,6 +24,7 @@ import type { MessageDeps } from './routes/message-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
 import type { CatalogDeps } from './routes/catalog-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import type { ReplayDeps } from './routes/replay-routes.ts';
 import { replayRoutes } from './routes/replay-routes.ts';
 import type { StatsDeps } from './routes/stats-routes.ts';
@@ -58,7 +59,7 @@ export type ApiDeps = IngestDeps &
     readonly logger?: boolean | { level: string };
   };
 
-const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs)(\/|\?|$)/;
+const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs|dashboard)(\/|\?|$)/;
 
 /**
  * A route's check of the request's API key, for one scope: after the rate limit (on request), so
@@ -205,6 +206,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   catalogRoutes(app, deps, guard);
   statsRoutes(app, deps, guard);
   replayRoutes(app, deps, guard);
+  dashboardRoutes(app);
   await app.ready();
   return app;
 }

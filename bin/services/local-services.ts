@@ -138,11 +138,19 @@ export async function servicesUp(
     }
     await start(service, binary, join(root, service.name), report);
   }
-  // The command-line client, for analysts and for the tests that check the stats against it.
-  if ((only === undefined || only.includes('clickhouse')) && findBinary('clickhouse-client') === undefined) {
-    report('clickhouse: clickhouse-client not found, installing the Debian package clickhouse-client');
+  // Tools beside the services: ClickHouse's command-line client (for analysts, and for the tests
+  // that check the stats against it) and Chromium (for the dashboard's browser test).
+  const tools = [
+    { binary: 'clickhouse-client', debianPackage: 'clickhouse-client', for: 'clickhouse' },
+    { binary: 'chromium', debianPackage: 'chromium', for: undefined },
+  ] as const;
+  for (const tool of tools) {
+    if (only !== undefined && (tool.for === undefined || !only.includes(tool.for))) continue;
+    if (findBinary(tool.binary) !== undefined) continue;
+    report(`tools: ${tool.binary} not found, installing the Debian package ${tool.debianPackage}`);
     if (!aptUpdated) apt(['update']);
-    apt(['install', '-y', '--no-install-recommends', 'clickhouse-client']);
+    aptUpdated = true;
+    apt(['install', '-y', '--no-install-recommends', tool.debianPackage]);
   }
 }
 

@@ -1,27 +1,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
-import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { dayPartitions, isClean } from '../../pipeline/adapters/clickhouse/day-parts.ts';
-import { FactsCompactor } from '../../pipeline/adapters/clickhouse/facts-compactor.ts';
-import { applyMessages } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
-import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import type { Message } from '../../pipeline/core/message-schema.ts';
-import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
-import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
 import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
-import { Replayer } from '../../pipeline/replay/replayer.ts';
 import { apiFixture } from './api-fixture.ts';
+import { DAY, END, HOUR, recordTraffic, T0 } from './recorded-traffic.ts';
 
 const run = promisify(execFile);
 const config = loadConfig(process.env);
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
-const T0 = Date.UTC(2026, 9, 5); // three days of traffic from here
-const END = T0 + 3 * DAY;
 
 let api: Awaited<ReturnType<typeof apiFixture>>;
 let messages: Message[];
@@ -62,102 +51,9 @@ async function get(url: string): Promise<Record<string, unknown>> {
   return JSON.parse(response.body) as Record<string, unknown>;
 }
 
-/** A seeded traffic mix: 40 users over three days, three messages with limits that bite, a goal. */
-function traffic(): LogEntry[] {
-  let seed = 7;
-  const random = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  const entries: LogEntry[] = [];
-  for (let i = 0; i < 1_500; i++) {
-    const user_id = `u${Math.floor(random() * 40)}`;
-    const received_at = T0 + Math.floor((i / 1_500) * 3 * DAY);
-    const pick = random();
-    if (pick < 0.05)
-      entries.push({
-        type: 'identify',
-        id: `i${i}`,
-        user_id,
-        received_at,
-        attributes: { plan: random() < 0.5 ? 'pro' : 'free' },
-      });
-    else if (pick < 0.15)
-      entries.push({ type: 'track', id: `g${i}`, name: 'upgraded', user_id, received_at });
-    else
-      entries.push({
-        type: 'track',
-        id: `e${i}`,
-        name: pick < 0.6 ? 'upload' : 'purchase',
-        user_id,
-        received_at,
-        metadata: { size: Math.floor(random() * 10) },
-      });
-  }
-  return entries;
-}
-
 beforeAll(async () => {
   api = await apiFixture();
-  await migrateAudit(api.clickhouse, api.ns.database);
-  messages = MessageListSchema.parse([
-    {
-      id: 'upload-ready',
-      channel: 'push',
-      state: 'live',
-      trigger: { event: 'upload', where: { field: 'metadata.size', op: 'gt', value: 2 } },
-      frequency: { min_interval: '2h' },
-      template: { body: 'ready' },
-      goal: { event: 'upgraded', within: '1d' },
-    },
-    {
-      id: 'thanks',
-      channel: 'email',
-      state: 'live',
-      trigger: { event: 'purchase' },
-      audience: { field: 'user.plan', op: 'eq', value: 'pro' },
-      frequency: { max_sends: 3 },
-      template: { body: 'thanks' },
-    },
-    { id: 'nudge', channel: 'sms', state: 'live', trigger: { event: 'upload' }, template: { body: 'hi' } },
-  ]);
-  await applyMessages(api.nc.jetstream(), await api.nc.jetstreamManager(), api.ns, messages, T0);
-  log = traffic();
-  const replayer = new Replayer(buildRuleIndex(messages), compileCaps([{ max: 2, per: DAY }]));
-  decisions = log.flatMap((entry, seq) =>
-    replayer.apply(entry).map((decision) => ({ decision, partition: 0, seq })),
-  );
-  const audit = new ClickHouseAuditSink(api.clickhouse, api.ns.database);
-  await audit.insertEntries(log.map((entry, seq) => ({ entry, partition: 0, seq, position: 0 })));
-  const byDay = (day: number) => decisions.filter((d) => Math.floor((d.decision.at - T0) / DAY) === day);
-  // Day 0 written once and merged; day 1 written, merged, then a batch of it written again (a
-  // writer's retry after a crash); day 2 written in two inserts with a repeated batch, never merged.
-  await audit.insertDecisions(byDay(0));
-  await audit.insertDecisions(byDay(1));
-  const compactor = new FactsCompactor(api.clickhouse, api.ns.database, {
-    quietMs: 0,
-    todayQuietMs: 0,
-    everyMs: 0,
-  });
-  while ((await compactor.step()) > 0);
-  await audit.insertDecisions(byDay(1).slice(0, 40));
-  await audit.insertDecisions(byDay(2).slice(0, 100));
-  await audit.insertDecisions(byDay(2));
-  await api.clickhouse.insert({
-    table: `${api.ns.database}.delivery_outcomes`,
-    values: decisions
-      .filter((d) => d.decision.outcome === 'sent')
-      .map((d, i) => ({
-        decision_id: d.decision.decision_id,
-        channel: d.decision.channel,
-        outcome: i % 5 === 0 ? 'failed' : 'delivered',
-        attempts: 1 + (i % 3),
-        status: i % 5 === 0 ? 500 : 200,
-        latency_ms: 100 + ((i * 37) % 900),
-        at: d.decision.at + 1_000,
-      })),
-    format: 'JSONEachRow',
-  });
+  ({ messages, log, decisions } = await recordTraffic(api));
 }, 120_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import {
   isRepeat,
   recordApplied,
   REPEAT_MAX_IDS,
+  REPEAT_SKEW_MS,
   REPEAT_WINDOW_MS,
 } from '../../pipeline/core/applied-entries.ts';
 import { decide } from '../../pipeline/core/decide.ts';
@@ -26,10 +27,14 @@ describe('the record of applied entries', () => {
     expect(isRepeat(applied, 'e1', T0 - MINUTE)).toBe(true);
   });
 
-  it('keeps the newest ids only, and none past the window of the newest entry', () => {
+  it('keeps the newest ids only, and none past the window of the newest entry and the skew allowed', () => {
+    const edge = T0 + REPEAT_WINDOW_MS + REPEAT_SKEW_MS;
     let applied = recordApplied([], 'old', T0);
-    applied = recordApplied(applied, 'late', T0 + REPEAT_WINDOW_MS);
-    expect(applied).toEqual(['late', T0 + REPEAT_WINDOW_MS]);
+    applied = recordApplied(applied, 'later', edge - 1);
+    expect(applied).toEqual(['old', T0, 'later', edge - 1]);
+    applied = recordApplied(applied, 'late', edge);
+    expect(applied).toEqual(['later', edge - 1, 'late', edge]);
+    applied = [];
     for (let i = 0; i < REPEAT_MAX_IDS + 5; i++)
       applied = recordApplied(applied, `e${i}`, T0 + REPEAT_WINDOW_MS);
     expect(applied).toHaveLength(REPEAT_MAX_IDS * 2);

@@ -76,15 +76,15 @@ function historyOf(
     sends.set(d.message_id, { message_id: d.message_id, count: (known?.count ?? 0) + 1, last_at: d.at });
   }
   return {
-    attributes: mine.flatMap(({ entry }) => (entry.type === 'identify' ? [entry.attributes] : [])),
     sends: [...sends.values()],
     recent: sent.filter((d) => !exempt.has(d.message_id)).map((d) => ({ at: d.at, channel: d.channel })),
     entries: mine
-      .filter(({ entry }) => entry.received_at > at - REPEAT_WINDOW_MS - MINUTE)
+      .filter(({ entry }) => entry.type === 'identify' || entry.received_at > at - REPEAT_WINDOW_MS - MINUTE)
       .map(({ entry, made }) => ({
         id: entry.id,
         at: entry.received_at,
         effect: entry.type === 'identify' || made.length > 0,
+        attributes: entry.type === 'identify' ? entry.attributes : undefined,
       })),
   };
 }
@@ -118,9 +118,8 @@ describe('rebuildState', () => {
     );
   });
 
-  it('merges attributes in log order and orders sends by message id and recent sends by time', () => {
+  it('merges attributes in log order, once for a repeated identify, and orders sends by message id and recent sends by time', () => {
     const state = rebuildState({
-      attributes: [{ plan: 'pro', name: 'Ann' }, { plan: null }, { seats: 3 }],
       sends: [
         { message_id: 'b', count: 2, last_at: T0 },
         { message_id: 'a', count: 1, last_at: T0 - HOUR },
@@ -130,13 +129,17 @@ describe('rebuildState', () => {
         { at: T0 - HOUR, channel: 'sms' },
       ],
       entries: [
+        { id: 'p', at: T0 - 5 * HOUR, effect: true, attributes: { plan: 'pro', name: 'Ann' } },
+        { id: 'q', at: T0 - 5 * HOUR + 5 * MINUTE, effect: true, attributes: { plan: null } },
+        // A repeat of p, stamped anew within the hour: dropped live, so not applied again.
+        { id: 'p', at: T0 - 5 * HOUR + 10 * MINUTE, effect: true, attributes: { plan: 'pro', name: 'Ann' } },
         { id: 'x', at: T0 - 2 * HOUR, effect: true },
         { id: 'y', at: T0 - HOUR, effect: false },
         { id: 'x', at: T0, effect: true },
       ],
     });
     expect(state).toEqual({
-      attributes: { name: 'Ann', seats: 3 },
+      attributes: { name: 'Ann' },
       sends: ['a', 1, T0 - HOUR, 'b', 2, T0],
       recent: [T0 - HOUR, 'sms', T0, 'push'],
       // x at T0 - 2h is past the hour by T0, so x at T0 is a new entry, recorded anew.

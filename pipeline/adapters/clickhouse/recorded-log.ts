@@ -3,6 +3,7 @@ import { REPEAT_WINDOW_MS } from '../../core/applied-entries.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
 import type { Channel } from '../../core/message-schema.ts';
 import type { FlatObject } from '../../core/scalar.ts';
+import type { HistoryEntry } from '../../core/state-rebuild.ts';
 import type {
   RecordedDecision,
   RecordedHistory,
@@ -76,16 +77,15 @@ export class ClickHouseRecordedLog implements RecordedLog {
     const histories = new Map<
       string,
       {
-        attributes: FlatObject[];
         sends: RecordedHistory['sends'][number][];
         sent: RecordedHistory['sent'][number][];
-        entries: RecordedHistory['entries'][number][];
+        entries: HistoryEntry[];
       }
     >();
     const of = (user: string) => {
       let history = histories.get(user);
       if (history === undefined) {
-        history = { attributes: [], sends: [], sent: [], entries: [] };
+        history = { sends: [], sent: [], entries: [] };
         histories.set(user, history);
       }
       return history;
@@ -145,10 +145,12 @@ export class ClickHouseRecordedLog implements RecordedLog {
       const key = `${row.partition}:${row.seq}:${row.position}`;
       if (key === last) continue; // a row written twice
       last = key;
-      const history = of(row.user_id);
-      if (row.type === 'identify') history.attributes.push(JSON.parse(row.attributes) as FlatObject);
-      if (Number(row.received_at) >= since)
-        history.entries.push({ id: row.entry_id, at: Number(row.received_at), effect: row.effect === 1 });
+      of(row.user_id).entries.push({
+        id: row.entry_id,
+        at: Number(row.received_at),
+        effect: row.effect === 1,
+        attributes: row.type === 'identify' ? (JSON.parse(row.attributes) as FlatObject) : undefined,
+      });
     }
     return histories;
   }
