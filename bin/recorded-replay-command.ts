@@ -36,6 +36,8 @@ export async function runRecorded(
   const clickhouse = createClient({
     url: config.clickhouseUrl,
     request_timeout: 3_600_000,
+    // Long replays read for minutes: progress headers keep the connection alive meanwhile.
+    clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
     log: { level: ClickHouseLogLevel.OFF },
   });
   const nc = await connectNats(config.natsUrl, `nudge replay ${replayId}`);

@@ -1,0 +1,187 @@
+// `npm run bench:replay [-- --entries N --users N --rounds N]`: records a window of N entries
+// (1,000,000 by default) in ClickHouse as the live pipeline records it, then replays it from there
+// (`replayWindow`, what `nudge replay --from --to` runs) and reports entries/s and the hash of its
+// decisions, the same on every round; next to reading the same window back without deciding,
+// measured in the same run, and to the live rate of bench:pipeline. Needs the services.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
+import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
+import { ClickHouseRecordedLog } from '../../pipeline/adapters/clickhouse/recorded-log.ts';
+import {
+  applyCaps,
+  applyMessages,
+  catalogHistory,
+  catalogStream,
+  ensureCatalogStream,
+  readCatalog,
+} from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { compileCaps } from '../../pipeline/core/caps.ts';
+import type { LogEntry } from '../../pipeline/core/log-entry.ts';
+import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
+import { partitionOf } from '../../pipeline/core/partition.ts';
+import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
+import { Namespace } from '../../pipeline/namespace.ts';
+import { parseEntry } from '../../pipeline/parse-entry.ts';
+import type { PositionedEntry } from '../../pipeline/ports/audit-sink.ts';
+import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
+import type { LineSink } from '../../pipeline/ports/line-sink.ts';
+import { Replayer } from '../../pipeline/replay/replayer.ts';
+import { replayWindow } from '../../pipeline/replay/window-replay.ts';
+import { workloadCaps, workloadMessages, writeWorkloadLog } from '../core/workload.ts';
+
+const { values } = parseArgs({
+  options: {
+    entries: { type: 'string', default: '1000000' },
+    users: { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const size = { entries: Number(values.entries), users: Number(values.users), messages: 100, events: 100 };
+const config = loadConfig(process.env);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const ns = new Namespace(`bench_replay_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
+const clickhouse = createClient({
+  url: config.clickhouseUrl,
+  request_timeout: 3_600_000,
+  // Long replays read for minutes: progress headers keep the connection alive meanwhile.
+  clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
+});
+const nc = await connectNats(config.natsUrl, 'bench replay');
+const PACK = 100;
+
+/** The workload's entries, parsed as the log's readers parse them. */
+async function workload(): Promise<LogEntry[]> {
+  const entries: LogEntry[] = [];
+  const sink: LineSink = {
+    writeLine: (line) => {
+      entries.push(parseEntry(line, () => 'workload'));
+    },
+    flush: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  await writeWorkloadLog(size, sink);
+  return entries;
+}
+
+/**
+ * Records the entries as the pipeline does: in the catalog the messages and caps, in ClickHouse
+ * every entry with its partition, its log message (up to 100 entries of one partition) and its
+ * place there, and every decision the core makes with the caps version it used.
+ */
+async function record(
+  entries: readonly LogEntry[],
+): Promise<{ from: number; to: number; decisions: number }> {
+  const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
+  await ensureCatalogStream(jsm, ns);
+  const first = entries[0]?.received_at ?? 0;
+  await applyMessages(js, jsm, ns, MessageListSchema.parse(workloadMessages(size)), first);
+  await applyCaps(js, jsm, ns, workloadCaps);
+  const catalog = await readCatalog(jsm, ns);
+  const replayer = new Replayer(buildRuleIndex(catalog.messages), compileCaps(catalog.caps));
+  await migrateAudit(clickhouse, ns.database);
+  const audit = new ClickHouseAuditSink(clickhouse, ns.database);
+  const partitions = config.partitions;
+  const packs = new Map<number, { seq: number; size: number }>();
+  let seq = 0;
+  let rows: PositionedEntry[] = [];
+  let made: PositionedDecision[] = [];
+  let decisions = 0;
+  for (const entry of entries) {
+    const partition = partitionOf(entry.user_id, partitions);
+    let pack = packs.get(partition);
+    if (pack === undefined || pack.size === PACK) {
+      // One stream for all partitions, as JetStream numbers them.
+      pack = { seq: ++seq, size: 0 };
+      packs.set(partition, pack);
+    }
+    rows.push({ entry, partition, seq: pack.seq, position: pack.size++ });
+    for (const decision of replayer.apply(entry))
+      made.push({ decision, partition, seq: pack.seq, caps_version: catalog.capsVersion });
+    if (rows.length >= 200_000) {
+      await audit.insertEntries(rows);
+      await audit.insertDecisions(made);
+      decisions += made.length;
+      log(`recorded ${rows.length + decisions} rows so far…`);
+      rows = [];
+      made = [];
+    }
+  }
+  await audit.insertEntries(rows);
+  await audit.insertDecisions(made);
+  decisions += made.length;
+  const last = entries[entries.length - 1]?.received_at ?? 0;
+  return { from: first, to: last + 1, decisions };
+}
+
+try {
+  log(
+    `${size.entries.toLocaleString('en-US')} entries over ${size.users.toLocaleString('en-US')} users, ${size.messages} messages on ${size.events} events…`,
+  );
+  const entries = await workload();
+  const window = await record(entries);
+  log(`recorded ${window.decisions.toLocaleString('en-US')} decisions; replaying…`);
+  const recorded = new ClickHouseRecordedLog(clickhouse, ns.database);
+  // The baseline: the same window read back, merged with its decisions, in log order, not decided.
+  let read = { ms: Infinity, entries: 0 };
+  for (let round = 0; round < Number(values.rounds); round++) {
+    const started = performance.now();
+    let count = 0;
+    for await (const pack of recorded.packs(await recorded.window(window.from, window.to)))
+      count += pack.entries.length;
+    read = { ms: Math.min(read.ms, performance.now() - started), entries: count };
+  }
+  const catalog = await catalogHistory(nc.jetstream(), ns);
+  const runs: { ms: number; hash: string; entries: number; decisions: number; identical: boolean }[] = [];
+  for (let round = 0; round < Number(values.rounds); round++) {
+    const started = performance.now();
+    const report = await replayWindow({ recorded, catalog }, window.from, window.to);
+    runs.push({ ms: performance.now() - started, ...report });
+    log(
+      `round ${round + 1}: ${Math.round(report.entries / ((performance.now() - started) / 1000))} entries/s, hash ${report.hash}, identical ${String(report.identical)}`,
+    );
+  }
+  const best = runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const hashes = new Set(runs.map((r) => r.hash));
+  if (hashes.size !== 1) throw new Error(`the replays' hashes differ: ${[...hashes].join(', ')}`);
+  const pipeline = await readFile(new URL('../out/pipeline.json', import.meta.url), 'utf8')
+    .then((text) => JSON.parse(text) as { pipeline?: { entries_per_s?: number } })
+    .catch(() => undefined);
+  const live = pipeline?.pipeline?.entries_per_s;
+  const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
+  const table = [
+    `${best.entries.toLocaleString('en-US')} entries, ${best.decisions.toLocaleString('en-US')} decisions (100 messages on 100 events, ${size.users.toLocaleString('en-US')} users, a week of traffic), best of ${runs.length}; ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| run | seconds | entries/s | ÷ reading the window |',
+    '| --- | ---: | ---: | ---: |',
+    `| reading the window back (baseline) | ${(read.ms / 1000).toFixed(1)} | ${rate(read.entries, read.ms).toLocaleString('en-US')} | 1 |`,
+    `| replaying it | ${(best.ms / 1000).toFixed(1)} | ${rate(best.entries, best.ms).toLocaleString('en-US')} | ${(read.ms / best.ms).toFixed(2)} |`,
+    '',
+    `Hash of the decisions, every round: \`${best.hash}\`; identical to the recorded decisions: ${String(best.identical)}.` +
+      (live === undefined
+        ? ' (No bench:pipeline result in bench/out/ to compare with: run `npm run bench:pipeline`.)'
+        : ` The live pipeline (bench:pipeline, bench/out/pipeline.json) decided ${live.toLocaleString('en-US')} entries/s end to end: replay is ${(rate(best.entries, best.ms) / live).toFixed(1)}× that.`),
+  ].join('\n');
+  process.stdout.write(`${table}\n`);
+  const dir = new URL('../out/', import.meta.url).pathname;
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    `${dir}replay.json`,
+    `${JSON.stringify({ size, read, runs, live_entries_per_s: live ?? null }, null, 2)}\n`,
+  );
+  if (size.entries >= 1_000_000) {
+    const doc = new URL('../README.md', import.meta.url).pathname;
+    const text = await readFile(doc, 'utf8');
+    const marked = /(<!-- bench:replay:start -->\n)[\s\S]*?(<!-- bench:replay:end -->)/;
+    if (marked.test(text)) await writeFile(doc, text.replace(marked, `$1\n${table}\n\n$2`));
+  }
+} finally {
+  await (await nc.jetstreamManager()).streams.delete(catalogStream(ns)).catch(() => false);
+  await nc.drain();
+  await clickhouse.command({ query: `DROP DATABASE IF EXISTS \`${ns.database}\`` });
+  await clickhouse.close();
+}
