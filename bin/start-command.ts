@@ -7,15 +7,32 @@ import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { FactsCompactor } from '../pipeline/adapters/clickhouse/facts-compactor.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
-import { catalogStream, ensureCatalogStream, readCatalog } from '../pipeline/adapters/nats/catalog-stream.ts';
+import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
+import { auditCaughtUp } from '../pipeline/adapters/nats/audit-progress.ts';
+import { JetStreamCheckpoints } from '../pipeline/adapters/nats/jetstream-checkpoints.ts';
+import { auditRebuild } from '../pipeline/replay/partition-rebuild.ts';
+import {
+  catalogHistory,
+  catalogStream,
+  ensureCatalogStream,
+  readCatalog,
+} from '../pipeline/adapters/nats/catalog-stream.ts';
 import { DeliveryForwarder, ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
 import {
   ensureDecisionsStream,
   JetStreamDecisionSink,
 } from '../pipeline/adapters/nats/jetstream-decision-sink.ts';
+import {
+  ensureDeadLettersStream,
+  JetStreamDeadLetters,
+} from '../pipeline/adapters/nats/jetstream-dead-letters.ts';
 import { JetStreamLogSource } from '../pipeline/adapters/nats/jetstream-log-source.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
-import { decisionReader, logEntryReader } from '../pipeline/adapters/nats/stream-readers.ts';
+import {
+  deadLetterReader,
+  decisionReader,
+  logEntryReader,
+} from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
@@ -61,21 +78,13 @@ export async function runMatcher(
     await ensureDecisionsStream(jsm, ns);
     await ensureDeliveriesStream(jsm, ns);
     await ensureCatalogStream(jsm, ns);
+    await ensureDeadLettersStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
     const events = new RedisEventCatalog(redis, ns);
-    const source = new JetStreamLogSource(
-      js,
-      ns,
-      undefined,
-      (partition, pending) => {
-        metrics.partitionLag.set({ partition: String(partition) }, pending);
-      },
-      (problem) => {
-        metrics.rejectedLines.inc();
-        report(`skipped a line of the log that is not an entry (it stays in the stream): ${problem}`);
-      },
-    );
+    const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
+      metrics.partitionLag.set({ partition: String(partition) }, pending);
+    });
     const backlog = (writer: string) => ({
       onBacklog: (pending: number) => {
         metrics.writerBacklog.set({ writer }, pending);
@@ -91,6 +100,13 @@ export async function runMatcher(
           : new RedisStateStore(redis, ns),
       source,
       sink: new JetStreamDecisionSink(js, ns),
+      deadLetters: new JetStreamDeadLetters(js, ns),
+      checkpoints: new JetStreamCheckpoints(js, ns),
+      rebuild: auditRebuild({
+        recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
+        catalog: () => catalogHistory(js, ns),
+        caughtUp: auditCaughtUp(jsm, ns, 'audit_writer', report),
+      }),
       refreshRules: catalogWatcher(jsm, ns, report),
       background: [
         stepper(
@@ -115,6 +131,12 @@ export async function runMatcher(
               ...backlog('decisions to ClickHouse'),
             }),
             (i) => audit.insertDecisions(i),
+          ),
+        ),
+        stepper(
+          'dead letters to ClickHouse',
+          new AuditWriter(deadLetterReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (letters) =>
+            audit.insertDeadLetters(letters),
           ),
         ),
         stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),

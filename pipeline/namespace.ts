@@ -40,6 +40,42 @@ export class Namespace {
     return `${this.name}.decisions.${partition}`;
   }
 
+  /** The JetStream key-value bucket of each partition's committed position (`KV_<NS>_CHECKPOINTS`). */
+  get checkpointsBucket(): string {
+    return `${this.name.toUpperCase()}_CHECKPOINTS`;
+  }
+
+  /** The stream behind the checkpoints bucket. */
+  get checkpointsStream(): string {
+    return `KV_${this.checkpointsBucket}`;
+  }
+
+  /** Every JetStream stream the pipeline makes for the namespace (to remove one). */
+  get streams(): string[] {
+    return [
+      this.logStream,
+      this.decisionsStream,
+      this.deliveriesStream,
+      this.deadLettersStream,
+      this.checkpointsStream,
+      this.catalogStream,
+    ];
+  }
+
+  /** `<NS>_CATALOG`: every version of every message and of the caps. */
+  get catalogStream(): string {
+    return `${this.name.toUpperCase()}_CATALOG`;
+  }
+
+  /** `<NS>_DEAD_LETTERS`, subjects `<ns>.dead_letters.<partition>`: what the matcher could not decide. */
+  get deadLettersStream(): string {
+    return `${this.name.toUpperCase()}_DEAD_LETTERS`;
+  }
+
+  deadLettersSubject(partition: number): string {
+    return `${this.name}.dead_letters.${partition}`;
+  }
+
   get deliveriesStream(): string {
     return `${this.name.toUpperCase()}_DELIVERIES`;
   }

@@ -184,8 +184,7 @@ try {
 } finally {
   const nc = await connectNats(config.natsUrl, 'bench cleanup');
   const jsm = await nc.jetstreamManager();
-  for (const stream of [ns.logStream, `${ns.name.toUpperCase()}_CATALOG`])
-    await jsm.streams.delete(stream).catch(() => false);
+  for (const stream of ns.streams) await jsm.streams.delete(stream).catch(() => false);
   await nc.drain();
   const keys = await redis.keys(`${ns.name}:*`);
   if (keys.length > 0) await redis.del(...keys);

@@ -13,7 +13,6 @@ import { Redis } from 'ioredis';
 import {
   applyCaps,
   applyMessages,
-  catalogStream,
   ensureCatalogStream,
 } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream, LogPublisher } from '../../pipeline/adapters/nats/log-stream.ts';
@@ -106,8 +105,7 @@ async function publishAll(ns: Namespace, list: readonly LogEntry[]): Promise<voi
 }
 
 async function removeNamespace(ns: Namespace): Promise<void> {
-  for (const stream of [ns.logStream, ns.decisionsStream, ns.deliveriesStream, catalogStream(ns)])
-    await jsm.streams.delete(stream).catch(() => false);
+  for (const stream of ns.streams) await jsm.streams.delete(stream).catch(() => false);
   for (;;) {
     const keys = await redis.keys(`${ns.name}:*`);
     if (keys.length === 0) break;

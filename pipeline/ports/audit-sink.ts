@@ -1,4 +1,5 @@
 import type { LogEntry } from '../core/log-entry.ts';
+import type { DeadLetter } from './dead-letters.ts';
 import type { PositionedDecision } from './decision-sink.ts';
 import type { DeliveryOutcome } from './delivery.ts';
 
@@ -22,4 +23,5 @@ export type AuditSink = {
   insertEntries(entries: readonly PositionedEntry[]): Promise<void>;
   insertDecisions(decisions: readonly PositionedDecision[]): Promise<void>;
   insertOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void>;
+  insertDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
 };

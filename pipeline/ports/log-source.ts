@@ -1,10 +1,22 @@
 import type { LogEntry } from '../core/log-entry.ts';
 
+/** A line of a log message that breaks the entry contract: it is dead-lettered, never decided. */
+export type MalformedLine = {
+  /** Its place among the message's lines (0 first). */
+  readonly index: number;
+  readonly line: string;
+  readonly problem: string;
+};
+
 /** One message of a partition's log: one or more entries, in order, at one stream sequence. */
 export type LogMessage = {
   /** The message's position in the log stream; grows along a partition. */
   readonly seq: number;
   readonly entries: readonly LogEntry[];
+  /** When the log stored the message, ms (0 when the log does not say). */
+  readonly stored_at?: number;
+  /** The message's lines that are no entries (none, mostly). */
+  readonly malformed?: readonly MalformedLine[];
 };
 
 /**

@@ -69,4 +69,13 @@ export type RecordedLog = {
   /** The histories of the window's users before it; recent sends from `recentSince` on. */
   histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>>;
   packs(window: RecordedWindow): AsyncIterable<RecordedPack>;
+  /**
+   * The histories of every user of a partition through stream sequence `upTo` (what a state
+   * store that lost its data needs back); recent sends from `horizonMs` before its last entry.
+   */
+  partitionHistories(
+    partition: number,
+    upTo: number,
+    horizonMs: number,
+  ): Promise<Map<string, RecordedHistory>>;
 };

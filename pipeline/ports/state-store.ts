@@ -16,11 +16,26 @@ export type StateStore = {
   /** The states of these users (undefined for a user with none) and the partition's applied position, in one round trip. */
   load(partition: number, userIds: readonly string[]): Promise<LoadedStates>;
   /**
-   * Atomically writes the states and the new applied position, if `epoch` still holds the lease
-   * and `applied` is beyond the stored position. Idempotent in effect: a batch committed once is
-   * never committed again (its position is no longer beyond). Returns why it refused, if it did.
+   * Atomically writes the states and moves the applied position from `from` to `applied`, if
+   * `epoch` still holds the lease and the stored position is still `from` (compare and set).
+   * Idempotent in effect: a batch committed once is never committed again. Returns why it
+   * refused, if it did: `fenced` (the lease is gone or has another epoch), `stale` (the position
+   * moved beyond `from`: someone committed since), `lost` (the store holds less than `from`: it lost
+   * writes, as a wiped or rolled-back Redis does).
    */
   commit(
+    partition: number,
+    epoch: number,
+    from: number,
+    applied: number,
+    states: ReadonlyMap<string, UserState>,
+  ): Promise<CommitResult>;
+  /**
+   * Puts back a partition's states as they were at `applied` (rebuilt from the audit, after the
+   * store lost them), if `epoch` holds the lease and no applied position is stored: the position
+   * is written last, so a restore cut short is done again by the next owner.
+   */
+  restore(
     partition: number,
     epoch: number,
     applied: number,
@@ -29,4 +44,4 @@ export type StateStore = {
 };
 
 export type LoadedStates = { readonly states: readonly (UserState | undefined)[]; readonly applied: number };
-export type CommitResult = 'committed' | 'fenced' | 'stale';
+export type CommitResult = 'committed' | 'fenced' | 'stale' | 'lost';

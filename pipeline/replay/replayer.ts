@@ -1,5 +1,5 @@
 import type { CompiledCaps } from '../core/caps.ts';
-import { decide } from '../core/decide.ts';
+import { decideGuarded } from '../core/guarded-decide.ts';
 import type { Decision, Outcome, Reason } from '../core/decision.ts';
 import type { LogEntry } from '../core/log-entry.ts';
 import type { RuleIndex } from '../core/rule-index.ts';
@@ -10,6 +10,8 @@ export type ReplaySummary = {
   entries: number;
   /** Entries dropped as repeats of an entry already applied for their user (DESIGN §2). */
   repeats: number;
+  /** Entries the core threw on: skipped, as the live matcher dead-letters them. */
+  failures: number;
   decisions: number;
   outcomes: Record<Outcome, number>;
   reasons: Record<Reason, number>;
@@ -24,6 +26,7 @@ export class Replayer {
   readonly summary: ReplaySummary = {
     entries: 0,
     repeats: 0,
+    failures: 0,
     decisions: 0,
     outcomes: { sent: 0, suppressed: 0, filtered: 0 },
     reasons: { event_filter: 0, audience: 0, schedule: 0, max_sends: 0, min_interval: 0, global_cap: 0 },
@@ -36,15 +39,25 @@ export class Replayer {
 
   apply(entry: LogEntry): readonly Decision[] {
     const before = this.states.get(entry.user_id);
-    const { state, decisions, repeat } = decide(before, entry, this.index, this.caps);
+    const result = decideGuarded(before, entry, this.index, this.caps);
+    this.summary.entries++;
+    if (result.failure !== undefined) {
+      this.summary.failures++;
+      return [];
+    }
+    const { state, decisions, repeat } = result;
     // decide hands back the very state it was given when nothing changed: users whose entries
     // never had an effect keep no state.
     if (state !== (before ?? EMPTY_USER_STATE)) this.states.set(entry.user_id, state);
-    this.summary.entries++;
     if (repeat) this.summary.repeats++;
     this.summary.decisions += decisions.length;
     for (const decision of decisions) count(this.summary, decision);
     return decisions;
+  }
+
+  /** A user's state after what was applied (undefined: none). */
+  stateOf(userId: string): UserState | undefined {
+    return this.states.get(userId);
   }
 
   get users(): number {

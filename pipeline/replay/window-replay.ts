@@ -1,6 +1,6 @@
 import type { CompiledCaps } from '../core/caps.ts';
 import { compileCaps } from '../core/caps.ts';
-import { decide } from '../core/decide.ts';
+import { decideGuarded } from '../core/guarded-decide.ts';
 import type { LogEntry } from '../core/log-entry.ts';
 import type { GlobalCap, Message } from '../core/message-schema.ts';
 import { versionKey } from '../core/message-schema.ts';
@@ -9,7 +9,12 @@ import { buildRuleIndex } from '../core/rule-index.ts';
 import { rebuildState } from '../core/state-rebuild.ts';
 import type { UserState } from '../core/user-state.ts';
 import type { PositionedDecision } from '../ports/decision-sink.ts';
-import type { CatalogHistory, RecordedDecision, RecordedLog } from '../ports/recorded-log.ts';
+import type {
+  CatalogHistory,
+  RecordedDecision,
+  RecordedHistory,
+  RecordedLog,
+} from '../ports/recorded-log.ts';
 import type { ReplayReport } from './replay-report.ts';
 import { ReplayReportBuilder } from './replay-report.ts';
 
@@ -55,16 +60,7 @@ export async function replayWindow(
   const capsFor = capsChooser(catalog, overrides?.caps);
   const window = await recorded.window(from, to);
   const histories = await recorded.histories(window, from - capsFor.horizon);
-  const states = new Map<string, UserState>();
-  for (const [user, history] of histories) {
-    const recent = history.sent
-      .filter(
-        (send) =>
-          catalog.messages.get(versionKey(send.message_id, send.message_version))?.global_cap_exempt !== true,
-      )
-      .map(({ at, channel }) => ({ at, channel }));
-    states.set(user, rebuildState({ ...history, recent }));
-  }
+  const states = statesFromHistories(histories, catalog);
   const indexFor = indexes(catalog, overrides?.messages);
   const report = new ReplayReportBuilder(from, to);
   let pending: PositionedDecision[] = [];
@@ -72,11 +68,13 @@ export async function replayWindow(
   for await (const pack of recorded.packs(window)) {
     for (const { entry, decisions } of pack.entries) {
       const caps = capsFor.for(pack.partition, entry, decisions);
-      const result = decide(states.get(entry.user_id), entry, indexFor(entry, decisions), caps);
-      states.set(entry.user_id, result.state);
-      report.add(entry, decisions, result.decisions);
+      const result = decideGuarded(states.get(entry.user_id), entry, indexFor(entry, decisions), caps);
+      // An entry the core throws on was dead-lettered live, with no decisions: so here.
+      const made = result.failure === undefined ? result.decisions : [];
+      if (result.failure === undefined) states.set(entry.user_id, result.state);
+      report.add(entry, decisions, made);
       const caps_version = overrides?.caps === undefined ? (decisions[0]?.caps_version ?? 0) : 0;
-      for (const decision of result.decisions)
+      for (const decision of made)
         pending.push({ decision, partition: pack.partition, seq: pack.seq, caps_version });
       done++;
     }
@@ -90,6 +88,34 @@ export async function replayWindow(
   onProgress?.(done, window.entries);
   return report.report();
 }
+
+/**
+ * Each user's state at the point their histories were read to (`rebuildState`). A recent send
+ * counts toward the caps unless the version it was sent by was exempt.
+ */
+export function statesFromHistories(
+  histories: ReadonlyMap<string, RecordedHistory>,
+  catalog: CatalogHistory,
+): Map<string, UserState> {
+  const states = new Map<string, UserState>();
+  for (const [user, history] of histories) {
+    const recent = history.sent
+      .filter(
+        (send) =>
+          catalog.messages.get(versionKey(send.message_id, send.message_version))?.global_cap_exempt !== true,
+      )
+      .map(({ at, channel }) => ({ at, channel }));
+    states.set(user, rebuildState({ ...history, recent }));
+  }
+  return states;
+}
+
+/** The longest window of any cap in the catalog's history: sends that recent are part of a state. */
+export const capsHorizon = (catalog: CatalogHistory): number =>
+  catalog.caps.reduce(
+    (longest, version) => version.caps.reduce((l, cap) => Math.max(l, cap.per), longest),
+    0,
+  );
 
 /** The rule index an entry is decided with: its recorded candidates' versions, overridden as asked; one index per distinct set. */
 function indexes(catalog: CatalogHistory, overrides: readonly Message[] | undefined) {

@@ -62,10 +62,11 @@ export class CachedStateStore implements StateStore {
   async commit(
     partition: number,
     epoch: number,
+    from: number,
     applied: number,
     states: ReadonlyMap<string, UserState>,
   ): Promise<CommitResult> {
-    const result = await this.store.commit(partition, epoch, applied, states);
+    const result = await this.store.commit(partition, epoch, from, applied, states);
     if (result !== 'committed') {
       this.forget(partition);
       return result;
@@ -75,6 +76,17 @@ export class CachedStateStore implements StateStore {
     tenure.applied = applied;
     for (const [id, state] of states) this.cache.set(key(partition, id), state);
     return result;
+  }
+
+  async restore(
+    partition: number,
+    epoch: number,
+    applied: number,
+    states: ReadonlyMap<string, UserState>,
+  ): Promise<CommitResult> {
+    // Rare and whole-partition: the next batches load what they need again.
+    this.forget(partition);
+    return this.store.restore(partition, epoch, applied, states);
   }
 
   /** Drops what was cached for the partition, when this process's tenure of it ends. */

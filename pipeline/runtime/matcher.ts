@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Checkpoints, PartitionRebuild } from '../ports/checkpoints.ts';
+import type { DeadLetterSink } from '../ports/dead-letters.ts';
 import type { DecisionSink } from '../ports/decision-sink.ts';
 import type { LogSource } from '../ports/log-source.ts';
 import type { Membership } from '../ports/membership.ts';
@@ -15,6 +17,9 @@ export type MatcherOptions = {
   readonly store: StateStore;
   readonly source: LogSource;
   readonly sink: DecisionSink;
+  readonly deadLetters: DeadLetterSink;
+  readonly checkpoints: Checkpoints;
+  readonly rebuild: PartitionRebuild;
   /** The rules now in force, or undefined when they have not changed since the last call. */
   readonly refreshRules: () => Promise<Rules | undefined>;
   /** Other work the process runs beside the partitions (audit writers, the delivery forwarder): each step returns what it did. */
@@ -73,9 +78,23 @@ export class Matcher {
   }
 
   private async partitionLoop(partition: number, signal: AbortSignal): Promise<void> {
-    const { holder, store, source, sink, leaseMs = LEASE_MS, batchSize = 100 } = this.options;
+    const { holder, store, source, sink, deadLetters, checkpoints, rebuild, report } = this.options;
+    const { leaseMs = LEASE_MS, batchSize = 100 } = this.options;
     const rules = () => this.rules ?? fail('rules not loaded');
-    const worker = new PartitionWorker({ partition, holder, store, source, sink, rules, leaseMs, batchSize });
+    const worker = new PartitionWorker({
+      partition,
+      holder,
+      store,
+      source,
+      sink,
+      deadLetters,
+      checkpoints,
+      rebuild,
+      report,
+      rules,
+      leaseMs,
+      batchSize,
+    });
     while (!signal.aborted) {
       if (!this.assigned.has(partition)) {
         await pause(250, signal);
@@ -89,6 +108,10 @@ export class Matcher {
           this.counts.decisions += result.decisions;
           this.options.metrics?.countDecisions(result.batch);
           this.options.metrics?.repeats.inc(result.repeats);
+          for (const letter of result.deadLetters) {
+            this.options.metrics?.deadLetters.inc({ kind: letter.kind });
+            this.options.report(`partition ${partition}: dead-lettered (${letter.kind}): ${letter.problem}`);
+          }
           this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
         } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
           await pause(500, signal);

@@ -24,9 +24,10 @@ export class NudgeMetrics {
     help: 'Log entries dropped by the matcher as repeats of an entry already applied for their user (the same id)',
     registers: [this.registry],
   });
-  readonly rejectedLines = new Counter({
-    name: 'nudge_rejected_log_lines_total',
-    help: 'Lines of the log that are not entries (published straight to the log by a producer): skipped, left in the stream',
+  readonly deadLetters = new Counter({
+    name: 'nudge_dead_letters_total',
+    help: 'What the matcher set aside undecided, by kind: malformed (a line of the log that is no entry) or failed (an entry the core threw on)',
+    labelNames: ['kind'],
     registers: [this.registry],
   });
   readonly batchSeconds = new Histogram({

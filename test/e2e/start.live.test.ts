@@ -12,7 +12,7 @@ import { connect } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StreamLineSink } from '../../pipeline/adapters/file/stream-line-sink.ts';
 import { NdjsonLogFile } from '../../pipeline/adapters/file/ndjson-log-file.ts';
-import { catalogStream, readCatalog } from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { readCatalog } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
@@ -35,7 +35,7 @@ afterAll(async () => {
   const jsm = await nc.jetstreamManager();
   const redis = new Redis(config.redisUrl);
   for (const ns of namespaces) {
-    for (const stream of [ns.logStream, ns.decisionsStream, ns.deliveriesStream, catalogStream(ns)]) {
+    for (const stream of ns.streams) {
       await jsm.streams.delete(stream).catch(() => false);
     }
     const keys = await redis.keys(`${ns.name}:*`);

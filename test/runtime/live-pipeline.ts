@@ -8,6 +8,11 @@ import {
   ensureDecisionsStream,
   JetStreamDecisionSink,
 } from '../../pipeline/adapters/nats/jetstream-decision-sink.ts';
+import {
+  ensureDeadLettersStream,
+  JetStreamDeadLetters,
+} from '../../pipeline/adapters/nats/jetstream-dead-letters.ts';
+import { JetStreamCheckpoints } from '../../pipeline/adapters/nats/jetstream-checkpoints.ts';
 import { JetStreamLogSource } from '../../pipeline/adapters/nats/jetstream-log-source.ts';
 import { ensureLogStream, LogPublisher } from '../../pipeline/adapters/nats/log-stream.ts';
 import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
@@ -40,6 +45,7 @@ export async function livePipeline(partitions: number) {
   const redis = new Redis(config.redisUrl);
   await ensureLogStream(jsm, ns, partitions);
   await ensureDecisionsStream(jsm, ns);
+  await ensureDeadLettersStream(jsm, ns);
   return {
     ns,
     nc,
@@ -56,6 +62,8 @@ export async function livePipeline(partitions: number) {
       const source = new JetStreamLogSource(nc.jetstream(), ns);
       const store = new RedisStateStore(redis, ns);
       const sink = new JetStreamDecisionSink(nc.jetstream(), ns);
+      const deadLetters = new JetStreamDeadLetters(nc.jetstream(), ns);
+      const checkpoints = new JetStreamCheckpoints(nc.jetstream(), ns);
       for (let partition = 0; partition < partitions; partition++) {
         const worker = new PartitionWorker({
           partition,
@@ -63,6 +71,9 @@ export async function livePipeline(partitions: number) {
           source,
           store,
           sink,
+          deadLetters,
+          checkpoints,
+          rebuild: () => Promise.reject(new Error('no audit here: Redis is not wiped in these tests')),
           rules: () => rules,
           leaseMs: 30_000,
           batchSize,
@@ -73,6 +84,8 @@ export async function livePipeline(partitions: number) {
     async close(): Promise<void> {
       await jsm.streams.delete(ns.logStream).catch(() => false);
       await jsm.streams.delete(ns.decisionsStream).catch(() => false);
+      await jsm.streams.delete(ns.deadLettersStream).catch(() => false);
+      await jsm.streams.delete(ns.checkpointsStream).catch(() => false);
       await nc.drain();
       const keys = await redis.keys(`${ns.name}:*`);
       if (keys.length > 0) await redis.del(...keys);

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { NdjsonLogFile } from '../../pipeline/adapters/file/ndjson-log-file.ts';
 import { readJsonDefinitions } from '../../pipeline/adapters/file/json-definitions-file.ts';
+import { MemoryCheckpoints } from '../../pipeline/adapters/memory/memory-checkpoints.ts';
+import { MemoryDeadLetters } from '../../pipeline/adapters/memory/memory-dead-letters.ts';
 import { MemoryLog } from '../../pipeline/adapters/memory/memory-log.ts';
 import { MemoryStateStore } from '../../pipeline/adapters/memory/memory-state-store.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
+import { decide } from '../../pipeline/core/decide.ts';
+import { decideGuarded } from '../../pipeline/core/guarded-decide.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import { partitionOf } from '../../pipeline/core/partition.ts';
@@ -45,6 +49,13 @@ class RecordingSink implements DecisionSink {
   }
 }
 
+/** Dead letters kept in memory, checkpoints in memory, and no audit to rebuild from: for workers whose store never loses anything. */
+const noLoss = () => ({
+  deadLetters: new MemoryDeadLetters(),
+  checkpoints: new MemoryCheckpoints(),
+  rebuild: () => Promise.reject(new Error('this store never loses its states')),
+});
+
 /** Entries into the log the way ingestion packs them: per partition, a few per message. */
 function fill(log: MemoryLog, entries: readonly LogEntry[], perMessage: number) {
   for (let p = 0; p < PARTITIONS; p++) {
@@ -76,6 +87,7 @@ describe('PartitionWorker over the memory adapters', () => {
           source: log,
           store,
           sink,
+          ...noLoss(),
           rules: () => rules,
           leaseMs: 10_000,
           batchSize: 3,
@@ -102,6 +114,7 @@ describe('PartitionWorker over the memory adapters', () => {
           source: log,
           store,
           sink,
+          ...noLoss(),
           rules: () => rules,
           leaseMs: 10_000,
           batchSize: 2,
@@ -119,7 +132,15 @@ describe('PartitionWorker over the memory adapters', () => {
     fill(log, entries, 1);
     let now = 0;
     const store = new MemoryStateStore(() => now);
-    const shared = { source: log, store, rules: () => rules, leaseMs: 100, batchSize: 1, partition: 0 };
+    const shared = {
+      source: log,
+      store,
+      ...noLoss(),
+      rules: () => rules,
+      leaseMs: 100,
+      batchSize: 1,
+      partition: 0,
+    };
     const sinkB = new RecordingSink();
     const b = new PartitionWorker({ ...shared, holder: 'b', sink: sinkB });
     // a pauses while publishing (a long GC, a SIGSTOP): its lease lapses and b takes over.
@@ -136,5 +157,144 @@ describe('PartitionWorker over the memory adapters', () => {
     const applied = (await store.load(0, [])).applied;
     expect(applied).toBeGreaterThan(0);
     expect([...sinkB.byId.values()].every((d) => d.seq === applied)).toBe(true);
+  });
+});
+
+describe('PartitionWorker and what it cannot decide', () => {
+  it('dead-letters malformed lines and entries the core throws on before it commits, and decides the rest', async () => {
+    const { entries, rules } = await setup();
+    const log = new MemoryLog();
+    const poisoned = entries[3];
+    if (poisoned === undefined) throw new Error('the fixture is too short');
+    log.append(0, entries.slice(0, 6));
+    // A message of lines that are no entries, as a producer publishing straight to the log can send.
+    const seq = log.append(0, [], [{ index: 0, line: '{"type":', problem: 'line 1: invalid JSON' }]);
+    log.append(0, entries.slice(6, 8));
+    const store = new MemoryStateStore(() => 0);
+    const sink = new RecordingSink();
+    const deadLetters = new MemoryDeadLetters();
+    const throwing: typeof decide = (state, entry, index, caps) => {
+      if (entry === poisoned) throw new RangeError('a bug this entry triggers');
+      return decide(state, entry, index, caps);
+    };
+    const worker = new PartitionWorker({
+      partition: 0,
+      holder: 'a',
+      source: log,
+      store,
+      sink,
+      ...noLoss(),
+      deadLetters,
+      rules: () => rules,
+      leaseMs: 10_000,
+      batchSize: 10,
+      decide: throwing,
+    });
+    await drain(worker);
+    expect((await store.load(0, [])).applied).toBe(log.lastSeq(0));
+    expect([...deadLetters.byPlace.values()]).toEqual([
+      {
+        partition: 0,
+        seq: seq - 1,
+        kind: 'failed',
+        index: 3,
+        at: poisoned.received_at,
+        problem: 'RangeError: a bug this entry triggers',
+        line: JSON.stringify(poisoned),
+      },
+      {
+        partition: 0,
+        seq,
+        kind: 'malformed',
+        index: 0,
+        at: 0,
+        problem: 'line 1: invalid JSON',
+        line: '{"type":',
+      },
+    ]);
+    // The rest is decided as a replay that skips the poisoned entry decides it.
+    const replayer = new Replayer(rules.index, rules.caps);
+    const expected = [...entries.slice(0, 3), ...entries.slice(4, 8)].flatMap((e) =>
+      replayer.apply(e).map(replayLine),
+    );
+    const got = [...sink.byId.values()].map((d) => replayLine(d.decision));
+    expect(linesByUser(got)).toEqual(linesByUser(expected));
+  });
+
+  it('decideGuarded turns a throw into a value naming it, and passes a result through', () => {
+    const entry: LogEntry = {
+      type: 'track',
+      id: 'e',
+      user_id: 'u',
+      name: 'x',
+      received_at: 1,
+      metadata: {},
+      context: {},
+    };
+    const [index, caps] = [buildRuleIndex([]), compileCaps([])];
+    expect(
+      decideGuarded(undefined, entry, index, caps, () => {
+        throw new TypeError('boom');
+      }),
+    ).toEqual({ failure: 'TypeError: boom' });
+    expect(decideGuarded(undefined, entry, index, caps)).toEqual(decide(undefined, entry, index, caps));
+  });
+});
+
+describe('PartitionWorker and a store that loses its states', () => {
+  it('rebuilds them as they were at the checkpoint, then decides the rest exactly as nudge replay does', async () => {
+    const { entries, rules, expected } = await setup();
+    const log = new MemoryLog();
+    fill(log, entries, 1);
+    const store = new MemoryStateStore(() => 0);
+    const sink = new RecordingSink();
+    const checkpoints = new MemoryCheckpoints();
+    const rebuilt: number[] = [];
+    // The audit's view of the log through a checkpoint: every entry through it, replayed.
+    const rebuild = async (partition: number, upTo: number) => {
+      rebuilt.push(upTo);
+      const replayer = new Replayer(rules.index, rules.caps);
+      const users = new Set<string>();
+      for (const message of await log.read(partition, 0, Infinity))
+        if (message.seq <= upTo)
+          for (const entry of message.entries) {
+            replayer.apply(entry);
+            users.add(entry.user_id);
+          }
+      return new Map(
+        [...users].flatMap((u) => {
+          const s = replayer.stateOf(u);
+          return s === undefined ? [] : [[u, s] as const];
+        }),
+      );
+    };
+    const options = {
+      partition: 0,
+      source: log,
+      store,
+      sink,
+      deadLetters: new MemoryDeadLetters(),
+      checkpoints,
+      rebuild,
+      rules: () => rules,
+      leaseMs: 10_000,
+      batchSize: 1,
+    };
+    const worker = new PartitionWorker({ ...options, holder: 'a' });
+    for (let i = 0; i < 2; i++) expect((await worker.step()).kind).toBe('decided');
+    const checkpoint = await checkpoints.load(0);
+    expect(checkpoint).toBeGreaterThan(0);
+    store.wipe();
+    // The worker finds out at its next load, before it publishes anything decided from the empty
+    // store (epochs start again at 1, so the lease alone would not tell); its next tenure rebuilds.
+    const published = sink.publishes;
+    expect((await worker.step()).kind).toBe('fenced');
+    expect(sink.publishes).toBe(published);
+    expect((await worker.step()).kind).toBe('restored');
+    expect(rebuilt).toEqual([checkpoint]);
+    await drain(worker);
+    await drain(new PartitionWorker({ ...options, partition: 1, holder: 'a' }));
+    const got = [...sink.byId.values()].sort((x, y) => x.seq - y.seq).map((d) => replayLine(d.decision));
+    expect(linesByUser(got)).toEqual(linesByUser(expected));
   });
 });

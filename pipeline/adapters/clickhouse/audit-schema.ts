@@ -110,6 +110,27 @@ export const AUDIT_TABLES = {
       { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
     ],
   },
+  dead_letters: {
+    orderBy: ['partition', 'seq', 'kind', 'index'],
+    columns: [
+      { name: 'partition', type: 'UInt32', doc: 'the log partition it was read from' },
+      { name: 'seq', type: 'UInt64', doc: 'the stream sequence of its log message' },
+      {
+        name: 'kind',
+        type: 'String',
+        doc: '"malformed" (a line that is no entry) or "failed" (an entry the core threw on)',
+      },
+      {
+        name: 'index',
+        type: 'UInt32',
+        doc: "malformed: the line's place among the message's lines; failed: the entry's `position`",
+      },
+      { name: 'at', type: 'UInt64', doc: "ms: the entry's received_at, or when the log stored the message" },
+      { name: 'problem', type: 'String', doc: 'what is wrong, naming the line' },
+      { name: 'line', type: 'String', doc: 'the line as stored (its first 64 Ki characters)' },
+      { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
+    ],
+  },
   delivery_outcomes: {
     orderBy: ['channel', 'decision_id'],
     columns: [

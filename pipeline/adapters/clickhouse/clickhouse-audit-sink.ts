@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditSink, PositionedEntry } from '../../ports/audit-sink.ts';
+import type { DeadLetter } from '../../ports/dead-letters.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import type { DeliveryOutcome } from '../../ports/delivery.ts';
 import { decisionRow, logEntryRow } from './audit-rows.ts';
@@ -24,6 +25,15 @@ export class ClickHouseAuditSink implements AuditSink {
     await this.client.insert({
       table: `${this.database}.delivery_outcomes`,
       values: outcomes,
+      format: 'JSONEachRow',
+    });
+  }
+
+  async insertDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.dead_letters`,
+      values: letters,
       format: 'JSONEachRow',
     });
   }

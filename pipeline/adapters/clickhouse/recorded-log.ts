@@ -74,6 +74,32 @@ export class ClickHouseRecordedLog implements RecordedLog {
   }
 
   async histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>> {
+    if (window.partitions.size === 0) return new Map();
+    const users = sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${this.inWindow(window)})`;
+    return this.historiesOf(users, this.beforeWindow(window), window.from, recentSince);
+  }
+
+  async partitionHistories(
+    partition: number,
+    upTo: number,
+    horizonMs: number,
+  ): Promise<Map<string, RecordedHistory>> {
+    const through = sql`partition = ${partition} AND seq <= ${upTo}`;
+    const [latest] = await this.rows<{ at: string }>(
+      sql`SELECT max(received_at) AS at FROM ${this.table('log_entries')} WHERE ${through}`,
+    );
+    const at = Number(latest?.at ?? 0);
+    const users = sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${through})`;
+    return this.historiesOf(users, through, at, at - horizonMs);
+  }
+
+  /** The histories of `users` in what `before` selects, as of a point at `at`; recent sends from `recentSince` on. */
+  private async historiesOf(
+    users: Sql,
+    before: Sql,
+    at: number,
+    recentSince: number,
+  ): Promise<Map<string, RecordedHistory>> {
     const histories = new Map<
       string,
       {
@@ -90,9 +116,6 @@ export class ClickHouseRecordedLog implements RecordedLog {
       }
       return history;
     };
-    if (window.partitions.size === 0) return histories;
-    const users = sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${this.inWindow(window)})`;
-    const before = this.beforeWindow(window);
     const sends = await this.rows<{ user_id: string; message_id: string; count: string; last_at: string }>(
       sql`SELECT user_id, message_id, count() AS count, max(at) AS last_at FROM ${this.table('decisions')} FINAL
         WHERE outcome = 'sent' AND ${users} AND ${before} GROUP BY user_id, message_id`,
@@ -120,7 +143,7 @@ export class ClickHouseRecordedLog implements RecordedLog {
         at: Number(row.at),
         channel: row.channel,
       });
-    const since = window.from - REPEAT_WINDOW_MS - SKEW_MS;
+    const since = at - REPEAT_WINDOW_MS - SKEW_MS;
     const entries = await this.rows<{
       user_id: string;
       entry_id: string;

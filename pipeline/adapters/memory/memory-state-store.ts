@@ -40,16 +40,40 @@ export class MemoryStateStore implements StateStore {
   commit(
     partition: number,
     epoch: number,
+    from: number,
     applied: number,
     states: ReadonlyMap<string, UserState>,
   ): Promise<CommitResult> {
     const p = this.partition(partition);
-    const live = p.lease !== undefined && p.lease.expires > this.now() ? p.lease : undefined;
-    if (live?.epoch !== epoch) return Promise.resolve('fenced');
-    if (applied <= p.applied) return Promise.resolve('stale');
+    if (this.leaseEpoch(p) !== epoch) return Promise.resolve('fenced');
+    if (p.applied > from) return Promise.resolve('stale');
+    if (p.applied < from) return Promise.resolve('lost');
     for (const [id, state] of states) p.states.set(id, JSON.stringify(state));
     p.applied = applied;
     return Promise.resolve('committed');
+  }
+
+  restore(
+    partition: number,
+    epoch: number,
+    applied: number,
+    states: ReadonlyMap<string, UserState>,
+  ): Promise<CommitResult> {
+    const p = this.partition(partition);
+    if (this.leaseEpoch(p) !== epoch) return Promise.resolve('fenced');
+    if (p.applied > 0) return Promise.resolve('stale');
+    for (const [id, state] of states) p.states.set(id, JSON.stringify(state));
+    p.applied = applied;
+    return Promise.resolve('committed');
+  }
+
+  /** Loses everything, leases and epoch counters too, as a wiped Redis (FLUSHALL) does. */
+  wipe(): void {
+    this.partitions.clear();
+  }
+
+  private leaseEpoch(p: Partition): number | undefined {
+    return p.lease !== undefined && p.lease.expires > this.now() ? p.lease.epoch : undefined;
   }
 
   private partition(partition: number): Partition {

@@ -27,7 +27,7 @@ export async function ensureCatalogStream(jsm: JetStreamManager, ns: Namespace):
   });
 }
 
-export const catalogStream = (ns: Namespace) => `${ns.name.toUpperCase()}_CATALOG`;
+export const catalogStream = (ns: Namespace) => ns.catalogStream;
 const messageSubject = (ns: Namespace, id: string) => `${ns.name}.catalog.message.${id}`;
 const capsSubject = (ns: Namespace) => `${ns.name}.catalog.caps`;
 

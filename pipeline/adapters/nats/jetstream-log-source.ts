@@ -5,7 +5,7 @@ import type { LogMessage, LogSource } from '../../ports/log-source.ts';
 import { decodePackLeniently } from './log-envelope.ts';
 import { wakeOrTimeout } from './wake-or-timeout.ts';
 
-type Stored = { readonly seq: number; readonly data: Uint8Array };
+type Stored = { readonly seq: number; readonly data: Uint8Array; readonly storedAt: number };
 
 /** One partition's reading: a buffer that an ordered consumer fills ahead of the owner's reads. */
 type Reader = {
@@ -45,8 +45,6 @@ export class JetStreamLogSource implements LogSource {
     private readonly waitMs = 1_000,
     /** Told, as messages arrive, how many more of the partition are stored after each. */
     private readonly onLag?: (partition: number, pending: number) => void,
-    /** Told of each line that breaks the entry contract: it is skipped, never decided. */
-    private readonly onRejected?: (problem: string) => void,
   ) {}
 
   async read(partition: number, after: number, max: number): Promise<readonly LogMessage[]> {
@@ -62,10 +60,9 @@ export class JetStreamLogSource implements LogSource {
     }
     const taken = reader.buffer.splice(0, max);
     if (reader.running === undefined && reader.buffer.length < max) await this.start(partition, reader, max);
-    const messages = taken.map(({ seq, data }) => {
-      const { entries, problems } = decodePackLeniently(data, `${this.ns.logStream} seq ${seq}`);
-      for (const problem of problems) this.onRejected?.(problem);
-      return { seq, entries };
+    const messages = taken.map(({ seq, data, storedAt }): LogMessage => {
+      const { entries, malformed } = decodePackLeniently(data, `${this.ns.logStream} seq ${seq}`);
+      return malformed.length === 0 ? { seq, entries } : { seq, entries, malformed, stored_at: storedAt };
     });
     const last = messages[messages.length - 1];
     if (last !== undefined) reader.position = last.seq;
@@ -107,7 +104,11 @@ export class JetStreamLogSource implements LogSource {
       max_messages: max,
       callback: (message: JsMsg) => {
         if (reader.generation !== generation || message.seq <= reader.fetched) return;
-        reader.buffer.push({ seq: message.seq, data: message.data });
+        reader.buffer.push({
+          seq: message.seq,
+          data: message.data,
+          storedAt: Math.floor(message.info.timestampNanos / 1e6),
+        });
         this.onLag?.(partition, message.info.pending);
         reader.fetched = message.seq;
         reader.wake?.();

@@ -1,6 +1,8 @@
 import type { LogEntry } from '../../core/log-entry.ts';
 import { InputError } from '../../errors.ts';
 import { parseEntry } from '../../parse-entry.ts';
+import { DEAD_LETTER_LINE_CHARS } from '../../ports/dead-letters.ts';
+import type { MalformedLine } from '../../ports/log-source.ts';
 import { encodeLines, lineOf } from './packs.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -31,30 +33,31 @@ export function decodePack(body: Uint8Array, where: string): LogEntry[] {
 /**
  * The entries of one log message as a reader of the live log takes them: a line that breaks the
  * contract (a producer publishing straight to the log can send one) is set aside with its problem
- * rather than thrown, so it never blocks its partition or the audit; it stays in the log stream.
+ * rather than thrown, so it never blocks its partition or the audit; the matcher dead-letters it.
  */
 export function decodePackLeniently(
   body: Uint8Array,
   where: string,
-): { entries: LogEntry[]; problems: string[] } {
+): { entries: LogEntry[]; malformed: MalformedLine[] } {
   let text: string;
   try {
     text = decoder.decode(body);
   } catch {
-    return { entries: [], problems: [`${where}: the body is not UTF-8`] };
+    const line = new TextDecoder().decode(body.subarray(0, DEAD_LETTER_LINE_CHARS));
+    return { entries: [], malformed: [{ index: 0, line, problem: `${where}: the body is not UTF-8` }] };
   }
   const entries: LogEntry[] = [];
-  const problems: string[] = [];
+  const malformed: MalformedLine[] = [];
   text
     .split('\n')
     .filter((line) => line !== '')
-    .forEach((line, i) => {
+    .forEach((line, index) => {
       try {
-        entries.push(parseEntry(line, () => `${where} line ${i + 1}`));
+        entries.push(parseEntry(line, () => `${where} line ${index + 1}`));
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
-        problems.push(error.message);
+        malformed.push({ index, line: line.slice(0, DEAD_LETTER_LINE_CHARS), problem: error.message });
       }
     });
-  return { entries, problems };
+  return { entries, malformed };
 }

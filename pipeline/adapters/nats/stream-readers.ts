@@ -3,6 +3,7 @@ import type { Channel } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
+import type { DeadLetter } from '../../ports/dead-letters.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { decodePackLeniently } from './log-envelope.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
@@ -17,7 +18,7 @@ export function logEntryReader(
   jsm: JetStreamManager,
   ns: Namespace,
   durable: string,
-  options: DurableReaderOptions & { readonly onRejected?: (problem: string) => void } = {},
+  options: DurableReaderOptions = {},
 ) {
   return new JetStreamDurableReader<PositionedEntry>(
     js,
@@ -25,8 +26,8 @@ export function logEntryReader(
     ns.logStream,
     durable,
     (message: JsMsg) => {
-      const { entries, problems } = decodePackLeniently(message.data, `${ns.logStream} seq ${message.seq}`);
-      for (const problem of problems) options.onRejected?.(problem);
+      // Malformed lines are the matcher's to dead-letter (once, under its lease), not this reader's.
+      const { entries } = decodePackLeniently(message.data, `${ns.logStream} seq ${message.seq}`);
       return entries.map((entry, position) => ({
         entry,
         partition: partitionOfSubject(message.subject),
@@ -56,6 +57,24 @@ export function decisionReader(
         .decode(message.data)
         .split('\n')
         .map((line) => JSON.parse(line) as PositionedDecision),
+    options,
+  );
+}
+
+/** The dead letters, through a durable consumer named `durable`. */
+export function deadLetterReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  durable: string,
+  options: DurableReaderOptions = {},
+) {
+  return new JetStreamDurableReader<DeadLetter>(
+    js,
+    jsm,
+    ns.deadLettersStream,
+    durable,
+    (message: JsMsg) => [JSON.parse(decoder.decode(message.data)) as DeadLetter],
     options,
   );
 }

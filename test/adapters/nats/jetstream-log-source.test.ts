@@ -81,11 +81,8 @@ describe('JetStreamLogSource on a real JetStream', () => {
     expect(await source.read(1, 0, 100)).toEqual([]);
   });
 
-  it('skips a line that is not an entry, reporting it, and reads the rest of its message and after', async () => {
-    const rejected: string[] = [];
-    const lenient = new JetStreamLogSource(nc.jetstream(), ns, 1_000, undefined, (problem) =>
-      rejected.push(problem),
-    );
+  it('sets aside a line that is not an entry, with its place and problem, and reads the rest of its message and after', async () => {
+    const lenient = new JetStreamLogSource(nc.jetstream(), ns, 1_000);
     const start = (await jsm.streams.info(ns.logStream)).state.last_seq;
     // A producer publishing straight to the log, with a bad line between two good ones.
     const good = (i: number) => JSON.stringify({ ...entry(900 + i), received_at: 1_793_610_000_000 });
@@ -98,10 +95,22 @@ describe('JetStreamLogSource on a real JetStream', () => {
     while (read.length < 3) read.push(...(await lenient.read(0, read.at(-1)?.seq ?? start, 100)));
     await lenient.close();
     expect(ids(read)).toEqual(['e901', 'e902', 'e903']);
-    expect(rejected).toEqual([
-      expect.stringMatching(/seq \d+ line 2: invalid JSON/) as string,
-      expect.stringMatching(/seq \d+: the body is not UTF-8/) as string,
+    const malformed = read.flatMap((m) => (m.malformed ?? []).map((line) => ({ ...line, seq: m.seq })));
+    expect(malformed).toEqual([
+      {
+        seq: read[0]?.seq,
+        index: 1,
+        line: '{"type":"track"',
+        problem: expect.stringMatching(/seq \d+ line 2: invalid JSON/) as string,
+      },
+      {
+        seq: (read[0]?.seq ?? 0) + 1,
+        index: 0,
+        line: '\ufffd\ufffd',
+        problem: expect.stringMatching(/seq \d+: the body is not UTF-8/) as string,
+      },
     ]);
+    expect(read.every((m) => m.stored_at === undefined || m.stored_at > 1_700_000_000_000)).toBe(true);
   });
 
   it.each([2, 16])(
