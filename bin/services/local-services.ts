@@ -8,7 +8,7 @@ import { acceptsConnections, answersHttp, waitUntil } from './probe.ts';
 
 export type ServiceName = 'nats' | 'redis' | 'clickhouse';
 
-type Service = {
+export type Service = {
   readonly name: ServiceName;
   readonly url: string;
   /** The Debian package that provides `binary`. */
@@ -22,7 +22,8 @@ type Service = {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
-function services(config: Config): Service[] {
+/** The three services as `services up` starts them: binaries, arguments, data folders, probes. */
+export function services(config: Config): Service[] {
   const nats = new URL(config.natsUrl);
   const redis = new URL(config.redisUrl);
   const clickhouse = new URL(config.clickhouseUrl);

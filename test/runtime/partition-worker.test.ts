@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { NdjsonLogFile } from '../../pipeline/adapters/file/ndjson-log-file.ts';
-import { readJsonDefinitions } from '../../pipeline/adapters/file/json-definitions-file.ts';
 import { MemoryCheckpoints } from '../../pipeline/adapters/memory/memory-checkpoints.ts';
 import { MemoryDeadLetters } from '../../pipeline/adapters/memory/memory-dead-letters.ts';
 import { MemoryLog } from '../../pipeline/adapters/memory/memory-log.ts';
@@ -9,29 +7,15 @@ import { compileCaps } from '../../pipeline/core/caps.ts';
 import { decide } from '../../pipeline/core/decide.ts';
 import { decideGuarded } from '../../pipeline/core/guarded-decide.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
-import { GlobalCapListSchema, MessageListSchema } from '../../pipeline/core/message-schema.ts';
-import { partitionOf } from '../../pipeline/core/partition.ts';
 import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
 import type { DecisionSink, PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
 import { replayLine } from '../../pipeline/replay/replay-line.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
-import type { Rules } from '../../pipeline/runtime/partition-worker.ts';
 import { PartitionWorker } from '../../pipeline/runtime/partition-worker.ts';
 import { linesByUser } from './lines-by-user.ts';
+import { fill, setup } from './onboarding-fixture.ts';
 
-const fixture = new URL('../fixtures/replay/onboarding/', import.meta.url).pathname;
 const PARTITIONS = 2;
-
-async function setup() {
-  const entries: LogEntry[] = [];
-  for await (const batch of new NdjsonLogFile(`${fixture}log.ndjson`).batches()) entries.push(...batch);
-  const messages = await readJsonDefinitions(`${fixture}messages.json`, MessageListSchema);
-  const caps = await readJsonDefinitions(`${fixture}caps.json`, GlobalCapListSchema);
-  const rules: Rules = { index: buildRuleIndex(messages), caps: compileCaps(caps) };
-  const replayer = new Replayer(rules.index, rules.caps);
-  const expected = entries.flatMap((entry) => replayer.apply(entry).map(replayLine));
-  return { entries, rules, expected };
-}
 
 /** A sink that keeps what it was given, dropping repeated decision ids as the real one must. */
 class RecordingSink implements DecisionSink {
@@ -56,14 +40,6 @@ const noLoss = () => ({
   rebuild: () => Promise.reject(new Error('this store never loses its states')),
 });
 
-/** Entries into the log the way ingestion packs them: per partition, a few per message. */
-function fill(log: MemoryLog, entries: readonly LogEntry[], perMessage: number) {
-  for (let p = 0; p < PARTITIONS; p++) {
-    const mine = entries.filter((e) => partitionOf(e.user_id, PARTITIONS) === p);
-    for (let i = 0; i < mine.length; i += perMessage) log.append(p, mine.slice(i, i + perMessage));
-  }
-}
-
 async function drain(worker: PartitionWorker): Promise<void> {
   for (let i = 0; i < 1_000; i++) {
     const result = await worker.step().catch(() => ({ kind: 'crashed' as const }));
@@ -76,7 +52,7 @@ describe('PartitionWorker over the memory adapters', () => {
   it('decides exactly what nudge replay decides, per user in log order', async () => {
     const { entries, rules, expected } = await setup();
     const log = new MemoryLog();
-    fill(log, entries, 2);
+    fill(log, entries, 2, PARTITIONS);
     const store = new MemoryStateStore(() => 0);
     const sink = new RecordingSink();
     for (let partition = 0; partition < PARTITIONS; partition++) {
@@ -102,7 +78,7 @@ describe('PartitionWorker over the memory adapters', () => {
   it('a crash before the decisions are durable replays the batch: nothing lost, nothing twice', async () => {
     const { entries, rules, expected } = await setup();
     const log = new MemoryLog();
-    fill(log, entries, 1);
+    fill(log, entries, 1, PARTITIONS);
     const store = new MemoryStateStore(() => 0);
     const sink = new RecordingSink();
     sink.failOn = new Set([1, 3, 4]);
@@ -129,7 +105,7 @@ describe('PartitionWorker over the memory adapters', () => {
   it('a worker without the lease decides nothing; one paused past its lease commits nothing', async () => {
     const { entries, rules } = await setup();
     const log = new MemoryLog();
-    fill(log, entries, 1);
+    fill(log, entries, 1, PARTITIONS);
     let now = 0;
     const store = new MemoryStateStore(() => now);
     const shared = {
@@ -245,7 +221,7 @@ describe('PartitionWorker and a store that loses its states', () => {
   it('rebuilds them as they were at the checkpoint, then decides the rest exactly as nudge replay does', async () => {
     const { entries, rules, expected } = await setup();
     const log = new MemoryLog();
-    fill(log, entries, 1);
+    fill(log, entries, 1, PARTITIONS);
     const store = new MemoryStateStore(() => 0);
     const sink = new RecordingSink();
     const checkpoints = new MemoryCheckpoints();

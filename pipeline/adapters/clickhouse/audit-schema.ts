@@ -16,7 +16,9 @@ const DAY = 'Date MATERIALIZED toDate(toDateTime(intDiv({time}, 1000)))';
  */
 export const AUDIT_TABLES = {
   log_entries: {
-    orderBy: ['user_id', 'received_at', 'entry_id'],
+    // A row is a place in the log: an entry the log holds twice (a client's retry) keeps both places,
+    // and only the same place written twice (a writer's retry) collapses.
+    orderBy: ['user_id', 'received_at', 'entry_id', 'partition', 'seq', 'position'],
     columns: [
       { name: 'entry_id', type: 'String', doc: "the entry's id (the client's idempotency key)" },
       { name: 'type', type: 'String', doc: '"track" or "identify"' },

@@ -23,7 +23,8 @@ export class MemoryStateStore implements StateStore {
     const p = this.partition(partition);
     const lease = p.lease !== undefined && p.lease.expires > this.now() ? p.lease : undefined;
     if (lease !== undefined && lease.holder !== holder) return Promise.resolve(undefined);
-    const epoch = lease?.epoch ?? ++p.epochs;
+    // As in Redis: a new epoch is at least the clock, so a wiped store never hands out an old one again.
+    const epoch = lease?.epoch ?? (p.epochs = Math.max(p.epochs + 1, this.now()));
     p.lease = { holder, epoch, expires: this.now() + ttlMs };
     return Promise.resolve(epoch);
   }

@@ -18,6 +18,7 @@ type Scripts = {
     epochs: string,
     holder: string,
     ttl: number,
+    now: number,
   ) => Promise<number>;
 } & {
   [K in `nudgeCommitBatch${typeof SCRIPT_VERSION}` | `nudgeRestoreStates${typeof SCRIPT_VERSION}`]: (
@@ -55,6 +56,7 @@ export class RedisStateStore implements StateStore {
       this.ns.redisKey(partition, 'epoch'),
       holder,
       ttlMs,
+      Date.now(),
     );
     return epoch < 0 ? undefined : epoch;
   }

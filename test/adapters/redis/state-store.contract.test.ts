@@ -101,9 +101,8 @@ function contract(name: string, make: () => Subject) {
       const epoch = (await store.acquire(7, 'a', 10_000)) ?? -1;
       expect(await store.commit(7, epoch, 0, 4, new Map([['u1', state(1)]]))).toBe('committed');
       await wipe();
-      // The same holder takes the lease again, and epochs start again: the commit must still fail.
+      // The same holder takes the lease again (the epoch may even be the same one): the commit must still fail.
       const again = (await store.acquire(7, 'a', 10_000)) ?? -1;
-      expect(again).toBe(epoch);
       expect(await store.commit(7, again, 4, 5, new Map([['u2', state(2)]]))).toBe('lost');
       expect(await store.load(7, ['u1', 'u2'])).toEqual({ applied: 0, states: [undefined, undefined] });
     });

@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Service, ServiceName } from '../../bin/services/local-services.ts';
+import { services } from '../../bin/services/local-services.ts';
+import { waitUntil } from '../../bin/services/probe.ts';
+import type { Config } from '../../pipeline/config/load-config.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/**
+ * A private NATS, Redis and ClickHouse for one fault run, on ports of its own with data in a
+ * temporary folder, started exactly as `nudge services up` starts them (same binaries, same
+ * arguments: Redis with its append-only file, NATS with JetStream on disk), so that a scenario
+ * can kill, stop and restart them without touching the machine's services or other tests.
+ */
+export class ChaosStack {
+  readonly config: Config;
+  private readonly running = new Map<ServiceName, ChildProcess>();
+  private readonly matchers: ChildProcess[] = [];
+
+  private constructor(
+    readonly dir: string,
+    base: number,
+  ) {
+    this.config = loadConfig({
+      ...process.env,
+      NUDGE_NATS_URL: `nats://127.0.0.1:${base}`,
+      NUDGE_REDIS_URL: `redis://127.0.0.1:${base + 1}`,
+      NUDGE_CLICKHOUSE_URL: `http://127.0.0.1:${base + 2}`,
+      NUDGE_NAMESPACE: 'chaos',
+      NUDGE_PARTITIONS: '4',
+      NUDGE_API_PORT: '0',
+    });
+  }
+
+  /** Ports `base` to `base + 3` (ClickHouse's native port is its HTTP port + 1). */
+  static async start(base: number): Promise<ChaosStack> {
+    const stack = new ChaosStack(await mkdtemp(join(tmpdir(), 'nudge-chaos-')), base);
+    for (const name of ['nats', 'redis', 'clickhouse'] as const) await stack.up(name);
+    return stack;
+  }
+
+  private service(name: ServiceName): Service {
+    const service = services(this.config).find((s) => s.name === name);
+    if (service === undefined) throw new Error(`no service ${name}`);
+    return service;
+  }
+
+  /** Starts a service (again) on its folder, and waits until it answers. */
+  async up(name: ServiceName): Promise<void> {
+    const service = this.service(name);
+    const dir = join(this.dir, name);
+    await mkdir(dir, { recursive: true });
+    const log = openSync(join(dir, 'service.log'), 'a');
+    const child = spawn(service.binary, await service.prepare(dir), {
+      stdio: ['ignore', log, log],
+      cwd: dir,
+    });
+    this.running.set(name, child);
+    if (!(await waitUntil(() => service.reachable(), service.startTimeoutMs)))
+      throw new Error(`${name} did not come up (see ${dir}/service.log)`);
+  }
+
+  /** Stops a service with `signal` (SIGTERM: cleanly; SIGKILL: a crash) and waits until it is gone. */
+  async down(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+    const child = this.running.get(name);
+    if (child === undefined) return;
+    this.running.delete(name);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Loses a service's data: stopped, its folder removed, started empty. */
+  async wipe(name: ServiceName): Promise<void> {
+    await this.down(name, 'SIGKILL');
+    await rm(join(this.dir, name), { recursive: true, force: true });
+    await this.up(name);
+  }
+
+  /** A `nudge start` process (matcher, writers, forwarder and API) on this stack; its output goes to a log file. */
+  matcher(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+    const log = openSync(join(this.dir, `matcher-${this.matchers.length}.log`), 'a');
+    const env = {
+      ...process.env,
+      NUDGE_NATS_URL: this.config.natsUrl,
+      NUDGE_REDIS_URL: this.config.redisUrl,
+      NUDGE_CLICKHOUSE_URL: this.config.clickhouseUrl,
+      NUDGE_NAMESPACE: this.config.namespace,
+      NUDGE_PARTITIONS: String(this.config.partitions),
+      NUDGE_API_PORT: '0',
+      ...extraEnv,
+    };
+    const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
+      env,
+      cwd: root,
+      stdio: ['ignore', log, log],
+    });
+    this.matchers.push(child);
+    return child;
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.matchers) child.kill('SIGKILL');
+    for (const name of [...this.running.keys()]) await this.down(name, 'SIGKILL');
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Kills a process and waits for it to be gone. */
+export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}
