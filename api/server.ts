@@ -11,10 +11,11 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ApiKeyRecord, Scope } from './auth/api-keys.ts';
+import { MAX_BODY_DEPTH, nestsDeeperThan } from './schemas/nesting-depth.ts';
 import { redisRateLimitStore } from './adapters/redis-rate-limit-store.ts';
 import { Authenticator, requireScope } from './auth/authenticator.ts';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
-import { errorBody, errorHandler } from './errors.ts';
+import { ApiError, errorBody, errorHandler } from './errors.ts';
 import type { KeyStore } from './ports/key-store.ts';
 import type { Readiness } from './routes/health-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
@@ -130,6 +131,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       : serializerCompiler(route),
   );
   app.setErrorHandler(errorHandler);
+  // Before any schema: a body nested thousands deep would overflow the stack of the recursive
+  // parse of conditions (or of the message quoting a refused value), a 500 for what a client sent.
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body !== undefined && nestsDeeperThan(request.body, MAX_BODY_DEPTH)) {
+      done(
+        new ApiError(
+          400,
+          'invalid_request',
+          `the body nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`,
+        ),
+      );
+      return;
+    }
+    done();
+  });
   app.setNotFoundHandler((request, reply) => {
     void reply
       .code(404)

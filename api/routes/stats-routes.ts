@@ -168,7 +168,8 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
       const named = catalog.messages.filter(
         (message) =>
           message.goal !== undefined &&
-          (request.query.message === undefined || message.id === request.query.message),
+          (request.query.message === undefined || message.id === request.query.message) &&
+          (request.query.channel === undefined || message.channel === request.query.channel),
       );
       return goals(reader, deps.ns.database, range(request.query), named);
     },

@@ -73,7 +73,8 @@ type Row = {
   explanation_data: string;
 };
 
-const Cursor = z.tuple([z.int().nonnegative(), z.string()]);
+// A cursor's id goes into SQL as UTF-8, which a lone surrogate has no encoding in.
+const Cursor = z.tuple([z.int().nonnegative(), z.string().refine((id) => !/\p{Surrogate}/u.test(id))]);
 const encodeCursor = (row: Row) =>
   Buffer.from(JSON.stringify([Number(row.at), row.decision_id])).toString('base64url');
 function decodeCursor(text: string): [number, string] {

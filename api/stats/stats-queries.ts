@@ -151,6 +151,11 @@ export async function deliveries(
 ) {
   const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
   if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
+  if (filter.message !== undefined) {
+    // A decision id is `<message_id>:<entry_id>`, and message ids are ASCII without ":" (18.16 has no startsWith).
+    const prefix = `${filter.message}:`;
+    where.push(sql`substring(decision_id, 1, ${prefix.length}) = ${prefix}`);
+  }
   // The outcomes are few (one per send a sender reported on): FINAL over them is cheap.
   const rows = await reader.run<{
     channel: string;

@@ -10,14 +10,19 @@ const ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\
  * `…+01:00`). A time without a zone is refused rather than read in the server's zone.
  */
 export function parseInstant(text: string): number | undefined {
-  if (DIGITS.test(text)) return Number(text);
-  if (!DATE_ONLY.test(text) && !ZONED.test(text)) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) || ms < 0 ? undefined : ms;
+  const ms = DIGITS.test(text)
+    ? Number(text)
+    : DATE_ONLY.test(text) || ZONED.test(text)
+      ? Date.parse(text)
+      : Number.NaN;
+  return Number.isNaN(ms) || ms < 0 || ms > LATEST_INSTANT_MS ? undefined : ms;
 }
 
+/** The end of year 9999 UTC: as far as ISO 8601's four-digit years go, and well inside a JS date. */
+export const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export const INSTANT_HINT =
-  'integer ms since the epoch, or ISO 8601: a date (2026-11-30, UTC) or a date and time with its zone (2026-11-30T09:00:00Z)';
+  'integer ms since the epoch (up to the end of year 9999), or ISO 8601: a date (2026-11-30, UTC) or a date and time with its zone (2026-11-30T09:00:00Z)';
 
 export const InstantSchema = z.string().transform((text, ctx) => {
   const ms = parseInstant(text);

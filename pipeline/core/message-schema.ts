@@ -148,11 +148,14 @@ export const TemplateSchema = z.strictObject({
 });
 export type Template = z.infer<typeof TemplateSchema>;
 
+const ID_RULE =
+  'an id is 1 to 128 letters, digits, "_", "." or "-", starting with a letter or a digit, with no "." at its end or next to another';
+
 export const MessageIdSchema = z
   .string({ error: requiredOr('an id is a string') })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, {
-    error: 'an id is 1 to 128 letters, digits, "_", "." or "-", starting with a letter or a digit',
-  });
+  .max(128, { error: ID_RULE })
+  // A "." may not end the id or follow another: the id is a token of a NATS subject in the catalog.
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/, { error: ID_RULE });
 
 const TimestampSchema = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 

@@ -45,7 +45,7 @@ export type ApplyOutcome = {
 
 /** The latest version of every message, and the caps in force ([] when never set). */
 export async function readCatalog(jsm: JetStreamManager, ns: Namespace): Promise<Catalog> {
-  const info = await jsm.streams.info(catalogStream(ns), { subjects_filter: `${ns.name}.catalog.message.*` });
+  const info = await jsm.streams.info(catalogStream(ns), { subjects_filter: `${ns.name}.catalog.message.>` });
   const subjects = Object.keys(info.state.subjects ?? {}).sort();
   const messages: Message[] = [];
   for (const subject of subjects) {
