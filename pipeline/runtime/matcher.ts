@@ -41,7 +41,7 @@ export type MatcherOptions = {
 export class Matcher {
   private rules: Rules | undefined;
   private assigned = new Set<number>();
-  private readonly counts = { entries: 0, decisions: 0, background: new Map<string, number>() };
+  private readonly counts = { entries: 0, decisions: 0, refused: 0, background: new Map<string, number>() };
 
   constructor(private readonly options: MatcherOptions) {}
 
@@ -114,6 +114,8 @@ export class Matcher {
           }
           this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
         } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
+          // Fenced: a batch decided under a lease (or a position) no longer this process's, not committed.
+          if (result.kind === 'fenced') this.counts.refused++;
           await pause(500, signal);
         }
       } catch (error) {
@@ -150,6 +152,7 @@ export class Matcher {
     const background = [...this.counts.background].map(([name, n]) => `${name} ${n}`).join(', ');
     this.options.report(
       `partitions [${[...this.assigned].join(', ')}] · ${this.counts.entries} entries, ${this.counts.decisions} decisions` +
+        (this.counts.refused > 0 ? `, ${this.counts.refused} batches refused (fenced)` : '') +
         (background ? ` · ${background}` : ''),
     );
   }

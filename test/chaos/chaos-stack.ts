@@ -23,10 +23,14 @@ export class ChaosStack {
   private readonly running = new Map<ServiceName, ChildProcess>();
   private readonly matchers: ChildProcess[] = [];
 
+  /** The first matcher's API listens here (the others on ports of their own choosing). */
+  readonly apiPort: number;
+
   private constructor(
     readonly dir: string,
     base: number,
   ) {
+    this.apiPort = base + 4;
     this.config = loadConfig({
       ...process.env,
       NUDGE_NATS_URL: `nats://127.0.0.1:${base}`,
@@ -83,9 +87,23 @@ export class ChaosStack {
     await this.up(name);
   }
 
+  /** The environment of a `nudge` command on this stack. */
+  env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      NUDGE_NATS_URL: this.config.natsUrl,
+      NUDGE_REDIS_URL: this.config.redisUrl,
+      NUDGE_CLICKHOUSE_URL: this.config.clickhouseUrl,
+      NUDGE_NAMESPACE: this.config.namespace,
+      NUDGE_PARTITIONS: String(this.config.partitions),
+      ...extra,
+    };
+  }
+
   /** A `nudge start` process (matcher, writers, forwarder and API) on this stack; its output goes to a log file. */
   matcher(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
     const log = openSync(join(this.dir, `matcher-${this.matchers.length}.log`), 'a');
+    const port = this.matchers.length === 0 ? String(this.apiPort) : '0';
     const env = {
       ...process.env,
       NUDGE_NATS_URL: this.config.natsUrl,
@@ -93,7 +111,7 @@ export class ChaosStack {
       NUDGE_CLICKHOUSE_URL: this.config.clickhouseUrl,
       NUDGE_NAMESPACE: this.config.namespace,
       NUDGE_PARTITIONS: String(this.config.partitions),
-      NUDGE_API_PORT: '0',
+      NUDGE_API_PORT: port,
       ...extraEnv,
     };
     const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {

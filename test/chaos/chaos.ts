@@ -46,6 +46,11 @@ function row(r: ScenarioResult): string {
     `faults: ${r.faults.injected} × ${r.faults.what}${r.faults.notes.length > 0 ? ` (${r.faults.notes.join('; ')})` : ''}`,
     `missing entries ${v.missingEntries}, missing decisions ${v.missingDecisions}, extra ${v.extraDecisions}, wrong ${v.wrongDecisions}, duplicates ${v.duplicates}, deliveries − sends ${v.deliveryDifference}`,
     `over-sends ${violations} (max_sends ${v.violations.max_sends}, min_interval ${v.violations.min_interval}, caps ${v.violations.global_cap}), Redis ≠ ClickHouse ${v.redisMismatches}`,
+    ...(r.http === undefined
+      ? []
+      : [
+          `HTTP client: ${r.http.batches} batches of 5, answers ${JSON.stringify(r.http.statuses)}, ${r.http.retries} sent again`,
+        ]),
     `replay identical ${String(v.replay.identical)}, hash ${v.replay.hash.slice(0, 16)}… ${v.replay.hash === v.replay.hashAgain ? 'the same twice' : 'DIFFERS'}; settled ${(r.settleMs / 1000).toFixed(1)} s after the load`,
   ].join('\n  ');
 }

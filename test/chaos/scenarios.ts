@@ -1,4 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
@@ -14,16 +18,26 @@ import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
 import { seededRandom, workloadCaps, workloadMessages } from '../../bench/core/workload.ts';
 import { ChaosStack, kill } from './chaos-stack.ts';
+import { HttpProber } from './http-prober.ts';
 import { CHAOS_EVENTS, CHAOS_MESSAGES, LoadGenerator } from './load-generator.ts';
 import type { RunServices, Verdict } from './run-checker.ts';
 import { checkRun, settle } from './run-checker.ts';
 
 export type Length = 'short' | 'full';
 
+const root = new URL('../..', import.meta.url).pathname;
+const run = promisify(execFile);
+
 /** What a scenario did to the run, for the report. */
 export type Faults = { readonly injected: number; readonly what: string; readonly notes: string[] };
 
 export type ScenarioResult = {
+  /** The HTTP client's answers by status, when the scenario had one. */
+  readonly http?: {
+    readonly statuses: Record<string, number>;
+    readonly batches: number;
+    readonly retries: number;
+  };
   readonly scenario: string;
   readonly length: Length;
   readonly seconds: number;
@@ -50,6 +64,8 @@ type Scenario = {
   readonly seconds: Record<Length, number>;
   readonly matchers: number;
   readonly retryShare?: number;
+  /** Also a client of the HTTP API through the faults (`HttpProber`). */
+  readonly http?: boolean;
   /** Runs while the load flows; returns what it injected. */
   readonly faults: (run: Run, length: Length) => Promise<Faults>;
 };
@@ -90,10 +106,18 @@ export const SCENARIOS: readonly Scenario[] = [
         await wait(9_000);
         paused?.kill('SIGCONT');
       }
+      // The matchers print their counts every 5 s: the paused one's last line says what it was refused.
+      await wait(6_000);
+      const notes: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const log = await readFile(join(run.stack.dir, `matcher-${i}.log`), 'utf8').catch(() => '');
+        const refused = [...log.matchAll(/(\d+) batches refused \(fenced\)/g)].at(-1)?.[1] ?? '0';
+        notes.push(`matcher ${i}: ${refused} batches refused (fenced)`);
+      }
       return {
         injected: pauses,
         what: 'SIGSTOP of one matcher for 9 s (leases 3 s, membership 5 s), then SIGCONT',
-        notes: [],
+        notes,
       };
     },
   },
@@ -146,6 +170,7 @@ export const SCENARIOS: readonly Scenario[] = [
       'nats-server restarted under load: appends fail while it is down and are tried again with the same ids',
     seconds: { short: 30, full: 180 },
     matchers: 1,
+    http: true,
     faults: async (run, length) => {
       const restarts = length === 'short' ? 1 : 3;
       for (let i = 0; i < restarts; i++) {
@@ -211,6 +236,34 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** An ingest key made with `nudge keys create`, and a prober of the first matcher's API once it is ready. */
+async function httpProber(
+  stack: ChaosStack,
+  users: number,
+  acked: Map<string, { user_id: string; id: string }>,
+): Promise<HttpProber> {
+  const { stdout } = await run(
+    process.execPath,
+    [join(root, 'bin/nudge.js'), 'keys', 'create', '--scope', 'ingest', '--name', 'chaos'],
+    {
+      env: stack.env(),
+      cwd: root,
+    },
+  );
+  const base = `http://127.0.0.1:${stack.apiPort}`;
+  const deadline = Date.now() + 60_000;
+  while (
+    !(await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline) throw new Error(`the API at ${base} did not become ready`);
+    await wait(250);
+  }
+  return new HttpProber(`${base}/v1/events`, stdout.trim(), users, acked);
+}
+
 /** Runs one scenario on a private stack and checks it (issue #6). */
 export async function runScenario(
   name: string,
@@ -265,10 +318,12 @@ export async function runScenario(
       seed: options.seed,
       ...(scenario.retryShare === undefined ? {} : { retryShare: scenario.retryShare }),
     });
+    const prober = scenario.http === true ? await httpProber(stack, options.users, load.acked) : undefined;
     const seconds = scenario.seconds[length];
     report(`${name} (${length}): ${scenario.summary}; ${options.rate} entries/s for ${seconds} s`);
     const started = Date.now();
     load.start();
+    prober?.start();
     const faults = await Promise.all([
       scenario.faults(
         { stack, load, random: seededRandom(options.seed), seconds, services, matchers, startMatcher },
@@ -276,14 +331,24 @@ export async function runScenario(
       ),
       wait(seconds * 1000),
     ]).then(([f]) => f);
-    await load.stop();
+    await Promise.all([load.stop(), prober?.stop()]);
     report(
       `${name}: load stopped after ${Math.round((Date.now() - started) / 1000)} s (${load.acked.size} entries acknowledged); settling…`,
     );
     const settleMs = await settle(services);
     report(`${name}: settled in ${settleMs} ms; checking…`);
     const verdict = await checkRun(services, load.acked);
-    return { scenario: name, length, seconds, faults, settleMs, verdict };
+    const http =
+      prober === undefined
+        ? {}
+        : {
+            http: {
+              statuses: Object.fromEntries(prober.statuses),
+              batches: prober.counts.batches,
+              retries: prober.counts.retries,
+            },
+          };
+    return { scenario: name, length, seconds, faults, settleMs, verdict, ...http };
   } finally {
     await nc.close().catch(() => undefined);
     redis.disconnect();
