@@ -90,13 +90,17 @@ const ConditionLeafSchema = z
     if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['value'], message: problem });
   });
 
-export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
-  z.union([
-    ConditionLeafSchema,
-    z.strictObject({ all: z.array(ConditionSchema).min(1, 'a group needs at least one condition') }),
-    z.strictObject({ any: z.array(ConditionSchema).min(1, 'a group needs at least one condition') }),
-  ]),
-);
+export const ConditionSchema: z.ZodType<Condition> = z
+  .lazy(
+    () =>
+      z.union([
+        ConditionLeafSchema,
+        z.strictObject({ all: z.array(ConditionSchema).min(1, 'a group needs at least one condition') }),
+        z.strictObject({ any: z.array(ConditionSchema).min(1, 'a group needs at least one condition') }),
+      ]),
+    // Named, so that the OpenAPI document refers to the one recursive schema by a name it defines.
+  )
+  .meta({ id: 'Condition' });
 
 const CLOCK = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const clockMinutes = (text: string) => Number(text.slice(0, 2)) * 60 + Number(text.slice(3, 5));
