@@ -95,8 +95,9 @@ export class PartitionWorker {
     const loaded = await store.load(partition, users);
     if (loaded.applied !== this.applied) {
       // The store's position moved under this tenure: another owner committed, or the store lost
-      // writes (a wiped Redis hands out epoch 1 again). States read now may be empty or old, and
-      // decisions made from them would be published under their real ids: decide nothing.
+      // writes (after a wipe, this process may hold the lease again without its epoch telling).
+      // States read now may be empty or old, and decisions made from them would be published
+      // under their real ids: decide nothing.
       this.epoch = undefined;
       return { kind: 'fenced' };
     }
