@@ -2,19 +2,19 @@
 export const MAX_BODY_DEPTH = 64;
 
 /**
- * Whether a parsed JSON value nests deeper than `max` (an object or array in an object or array…),
- * found without recursion: a body nested thousands deep would overflow the stack of a recursive
- * walk, and of the schemas' recursive parse, which is what this guards.
+ * Whether a parsed JSON value nests deeper than `max` (an object or array in an object or array…).
+ * A body nested thousands deep would overflow the stack of the schemas' recursive parse, which is
+ * what this guards; its own recursion stops at `max` levels, so it cannot overflow, and it
+ * allocates nothing (it runs on every ingest request).
  */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: { readonly value: unknown; readonly depth: number }[] = [{ value, depth: 0 }];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    if (typeof top.value !== 'object' || top.value === null) continue;
-    const depth = top.depth + 1;
-    if (depth > max) return true;
-    for (const child of Object.values(top.value)) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth });
-    }
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeperThan(item, max - 1)) return true;
+    return false;
   }
+  // A parsed body's objects are plain, with no inherited keys (fastify refuses "__proto__").
+  for (const key in value) if (nestsDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
   return false;
 }
