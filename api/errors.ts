@@ -63,25 +63,28 @@ function validationProblems(error: FastifyError): string[] {
  * only a fault of ours or of a service is a 5xx, and it says which.
  */
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  if (error instanceof ApiError) {
-    void reply.code(error.status).send(errorBody(error.code, error.message, error.details));
-    return;
-  }
+  const { status, body } = errorAnswer(error, request);
+  void reply.code(status).send(body);
+}
+
+/** The status and body of an error: what a handler threw, a schema refused, or (a 500) a failure of ours. */
+export function errorAnswer(
+  error: FastifyError,
+  request: FastifyRequest,
+): { status: number; body: ErrorBody } {
+  if (error instanceof ApiError)
+    return { status: error.status, body: errorBody(error.code, error.message, error.details) };
   if (hasZodFastifySchemaValidationErrors(error)) {
     const problems = validationProblems(error);
-    void reply.code(400).send(errorBody('invalid_request', problems.join('; '), problems));
-    return;
+    return { status: 400, body: errorBody('invalid_request', problems.join('; '), problems) };
   }
-  if (error instanceof InputError) {
-    void reply.code(400).send(errorBody('invalid_request', error.message, error.problems));
-    return;
-  }
+  if (error instanceof InputError)
+    return { status: 400, body: errorBody('invalid_request', error.message, error.problems) };
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const code = (error.code || 'invalid_request').replace(/^FST_ERR_/, '').toLowerCase();
-    void reply.code(status).send(errorBody(code, error.message));
-    return;
+    return { status, body: errorBody(code, error.message) };
   }
   request.log.error({ err: error }, 'request failed');
-  void reply.code(500).send(errorBody('internal', 'the request failed on our side; it is safe to retry'));
+  return { status: 500, body: errorBody('internal', 'the request failed on our side; it is safe to retry') };
 }

@@ -83,8 +83,16 @@ export function requireScope(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
   return record;
 }
 
+/**
+ * The key a request presents: `Authorization: Bearer <key>`, or HTTP Basic with the key as user
+ * (how Segment's clients send their write key: `Basic base64(<key>:)`; a password is ignored).
+ */
 function bearer(authorization: string | undefined): string | undefined {
   if (authorization === undefined) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  return match?.[1];
+  const match = /^(Bearer|Basic)\s+(\S+)\s*$/i.exec(authorization);
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  if (match[1].toLowerCase() === 'bearer') return match[2];
+  const decoded = Buffer.from(match[2], 'base64').toString('utf8');
+  const user = decoded.slice(0, decoded.includes(':') ? decoded.indexOf(':') : undefined);
+  return user === '' ? undefined : user;
 }

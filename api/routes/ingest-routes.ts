@@ -22,6 +22,7 @@ import {
   SingleResultSchema,
 } from '../schemas/ingest-schemas.ts';
 import type { ScopeGuard } from '../server.ts';
+import { compatRoutes } from './compat-routes.ts';
 
 export type IngestDeps = {
   /** Where accepted entries go: the log, packed across concurrent requests. */
@@ -117,6 +118,9 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
       return result;
     },
   );
+
+  // The Segment and Intercom routes share this log, these ids and counters.
+  compatRoutes(app, (items, bytes) => batch(ingest, items, deps.now(), bytes), guard);
 }
 
 async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: number) {

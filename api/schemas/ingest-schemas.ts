@@ -148,6 +148,7 @@ export const BatchResultSchema = z
     results: z.array(EntryResultSchema),
   })
   .meta({ id: 'BatchResult' });
+export type BatchResult = z.output<typeof BatchResultSchema>;
 
 /** A warning when more metadata keys are sent than rules can use (DESIGN §2). */
 export function metadataWarnings(entry: ApiEntry): string[] {

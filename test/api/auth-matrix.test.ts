@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HTTPMethods } from 'fastify';
+import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { SCOPES } from '../../api/auth/api-keys.ts';
@@ -116,6 +116,35 @@ const KNOWN: Readonly<Record<string, Known>> = {
       Promise.resolve({ url: '/v1/users/u-auth', body: { id, attributes: { checked: true } } }),
     effect: logged,
   },
+  'POST /v1/batch': {
+    scope: 'ingest',
+    request: (id) =>
+      Promise.resolve({
+        url: '/v1/batch',
+        body: { batch: [{ type: 'track', messageId: id, userId: 'u-auth', event: 'auth_matrix' }] },
+      }),
+    effect: logged,
+  },
+  'POST /v1/track': {
+    scope: 'ingest',
+    request: (id) =>
+      Promise.resolve({ url: '/v1/track', body: { messageId: id, userId: 'u-auth', event: 'auth_matrix' } }),
+    effect: logged,
+  },
+  'POST /v1/identify': {
+    scope: 'ingest',
+    request: (id) =>
+      Promise.resolve({ url: '/v1/identify', body: { messageId: id, userId: 'u-auth', traits: { a: 1 } } }),
+    effect: logged,
+  },
+  'POST /events': {
+    scope: 'ingest',
+    // Intercom's events carry no id: the entry's is a digest of user, name and time, so the run
+    // is told by a user of its own.
+    request: (id) =>
+      Promise.resolve({ url: '/events', body: { event_name: 'auth_matrix', created_at: 1, user_id: id } }),
+    effect: async (id) => (await f.logged()).some((entry) => entry.user_id === id),
+  },
   'GET /v1/messages': { scope: 'read', request: () => Promise.resolve({ url: '/v1/messages' }) },
   'POST /v1/messages': {
     scope: 'admin',
@@ -223,7 +252,8 @@ const REFUSED: readonly (readonly [string, string | undefined])[] = [
   ['Bearer garbage', 'Bearer garbage'],
   ['an empty Bearer', 'Bearer '],
   ['the key without "Bearer"', f.keys.ingest],
-  ['the key as Basic', `Basic ${f.keys.ingest}`],
+  ['the key as Basic, not encoded', `Basic ${f.keys.ingest}`],
+  ['Basic with no user', `Basic ${Buffer.from(`:${f.keys.ingest}`).toString('base64')}`],
   ['a wrong secret', `Bearer ${wrongSecret}`],
   ['an unknown key id', `Bearer ${unknownId}`],
   ['the revoked key', `Bearer ${f.keys.revoked}`],
@@ -286,7 +316,10 @@ describe('API keys on every route', () => {
         ...(row.authorization === undefined ? {} : { headers: { authorization: row.authorization } }),
       });
       if (expected === 401 || expected === 403) {
-        const error = expectErrorShape(response, expected);
+        const error =
+          row.route.path === '/events'
+            ? intercomError(response, expected)
+            : expectErrorShape(response, expected);
         expect(error.code).toBe(expected === 401 ? 'unauthorized' : 'forbidden');
         // A refused request must leave nothing behind, not only answer an error.
         if (known?.effect !== undefined) expect(await known.effect(run)).toBe(false);
@@ -302,6 +335,17 @@ describe('API keys on every route', () => {
     },
   );
 });
+
+/** Intercom's error list, which `POST /events` answers with (so code written for Intercom reads it). */
+function intercomError(response: LightMyRequestResponse, status: number): { code: unknown } {
+  expect(response.statusCode, response.body).toBe(status);
+  const body = bodyOf(response);
+  if (!isRecord(body) || body['type'] !== 'error.list' || !Array.isArray(body['errors']))
+    throw new Error(`not an Intercom error list: ${response.body}`);
+  const [first] = body['errors'] as unknown[];
+  if (!isRecord(first)) throw new Error(`no error in ${response.body}`);
+  return { code: first['code'] };
+}
 
 const unknownRoutes = routes.filter((route) => KNOWN[nameOf(route)] === undefined);
 // A route needs one scope (admin aside): an ingest key and a read key cannot both get through.

@@ -680,6 +680,13 @@ function problemOf(
   // A HEAD answer has no body to check.
   if (request.method === 'HEAD') return undefined;
   if (status >= 400) {
+    // Intercom's route answers Intercom's error list, so that code written for Intercom reads it
+    // (another method on its path is no route of it: the API's own 404).
+    if (operation.path === '/events' && request.method === 'POST') {
+      const body: unknown = JSON.parse(response.body);
+      const shaped = isRecord(body) && body['type'] === 'error.list' && Array.isArray(body['errors']);
+      return shaped ? undefined : `not Intercom's error list: ${response.body.slice(0, 200)}`;
+    }
     try {
       expectErrorShape(response, status);
     } catch (error) {
@@ -866,7 +873,10 @@ for (const [tag, group] of byTag) {
           const ok = [...tally.statuses].filter(([s]) => s < 300).reduce((a, [, n]) => a + n, 0);
           const refused = [...tally.statuses].filter(([s]) => s >= 400).reduce((a, [, n]) => a + n, 0);
           if (!operation.open) expect(refused, JSON.stringify(statuses)).toBeGreaterThan(runs / 20);
-          expect(ok, JSON.stringify(statuses)).toBeGreaterThan(0);
+          // The Segment and Intercom routes take their own loose shapes, which the document's schemas
+          // do not describe enough to draw a valid call from: their successes are the official
+          // clients' tests (test/compat/), their refusals are checked here.
+          if (operation.tag !== 'compat') expect(ok, JSON.stringify(statuses)).toBeGreaterThan(0);
         },
         ROUTE_TIMEOUT_MS,
       );
