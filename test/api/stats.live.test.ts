@@ -1,42 +1,16 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickhouseClient } from '../clickhouse-cli.ts';
 import { dayPartitions, isClean } from '../../pipeline/adapters/clickhouse/day-parts.ts';
-import { loadConfig } from '../../pipeline/config/load-config.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import type { Message } from '../../pipeline/core/message-schema.ts';
 import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
 import { apiFixture } from './api-fixture.ts';
 import { DAY, END, HOUR, recordTraffic, T0 } from './recorded-traffic.ts';
 
-const run = promisify(execFile);
-const config = loadConfig(process.env);
-
 let api: Awaited<ReturnType<typeof apiFixture>>;
 let messages: Message[];
 let log: LogEntry[];
 let decisions: PositionedDecision[];
-
-/** The same numbers, asked of ClickHouse by its own client over `decisions FINAL`: independent of the API's SQL. */
-async function clickhouseClient<T>(query: string): Promise<T[]> {
-  const url = new URL(config.clickhouseUrl);
-  const httpPort = Number(url.port || 8123);
-  const nativePort = httpPort === 8123 ? 9000 : httpPort + 1; // as `npm run services` configures it
-  const { stdout } = await run('clickhouse-client', [
-    '--host',
-    url.hostname,
-    '--port',
-    String(nativePort),
-    '--format',
-    'JSONEachRow',
-    '--query',
-    query,
-  ]);
-  return stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
-}
 
 const final = () => `${api.ns.database}.decisions FINAL`;
 const within = (from: number, to: number) => `at >= ${from} AND at < ${to}`;

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { clickhouseClient } from '../clickhouse-cli.ts';
 import { apiFixture } from '../api/api-fixture.ts';
 import { DAY, END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
 
-const run = promisify(execFile);
-const config = loadConfig(process.env);
 /** Where the run leaves its screenshots (README: "The dashboard"): the page, and its replay panel. */
 const SCREENSHOT = new URL('../../.data/screenshots/dashboard.png', import.meta.url).pathname;
 
@@ -21,24 +17,7 @@ const problems: string[] = [];
 let replayId = '';
 
 /** Counts asked of ClickHouse by its own client, over `decisions FINAL`: independent of the page and the API. */
-async function counted(query: string): Promise<Record<string, string>[]> {
-  const url = new URL(config.clickhouseUrl);
-  const httpPort = Number(url.port || 8123);
-  const { stdout } = await run('clickhouse-client', [
-    '--host',
-    url.hostname,
-    '--port',
-    String(httpPort === 8123 ? 9000 : httpPort + 1),
-    '--format',
-    'JSONEachRow',
-    '--query',
-    query,
-  ]);
-  return stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, string>);
-}
+const counted = (query: string) => clickhouseClient<Record<string, string>>(query);
 
 const text = async (selector: string) => (await page.textContent(selector))?.trim() ?? '';
 /** A table's body rows, each as its cells' text (a row's inner text has its cells tab-separated). */

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickhouseClient } from '../clickhouse-cli.ts';
 import { AUDIT_TABLES } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { applyMessages } from '../../pipeline/adapters/nats/catalog-stream.ts';
-import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { Decision } from '../../pipeline/core/decision.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
@@ -28,8 +26,6 @@ import { SQL_INJECTIONS } from './hostile.ts';
  * clickhouse-client with the value written as hex, so that no quoting is shared with the API).
  */
 
-const run = promisify(execFile);
-const config = loadConfig(process.env);
 const MINUTE = 60_000;
 /** The day of the hostile users: a day after the recorded traffic, so that each can be asked alone. */
 const W0 = END + DAY;
@@ -105,27 +101,6 @@ function hostileTraffic(): LogEntry[] {
     }
   });
   return out;
-}
-
-/** clickhouse-client over the native port (as stats.live.test.ts asks it), one JSON object a row. */
-async function clickhouseClient<T>(query: string): Promise<T[]> {
-  const url = new URL(config.clickhouseUrl);
-  const httpPort = Number(url.port || 8123);
-  const nativePort = httpPort === 8123 ? 9000 : httpPort + 1;
-  const { stdout } = await run('clickhouse-client', [
-    '--host',
-    url.hostname,
-    '--port',
-    String(nativePort),
-    '--format',
-    'JSONEachRow',
-    '--query',
-    query,
-  ]);
-  return stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
 }
 
 /** A value in clickhouse-client's SQL without any quoting to get wrong: its UTF-8 bytes in hex. */
