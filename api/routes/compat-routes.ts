@@ -10,8 +10,11 @@ import type { BatchResult } from '../schemas/ingest-schemas.ts';
 import { BatchResultSchema, LIMITS } from '../schemas/ingest-schemas.ts';
 import type { ScopeGuard } from '../server.ts';
 
-/** The ingest routes' batch: entries checked, stamped and stored, a result per item. */
-export type IngestEntries = (items: readonly unknown[], bodyBytes: number) => Promise<BatchResult>;
+/** The ingest routes' batch: entries checked, stamped and stored, a result per item (the request's `content-length` bounds their sizes). */
+export type IngestEntries = (
+  items: readonly unknown[],
+  contentLength: string | undefined,
+) => Promise<BatchResult>;
 
 const Call = z.record(z.string(), z.unknown());
 const SegmentAnswer = BatchResultSchema.extend({ success: z.literal(true) }).meta({ id: 'SegmentAnswer' });
@@ -54,7 +57,7 @@ export function compatRoutes(app: FastifyInstance, ingest: IngestEntries, guard:
         await mapThenIngest(
           ingest,
           calls.map((c) => entryOfSegmentCall(c)),
-          bytesOf(request),
+          request.headers['content-length'],
         ),
       );
     },
@@ -65,7 +68,13 @@ export function compatRoutes(app: FastifyInstance, ingest: IngestEntries, guard:
       `/v1/${type}`,
       { ...segment, schema: { ...segment.schema, summary: `Segment: one ${type} call`, body: Call } },
       async (request) =>
-        answered(await mapThenIngest(ingest, [entryOfSegmentCall(request.body, type)], bytesOf(request))),
+        answered(
+          await mapThenIngest(
+            ingest,
+            [entryOfSegmentCall(request.body, type)],
+            request.headers['content-length'],
+          ),
+        ),
     );
 
   // Intercom's own shapes, answers and errors, so that code written for Intercom works unchanged.
@@ -82,7 +91,11 @@ export function compatRoutes(app: FastifyInstance, ingest: IngestEntries, guard:
         },
       },
       async (request, reply) => {
-        const result = await mapThenIngest(ingest, [entryOfIntercomEvent(request.body)], bytesOf(request));
+        const result = await mapThenIngest(
+          ingest,
+          [entryOfIntercomEvent(request.body)],
+          request.headers['content-length'],
+        );
         const refusal = result.results[0]?.error;
         if (result.rejected > 0 && refusal !== undefined)
           throw new ApiError(400, 'parameter_invalid', refusal.message, refusal.details);
@@ -98,10 +111,10 @@ export function compatRoutes(app: FastifyInstance, ingest: IngestEntries, guard:
 async function mapThenIngest(
   ingest: IngestEntries,
   mapped: readonly MappedCall[],
-  bodyBytes: number,
+  contentLength: string | undefined,
 ): Promise<BatchResult> {
   const entries = mapped.flatMap((m) => ('entry' in m ? [m.entry] : []));
-  const stored = await ingest(entries, bodyBytes);
+  const stored = await ingest(entries, contentLength);
   let next = 0;
   const results = mapped.map((m, index) => {
     if ('problem' in m)
@@ -129,11 +142,6 @@ function answered(result: BatchResult) {
     throw new ApiError(400, 'invalid_request', 'no call of the request could be taken', result.results);
   return { success: true as const, ...result };
 }
-
-const bytesOf = (request: FastifyRequest) => {
-  const length = request.headers['content-length'];
-  return length === undefined ? Number.POSITIVE_INFINITY : Number(length);
-};
 
 /** Intercom's error list (`{"type": "error.list", "errors": [{"code", "message"}]}`), with the status Nudge chose. */
 function intercomErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {

@@ -120,7 +120,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
   );
 
   // The Segment and Intercom routes share this log, these ids and counters.
-  compatRoutes(app, (items, bytes) => batch(ingest, items, deps.now(), bytes), guard);
+  compatRoutes(app, (items, length) => batch(ingest, items, deps.now(), bodyBytes(length)), guard);
 }
 
 async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: number) {

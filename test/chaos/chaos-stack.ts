@@ -80,6 +80,13 @@ export class ChaosStack {
     await exited;
   }
 
+  /** An outage: the service stopped with `signal`, down for `ms`, then started again on its data. */
+  async outage(name: ServiceName, signal: NodeJS.Signals, ms: number): Promise<void> {
+    await this.down(name, signal);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await this.up(name);
+  }
+
   /** Loses a service's data: stopped, its folder removed, started empty. */
   async wipe(name: ServiceName): Promise<void> {
     await this.down(name, 'SIGKILL');
@@ -104,16 +111,7 @@ export class ChaosStack {
   matcher(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
     const log = openSync(join(this.dir, `matcher-${this.matchers.length}.log`), 'a');
     const port = this.matchers.length === 0 ? String(this.apiPort) : '0';
-    const env = {
-      ...process.env,
-      NUDGE_NATS_URL: this.config.natsUrl,
-      NUDGE_REDIS_URL: this.config.redisUrl,
-      NUDGE_CLICKHOUSE_URL: this.config.clickhouseUrl,
-      NUDGE_NAMESPACE: this.config.namespace,
-      NUDGE_PARTITIONS: String(this.config.partitions),
-      NUDGE_API_PORT: port,
-      ...extraEnv,
-    };
+    const env = this.env({ NUDGE_API_PORT: port, ...extraEnv });
     const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
       env,
       cwd: root,

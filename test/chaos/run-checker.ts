@@ -194,7 +194,11 @@ export function countViolations(
 ) {
   const byId = new Map(messages.map((m) => [m.id, m]));
   const byUser = new Map<string, Send[]>();
-  for (const send of sends) byUser.set(send.user_id, [...(byUser.get(send.user_id) ?? []), send]);
+  for (const send of sends) {
+    const list = byUser.get(send.user_id);
+    if (list === undefined) byUser.set(send.user_id, [send]);
+    else list.push(send);
+  }
   const violations = { max_sends: 0, min_interval: 0, global_cap: 0 };
   for (const [user, list] of byUser) {
     list.sort((a, b) => Number(a.at) - Number(b.at));
@@ -250,25 +254,35 @@ async function compareRedis(
   }
   const store = new RedisStateStore(s.redis, s.ns);
   let mismatches = 0;
-  const users = [...recorded.keys()];
-  for (let i = 0; i < users.length; i += 500) {
-    const chunk = users.slice(i, i + 500);
-    for (const user of chunk) {
-      const loaded = await store.load(partitionOf(user, s.partitions), [user]);
-      const flat = loaded.states[0]?.sends ?? [];
-      const inRedis = new Map<string, { count: number; last: number }>();
-      for (let j = 0; j < flat.length; j += 3)
-        inRedis.set(String(flat[j]), { count: Number(flat[j + 1]), last: Number(flat[j + 2]) });
-      const want = recorded.get(user) ?? new Map<string, { count: number; last: number }>();
-      const same =
-        inRedis.size === want.size &&
-        [...want].every(([m, v]) => inRedis.get(m)?.count === v.count && inRedis.get(m)?.last === v.last);
-      if (!same) {
-        mismatches++;
-        note(`${user}: Redis holds ${JSON.stringify([...inRedis])}, ClickHouse ${JSON.stringify([...want])}`);
-      }
-    }
+  const byPartition = new Map<number, string[]>();
+  for (const user of recorded.keys()) {
+    const partition = partitionOf(user, s.partitions);
+    const users = byPartition.get(partition);
+    if (users === undefined) byPartition.set(partition, [user]);
+    else users.push(user);
   }
+  for (const [partition, users] of byPartition)
+    for (let i = 0; i < users.length; i += 500) {
+      // One round trip for 500 users of a partition.
+      const chunk = users.slice(i, i + 500);
+      const loaded = await store.load(partition, chunk);
+      chunk.forEach((user, j) => {
+        const flat = loaded.states[j]?.sends ?? [];
+        const inRedis = new Map<string, { count: number; last: number }>();
+        for (let k = 0; k < flat.length; k += 3)
+          inRedis.set(String(flat[k]), { count: Number(flat[k + 1]), last: Number(flat[k + 2]) });
+        const want = recorded.get(user) ?? new Map<string, { count: number; last: number }>();
+        const same =
+          inRedis.size === want.size &&
+          [...want].every(([m, v]) => inRedis.get(m)?.count === v.count && inRedis.get(m)?.last === v.last);
+        if (!same) {
+          mismatches++;
+          note(
+            `${user}: Redis holds ${JSON.stringify([...inRedis])}, ClickHouse ${JSON.stringify([...want])}`,
+          );
+        }
+      });
+    }
   return mismatches;
 }
 

@@ -129,13 +129,9 @@ export const SCENARIOS: readonly Scenario[] = [
     matchers: 1,
     faults: async (run) => {
       await wait(6_000);
-      await run.stack.down('redis', 'SIGTERM');
-      await wait(3_000);
-      await run.stack.up('redis');
+      await run.stack.outage('redis', 'SIGTERM', 3_000);
       await wait(6_000);
-      await run.stack.down('redis', 'SIGKILL');
-      await wait(3_000);
-      await run.stack.up('redis');
+      await run.stack.outage('redis', 'SIGKILL', 3_000);
       return { injected: 2, what: 'Redis SIGTERM, 3 s down; Redis SIGKILL, 3 s down', notes: [] };
     },
   },
@@ -157,10 +153,8 @@ export const SCENARIOS: readonly Scenario[] = [
     matchers: 1,
     faults: async (run, length) => {
       await wait(5_000);
-      await run.stack.down('clickhouse', 'SIGTERM');
       const down = length === 'short' ? 20_000 : 180_000;
-      await wait(down);
-      await run.stack.up('clickhouse');
+      await run.stack.outage('clickhouse', 'SIGTERM', down);
       return { injected: 1, what: `ClickHouse stopped (SIGTERM) for ${down / 1000} s`, notes: [] };
     },
   },
@@ -175,10 +169,8 @@ export const SCENARIOS: readonly Scenario[] = [
       const restarts = length === 'short' ? 1 : 3;
       for (let i = 0; i < restarts; i++) {
         await wait(6_000);
-        await run.stack.down('nats', i % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
         // Longer than a publish waits for its acknowledgement (5 s): appends fail, and are tried again.
-        await wait(8_000);
-        await run.stack.up('nats');
+        await run.stack.outage('nats', i % 2 === 0 ? 'SIGTERM' : 'SIGKILL', 8_000);
       }
       return {
         injected: restarts,
