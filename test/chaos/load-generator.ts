@@ -26,6 +26,8 @@ export class LoadGenerator {
   /** Acknowledged entries: `user_id` and id. */
   readonly acked = new Map<string, { user_id: string; id: string }>();
   readonly counts = { sent: 0, failedAppends: 0, retriedIds: 0 };
+  /** A sample of what was acknowledged, for the retries to draw from. */
+  private readonly sentBefore: LogEntry[] = [];
   private running: Promise<void> | undefined;
   private stopping = false;
   private readonly appender: LogAppender;
@@ -85,8 +87,6 @@ export class LoadGenerator {
     this.counts.retriedIds += out.length;
     return out;
   }
-
-  private readonly sentBefore: LogEntry[] = [];
 
   private async send(batch: readonly LogEntry[]): Promise<void> {
     this.counts.sent += batch.length;
