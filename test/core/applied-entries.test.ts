@@ -168,9 +168,13 @@ describe('repeats, as properties', () => {
             const original = log[which % log.length] as LogEntry;
             const after = withCopies.indexOf(original) + 1;
             const position = after + (where % (withCopies.length - after + 1));
-            // The copy is stamped anew by ingestion, about when the entry before it was (ingest
-            // clocks disagree a little); one stamped past the window is a new entry, not a copy.
-            const stamp = (withCopies[position - 1] as LogEntry).received_at + skew;
+            // The copy is stamped anew by ingestion, about when the newest entry before it was:
+            // ingest clocks disagree by up to a minute (REPEAT_SKEW_MS), measured from the newest
+            // stamp, not from another copy's (two skews in a row could put a copy more than a
+            // minute behind the newest entry, which the contract does not cover: seed 1266909130
+            // found one 60,001 ms behind). One stamped past the window is a new entry, not a copy.
+            const newest = Math.max(...withCopies.slice(0, position).map((e) => e.received_at));
+            const stamp = newest + skew;
             if (stamp >= original.received_at + REPEAT_WINDOW_MS) continue;
             withCopies.splice(position, 0, { ...original, received_at: stamp });
           }
