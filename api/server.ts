@@ -15,7 +15,9 @@ import { MAX_BODY_DEPTH, nestsDeeperThan } from './schemas/nesting-depth.ts';
 import { redisRateLimitStore } from './adapters/redis-rate-limit-store.ts';
 import { Authenticator, requireScope } from './auth/authenticator.ts';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
-import { ApiError, errorBody, errorHandler } from './errors.ts';
+import { ApiError, errorAnswer, errorBody, errorHandler } from './errors.ts';
+import { parseJsonBody } from './json-body.ts';
+import { RouteDirectory } from './route-directory.ts';
 import type { KeyStore } from './ports/key-store.ts';
 import type { Readiness } from './routes/health-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
@@ -108,14 +110,27 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: LIMITS.idLength * 12 },
     // A body with a "__proto__" key, or "constructor" with "prototype" under it, never reaches a
     // handler (fastify answers 400); a plain "constructor" key is data.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
-      void reply.code(error.statusCode ?? 400).send(errorBody('invalid_request', error.message));
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const { status, body } = errorAnswer(error, request);
+      void reply.code(status).send(body);
     },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
   });
-  // JSON only: a text/plain body is a 415, not a string that fails every schema.
-  app.removeContentTypeParser(['text/plain']);
+  // JSON only: a text/plain body is a 415, not a string that fails every schema. Our own JSON
+  // parser says where a body breaks (fastify's names only its internal code).
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  const routeDirectory = new RouteDirectory();
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeDirectory.add(method, route.url);
+  });
   // The ingest body: a well-formed entry passes the hand-written check (held to the schema by a
   // property test) without zod; anything else, and every other schema, goes through zod.
   app.setValidatorCompiler<z.core.$ZodType>((route) => {
@@ -137,7 +152,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (request.body !== undefined && nestsDeeperThan(request.body, MAX_BODY_DEPTH)) {
       done(
         new ApiError(
-          400,
           'invalid_request',
           `the body nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`,
         ),
@@ -147,9 +161,29 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     done();
   });
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const methods = routeDirectory.methodsFor(path);
+    if (methods.length > 0) {
+      void reply
+        .code(405)
+        .header('allow', methods.join(', '))
+        .send(
+          errorBody(
+            'method_not_allowed',
+            `${request.method} is not allowed on ${path}: use ${methods.join(' or ')}`,
+          ),
+        );
+      return;
+    }
+    const nearest = routeDirectory.nearest(path);
     void reply
       .code(404)
-      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+      .send(
+        errorBody(
+          'not_found',
+          `no route ${request.method} ${path}${nearest === undefined ? '' : `: did you mean ${nearest}?`} (every route: /docs)`,
+        ),
+      );
   });
   app.decorateRequest('apiKey', null);
   app.decorateRequest('identified', null);

@@ -15,6 +15,7 @@ import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
+import { InputError } from '../pipeline/errors.ts';
 import { stopSignal } from './stop-signal.ts';
 
 /** `nudge api`: the HTTP API alone (to scale it apart from the matchers), until SIGINT or SIGTERM. */
@@ -28,6 +29,7 @@ export async function runApi(
   signal: AbortSignal,
   report: (line: string) => void,
   metrics: NudgeMetrics = new NudgeMetrics(),
+  onListening?: (address: string) => Promise<void>,
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
@@ -76,8 +78,16 @@ export async function runApi(
       metrics,
       logger: { level: 'warn' },
     });
-    const address = await app.listen({ host: config.apiHost, port: config.apiPort });
+    const address = await app
+      .listen({ host: config.apiHost, port: config.apiPort })
+      .catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        throw new InputError('the API', [
+          `${config.apiHost}:${config.apiPort} is in use (is another nudge start running?): stop it, or set NUDGE_API_PORT to another port`,
+        ]);
+      });
     report(`listening on ${address} (docs at ${address}/docs, OpenAPI at ${address}/openapi.json)`);
+    await onListening?.(address);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener(

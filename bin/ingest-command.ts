@@ -6,7 +6,7 @@ import { ensureLogStream, LogPublisher } from '../pipeline/adapters/nats/log-str
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { LogEntry } from '../pipeline/core/log-entry.ts';
 import { IngestEntrySchema, stampEntry } from '../pipeline/core/log-entry.ts';
-import { formatIssues } from '../pipeline/core/validation.ts';
+import { formatIssues, keysOf } from '../pipeline/core/validation.ts';
 import { InputError, parseJson } from '../pipeline/errors.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
@@ -51,7 +51,8 @@ export async function ingestCommand(args: string[]): Promise<void> {
 function entryOf(line: string, where: string, keepTime: boolean, receivedAt: number): LogEntry {
   const json = parseJson(line, where);
   const result = IngestEntrySchema.safeParse(json);
-  if (!result.success) throw new InputError(where, formatIssues(result.error.issues));
+  if (!result.success)
+    throw new InputError(where, formatIssues(result.error.issues, [], keysOf(IngestEntrySchema)));
   const recorded = result.data.received_at;
   if (keepTime && recorded === undefined)
     throw new InputError(where, ['received_at: required with --keep-time']);

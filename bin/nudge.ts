@@ -20,7 +20,7 @@ commands:
   replay --from <time> --to <time> [--messages <overrides.json>] [--caps <caps.json>]
          replay a window of the recorded log (ClickHouse) with the recorded messages, or
          some overridden: prints the report (identical, or what changed), keeps the decisions
-         in replay_decisions; times as ISO 8601 or epoch ms
+         in replay_decisions; times as ISO 8601, epoch ms, or now / now-2h / now-7d
   sweep  --from <time> --to <time> (--message <id> --limit min_interval|max_sends
          | --cap <n> --field max|per) --values <v,v,…>
          replay the window once per value of one limit: sends, suppressions, users reached
@@ -51,7 +51,10 @@ commands:
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   ingest: ingestCommand,
   messages: messagesCommand,
-  replay: (args) => (args.includes('--from') ? recordedReplayCommand(args) : replayCommand(args)),
+  replay: (args) =>
+    args.some((arg) => arg === '--from' || arg.startsWith('--from='))
+      ? recordedReplayCommand(args)
+      : replayCommand(args),
   sweep: sweepCommand,
   send: sendCommand,
   api: () => apiCommand(),

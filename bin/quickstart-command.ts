@@ -1,5 +1,12 @@
 import { readJsonDefinitions } from '../pipeline/adapters/file/json-definitions-file.ts';
-import { applyCaps, applyMessages, ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import {
+  applyCaps,
+  applyMessages,
+  ensureCatalogStream,
+  readCatalog,
+} from '../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
@@ -11,7 +18,7 @@ import { newApiKey } from '../api/auth/api-keys.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { runApi } from './api-command.ts';
 import { runMatcher } from './start-command.ts';
-import { stopSignal } from './stop-signal.ts';
+import { runTogether, stopSignal } from './stop-signal.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 const demo = (file: string) => new URL(`demo/${file}`, import.meta.url).pathname;
@@ -21,27 +28,69 @@ export async function quickstartCommand(): Promise<void> {
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
   const signal = stopSignal();
+  const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
   const nc = await connectNats(config.natsUrl, 'nudge quickstart');
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
     await ensureCatalogStream(jsm, ns);
     await ensureLogStream(jsm, ns, config.partitions);
-    const messages = await readJsonDefinitions(demo('messages.json'), MessageListSchema);
-    for (const outcome of await applyMessages(js, jsm, ns, messages, Date.now())) {
-      process.stdout.write(`demo: message ${outcome.id} ${outcome.change} (version ${outcome.version})\n`);
-    }
-    await applyCaps(js, jsm, ns, await readJsonDefinitions(demo('caps.json'), GlobalCapListSchema));
-    const key = await demoKey(config, ns);
-    process.stdout.write(whereToLook(config, ns, key));
-    const [, , sent] = await Promise.all([
-      runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`)),
-      runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`)),
-      demoTraffic(nc, ns, config, signal),
+    await applyDemoCatalog(js, jsm, ns, say);
+    const newcomer = `you-${randomUUID().slice(0, 4)}`;
+    const [, , sent] = await runTogether(signal, [
+      (stop) =>
+        runMatcher(
+          config,
+          stop,
+          quieter((line) => process.stdout.write(`matcher: ${line}\n`)),
+        ),
+      // "Where to look" once the API listens, so that the first curl tried is answered.
+      (stop) =>
+        runApi(
+          config,
+          stop,
+          (line) => process.stdout.write(`api: ${line}\n`),
+          undefined,
+          // The key too: made only by a run whose API came up, so a second run cannot revoke a working one's.
+          async (address) => {
+            const key = await demoKey(config, ns);
+            process.stdout.write(whereToLook(config, ns, address, key, newcomer));
+          },
+        ),
+      (stop) => demoTraffic(nc, ns, config, stop),
     ]);
-    process.stdout.write(`demo: stopped after ${sent} entries\n`);
+    say(`stopped after ${sent} entries`);
   } finally {
     await nc.drain();
   }
+}
+
+/**
+ * The demo's messages and caps, stored where the catalog has none yet: a message or caps the
+ * user changed (through the API or `nudge messages apply`) are theirs, and a restart keeps them.
+ */
+async function applyDemoCatalog(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  say: (line: string) => void,
+): Promise<void> {
+  const catalog = await readCatalog(jsm, ns);
+  const stored = new Map(catalog.messages.map((message) => [message.id, message]));
+  const messages = await readJsonDefinitions(demo('messages.json'), MessageListSchema);
+  for (const message of messages) {
+    const kept = stored.get(message.id);
+    if (kept !== undefined) say(`message ${kept.id} kept as stored (version ${kept.version}, ${kept.state})`);
+  }
+  const missing = messages.filter((message) => !stored.has(message.id));
+  for (const outcome of await applyMessages(js, jsm, ns, missing, Date.now()))
+    say(`message ${outcome.id} ${outcome.change} (version ${outcome.version})`);
+  if (catalog.capsVersion !== 0) {
+    say(`caps kept as stored: ${JSON.stringify(catalog.caps)} (the demo's are in bin/demo/caps.json)`);
+    return;
+  }
+  const caps = await readJsonDefinitions(demo('caps.json'), GlobalCapListSchema);
+  await applyCaps(js, jsm, ns, caps);
+  say(`caps set: ${JSON.stringify(caps)}`);
 }
 
 /** An admin key for the demo, made anew each run (the previous run's is revoked: a key is only ever shown once). */
@@ -69,20 +118,54 @@ async function demoKey(config: Config, ns: Namespace): Promise<string> {
 
 const DEMO_KEY_NAME = 'quickstart demo';
 
-function whereToLook(config: Config, ns: Namespace, key: string): string {
-  const query = (sql: string) => `  curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
-  const api = `http://${config.apiHost}:${config.apiPort}`;
+/** The matcher's status line once a minute rather than every five seconds: "where to look" stays on the screen. */
+function quieter(report: (line: string) => void): (line: string) => void {
+  let last = 0;
+  return (line) => {
+    if (line.startsWith('partitions ')) {
+      if (Date.now() - last < 60_000) return;
+      last = Date.now();
+    }
+    report(line);
+  };
+}
+
+/** What the quick start prints once the API listens: where to look, and a first request that leads to a send. */
+function whereToLook(config: Config, ns: Namespace, api: string, key: string, user: string): string {
+  const auth = `-H 'authorization: Bearer ${key}'`;
+  const query = (sql: string) => `    curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
+  const upload = JSON.stringify({
+    events: [
+      { type: 'identify', user_id: user, attributes: { plan: 'pro', first_name: 'Ada' } },
+      {
+        type: 'track',
+        name: 'upload-completed',
+        user_id: user,
+        metadata: { file_name: 'talk.mp4', duration_s: 300 },
+        context: { url: 'https://app.example/uploads' },
+      },
+    ],
+  });
   return `
 demo: traffic is flowing: 20 users, about 5 entries a second. Where to look:
-  the HTTP API, with this run's admin key (API docs at ${api}/docs):
-  curl -s ${api}/v1/events -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
-    -d '{"type":"track","name":"upload-completed","user_id":"demo-user-1","metadata":{"file_name":"q3.pdf"}}'
-  decisions by outcome and reason, in ClickHouse:
+
+  The dashboard: sends, suppressions and why, per message and per user
+    ${api}/dashboard?key=${key}
+  The API, to read and try every route (this run's admin key is ${key})
+    ${api}/docs
+
+  Try it: an upload by a new user, ${user}, who is then sent "upload-ready" ("talk.mp4 is ready, Ada"):
+    curl -s ${api}/v1/events ${auth} -H 'content-type: application/json' \\
+      -d '${upload}'
+  What was decided for ${user}, and why (give the matcher a second):
+    curl -s ${api}/v1/users/${user}/decisions ${auth}
+  Send the same upload again within the hour: this time "upload-ready" is suppressed (min_interval 1h).
+
+  Decisions by outcome and reason, in ClickHouse:
 ${query(`SELECT outcome, reason, count() FROM ${ns.database}.decisions FINAL GROUP BY outcome, reason ORDER BY count() DESC`)}
-  why did (or didn't) a user get a message:
-${query(`SELECT at, message_id, outcome, explanation FROM ${ns.database}.decisions FINAL WHERE user_id = 'demo-user-3' ORDER BY at DESC LIMIT 10 FORMAT PrettyCompact`)}
-  what senders receive: the JetStream stream ${ns.deliveriesStream} (subjects ${ns.name}.deliveries.<channel>)
-  the messages: bin/demo/messages.json (change it, then: npx nudge messages apply --file bin/demo/messages.json)
+  What senders receive: the JetStream stream ${ns.deliveriesStream} (subjects ${ns.name}.deliveries.<channel>)
+  The demo's messages: bin/demo/messages.json. Change them with the API (PUT /v1/messages/<id>) or
+    npx nudge messages apply --file <file.json>; a restart keeps what you changed.
 demo: Ctrl-C stops.
 
 `;

@@ -9,11 +9,11 @@ import { catalogHistory } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
-import { parseDuration } from '../pipeline/core/duration.ts';
-import { INSTANT_HINT, parseInstant } from '../pipeline/core/instant.ts';
+import { formatDuration, parseDuration } from '../pipeline/core/duration.ts';
+import { INSTANT_HINT, parseInstantInput, resolveInstant } from '../pipeline/core/instant.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
 import { Namespace } from '../pipeline/namespace.ts';
-import type { ReplayRequest, SweepRequest, SweepTarget } from '../pipeline/replay/replay-job.ts';
+import type { ReplayRequest, SweepReport, SweepRequest, SweepTarget } from '../pipeline/replay/replay-job.ts';
 import { runReplayJob } from '../pipeline/replay/replay-job.ts';
 import type { ReplayReport } from '../pipeline/replay/replay-report.ts';
 import { UsageError } from './usage-error.ts';
@@ -87,6 +87,13 @@ export async function recordedReplayCommand(args: string[]): Promise<void> {
     caps: values.caps === undefined ? undefined : await readJsonDefinitions(values.caps, GlobalCapListSchema),
   };
   const report = (await run(request)) as ReplayReport;
+  if (report.entries === 0) {
+    process.stderr.write(
+      `replay: the recorded log has no entries from ${iso(request.from)} to ${iso(request.to)} in namespace ` +
+        `${loadConfig(process.env).namespace}: nothing was replayed (the last hour: --from now-1h --to now)\n`,
+    );
+    return;
+  }
   const verdict = report.identical
     ? 'identical to the recorded decisions'
     : `${report.differences} decisions differ from the recorded ones (${report.flips.total} changed outcome, ${report.users_affected} users)`;
@@ -115,8 +122,24 @@ export async function sweepCommand(args: string[]): Promise<void> {
     target,
     values: values.values.split(',').map((text) => sweepValue(text.trim(), target)),
   };
-  await run(request);
+  const report = (await run(request)) as SweepReport;
+  const swept =
+    'message' in report.target
+      ? `${report.target.message}'s ${report.target.limit}`
+      : `cap ${report.target.cap}'s ${report.target.field}`;
+  const shown = (value: number | null) =>
+    value === null ? 'none' : sweepIsDuration(report.target) ? formatDuration(value) : String(value);
+  process.stderr.write(
+    `sweep of ${swept}: recorded ${report.recorded.sent} sends to ${report.recorded.users_reached} users; ` +
+      report.points.map((p) => `${shown(p.value)}: ${p.sent} sends, ${p.users_reached} users`).join('; ') +
+      '\n',
+  );
 }
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const sweepIsDuration = (target: SweepTarget) =>
+  'message' in target ? target.limit === 'min_interval' : target.field === 'per';
 
 async function run(request: ReplayRequest | SweepRequest) {
   const config = loadConfig(process.env);
@@ -125,12 +148,15 @@ async function run(request: ReplayRequest | SweepRequest) {
     `replay: ${replayId} (decisions in ${config.namespace}.replay_decisions, report in ${config.namespace}.replays)\n`,
   );
   const started = performance.now();
+  let shown = '';
   const report = await runRecorded(config, replayId, request, (done, total) => {
-    if (total > 0)
-      process.stderr.write(`replay: ${done} of ${total} entries (${Math.round((100 * done) / total)}%)\n`);
+    const line = `${done} of ${total} entries (${Math.round((100 * done) / total)}%)`;
+    // The record is saved as it runs and once more when done: a line is shown once.
+    if (total > 0 && line !== shown) process.stderr.write(`replay: ${line}\n`);
+    shown = line;
   });
   process.stdout.write(`${JSON.stringify({ replay_id: replayId, ...report }, null, 2)}\n`);
-  process.stderr.write(`replay: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`replay: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   return report;
 }
 
@@ -147,12 +173,13 @@ function parse<O extends Options>(args: string[], options: O) {
 }
 
 function range(values: Partial<Record<'from' | 'to', string>>): { from: number; to: number } {
+  const now = Date.now();
   const instant = (name: 'from' | 'to') => {
     const text = values[name];
     if (text === undefined) throw new UsageError(`--${name} <time> is required: ${INSTANT_HINT}`);
-    const ms = parseInstant(text);
-    if (ms === undefined) throw new UsageError(`--${name} ${JSON.stringify(text)}: ${INSTANT_HINT}`);
-    return ms;
+    const instant = parseInstantInput(text);
+    if (instant === undefined) throw new UsageError(`--${name} ${JSON.stringify(text)}: ${INSTANT_HINT}`);
+    return resolveInstant(instant, now);
   };
   const from = instant('from');
   const to = instant('to');
@@ -178,7 +205,7 @@ function sweepTarget(values: Partial<Record<'message' | 'limit' | 'cap' | 'field
 }
 
 function sweepValue(text: string, target: SweepTarget): number | null {
-  const isDuration = 'message' in target ? target.limit === 'min_interval' : target.field === 'per';
+  const isDuration = sweepIsDuration(target);
   if (text === 'none' && !isDuration && 'message' in target) return null;
   const value = isDuration ? (/^\d+$/.test(text) ? Number(text) : parseDuration(text)) : Number(text);
   if (value === undefined || !Number.isInteger(value) || value < 0)

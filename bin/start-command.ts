@@ -46,7 +46,7 @@ import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { runApi } from './api-command.ts';
-import { stopSignal } from './stop-signal.ts';
+import { runTogether, stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
 /** `nudge start`: the HTTP API and the matcher (with the audit writers and the delivery forwarder), until SIGINT or SIGTERM. */
@@ -54,9 +54,9 @@ export async function startCommand(): Promise<void> {
   const config = loadConfig(process.env);
   const signal = stopSignal();
   const metrics = new NudgeMetrics();
-  await Promise.all([
-    runMatcher(config, signal, (line) => process.stdout.write(`matcher: ${line}\n`), metrics),
-    runApi(config, signal, (line) => process.stdout.write(`api: ${line}\n`), metrics),
+  await runTogether(signal, [
+    (stop) => runMatcher(config, stop, (line) => process.stdout.write(`matcher: ${line}\n`), metrics),
+    (stop) => runApi(config, stop, (line) => process.stdout.write(`api: ${line}\n`), metrics),
   ]);
 }
 

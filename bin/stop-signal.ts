@@ -8,3 +8,34 @@ export function stopSignal(): AbortSignal {
   }
   return stop.signal;
 }
+
+/**
+ * Runs the roles of one process together until the signal aborts. When one fails, the others are
+ * stopped and awaited before the failure is thrown, so the process ends instead of running on
+ * without, say, its API.
+ */
+export async function runTogether<T extends unknown[]>(
+  signal: AbortSignal,
+  roles: { [K in keyof T]: (signal: AbortSignal) => Promise<T[K]> },
+): Promise<T> {
+  const together = new AbortController();
+  const stop = () => {
+    together.abort();
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    const settled = await Promise.allSettled(
+      roles.map((role) =>
+        role(together.signal).catch((error: unknown) => {
+          stop();
+          throw error;
+        }),
+      ),
+    );
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}

@@ -1,6 +1,6 @@
 import type { LogEntry } from './core/log-entry.ts';
 import { isWellFormedEntry, LogEntrySchema } from './core/log-entry.ts';
-import { formatIssues } from './core/validation.ts';
+import { formatIssues, keysOf } from './core/validation.ts';
 import { InputError, parseJson } from './errors.ts';
 
 /**
@@ -12,6 +12,7 @@ export function parseEntry(line: string, where: () => string): LogEntry {
   const json = parseJson(line, where);
   if (isWellFormedEntry(json)) return json;
   const result = LogEntrySchema.safeParse(json);
-  if (!result.success) throw new InputError(where(), formatIssues(result.error.issues));
+  if (!result.success)
+    throw new InputError(where(), formatIssues(result.error.issues, [], keysOf(LogEntrySchema)));
   return result.data;
 }

@@ -51,14 +51,14 @@ export class Authenticator {
   async check(authorization: string | undefined, scope: Scope): Promise<ApiKeyRecord> {
     const key = bearer(authorization);
     if (key === undefined)
-      throw new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>');
+      throw new ApiError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
     const known = this.verified.get(key);
     if (known !== undefined) return requireScope(known, scope);
     const parsed = parseApiKey(key);
     const record = parsed === undefined ? undefined : await this.record(parsed.id);
     if (parsed === undefined || record === undefined || !secretMatches(parsed.secret, record.hash))
-      throw new ApiError(401, 'unauthorized', 'the API key is not valid');
-    if (record.revoked_at !== null) throw new ApiError(401, 'unauthorized', 'the API key was revoked');
+      throw new ApiError('unauthorized', 'the API key is not valid');
+    if (record.revoked_at !== null) throw new ApiError('unauthorized', 'the API key was revoked');
     this.verified.set(key, record);
     return requireScope(record, scope);
   }
@@ -75,9 +75,7 @@ export class Authenticator {
 /** The record, if its key has the scope; a 403 otherwise. */
 export function requireScope(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
   if (!allows(record, scope))
-    throw new ApiError(
-      403,
-      'forbidden',
+    throw new ApiError('forbidden',
       `this API key has no "${scope}" scope (it has ${record.scopes.join(', ')})`,
     );
   return record;

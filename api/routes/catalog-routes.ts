@@ -53,7 +53,7 @@ export function catalogRoutes(app: FastifyInstance, deps: CatalogDeps, guard: Sc
       try {
         rows = await (await deps.clickhouse.query({ query, format: 'JSONEachRow' })).json();
       } catch {
-        throw new ApiError(503, 'audit_unavailable', 'the audit (ClickHouse) did not answer; retry shortly');
+        throw new ApiError('audit_unavailable', 'the audit (ClickHouse) did not answer; retry shortly');
       }
       const keys = await Promise.all(rows.map((row) => deps.eventKeys.keys(row.name)));
       return {

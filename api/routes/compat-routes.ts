@@ -98,7 +98,7 @@ export function compatRoutes(app: FastifyInstance, ingest: IngestEntries, guard:
         );
         const refusal = result.results[0]?.error;
         if (result.rejected > 0 && refusal !== undefined)
-          throw new ApiError(400, 'parameter_invalid', refusal.message, refusal.details);
+          throw new ApiError('invalid_request', refusal.message, refusal.details);
         void reply.code(202);
         return reply.send();
       },
@@ -139,14 +139,17 @@ async function mapThenIngest(
 /** Segment's clients take a 2xx as stored; a batch whose every call was refused is a 400 (not tried again). */
 function answered(result: BatchResult) {
   if (result.accepted + result.duplicates === 0)
-    throw new ApiError(400, 'invalid_request', 'no call of the request could be taken', result.results);
+    throw new ApiError('invalid_request', 'no call of the request could be taken', result.results);
   return { success: true as const, ...result };
 }
+
+/** Intercom's names for what Nudge calls otherwise. */
+const INTERCOM_CODES: Partial<Record<string, string>> = { invalid_request: 'parameter_invalid' };
 
 /** Intercom's error list (`{"type": "error.list", "errors": [{"code", "message"}]}`), with the status Nudge chose. */
 function intercomErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = errorAnswer(error, request);
-  const code = status === 401 ? 'unauthorized' : body.error.code;
+  const code = INTERCOM_CODES[body.error.code] ?? body.error.code;
   void reply.code(status).send({
     type: 'error.list',
     request_id: request.id,

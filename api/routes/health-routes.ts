@@ -37,7 +37,7 @@ export function healthRoutes(app: FastifyInstance, ready: Readiness): void {
         .filter(([, ok]) => !ok)
         .map(([name]) => name);
       if (down.length > 0)
-        throw new ApiError(503, 'not_ready', `not reachable: ${down.join(', ')}`, { services: checks });
+        throw new ApiError('not_ready', `not reachable: ${down.join(', ')}`, { services: checks });
       return {
         status: 'ready' as const,
         services: Object.fromEntries(Object.keys(checks).map((name) => [name, 'ok' as const])),

@@ -6,7 +6,7 @@ import type { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
 import type { EntryOutcome } from '../../pipeline/adapters/nats/log-stream.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { stampEntry } from '../../pipeline/core/log-entry.ts';
-import { formatIssues } from '../../pipeline/core/validation.ts';
+import { formatIssues, keysOf } from '../../pipeline/core/validation.ts';
 import type { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import { entryKey, RecentlyAccepted } from '../ingest/recently-accepted.ts';
@@ -93,7 +93,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
       }
       const result = await batch(ingest, body.events, now, bodyBytes(request.headers['content-length']));
       if (result.accepted + result.duplicates === 0)
-        throw new ApiError(400, 'invalid_request', 'every entry of the batch was rejected', result.results);
+        throw new ApiError('invalid_request', 'every entry of the batch was rejected', result.results);
       void reply.code(202);
       return result;
     },
@@ -131,7 +131,7 @@ async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: n
   }
   const entry = stampEntry(input, randomUUID, now);
   const size = oversize(entry, bodyBytes);
-  if (size !== undefined) throw new ApiError(413, 'entry_too_large', size);
+  if (size !== undefined) throw new ApiError('entry_too_large', size);
   const [outcome] = await append(ingest, [entry]);
   ingest.recent.remember(entry.user_id, entry.id, now);
   const status = outcome === 'duplicate' ? 'duplicate' : 'accepted';
@@ -156,7 +156,9 @@ async function batch(ingest: Ingest, items: readonly unknown[], now: number, bod
       ? ({ success: true, data: item } as const)
       : ApiEntrySchema.safeParse(item);
     if (!parsed.success) {
-      results.push(rejected(index, 'invalid_entry', formatIssues(parsed.error.issues)));
+      results.push(
+        rejected(index, 'invalid_entry', formatIssues(parsed.error.issues, [], keysOf(ApiEntrySchema))),
+      );
       return;
     }
     const entry = stampEntry(parsed.data, randomUUID, now);
@@ -231,7 +233,6 @@ async function append(ingest: Ingest, entries: readonly LogEntry[]): Promise<Ent
   } catch {
     // The service's own message stays in our logs: it names databases and hosts.
     throw new ApiError(
-      503,
       'log_unavailable',
       'the log (NATS JetStream) did not acknowledge the entries, so none is accepted: retry with the same ids',
     );

@@ -18,7 +18,7 @@ import {
   MessageIdSchema,
   MessageSchema,
 } from '../../pipeline/core/message-schema.ts';
-import { formatIssues } from '../../pipeline/core/validation.ts';
+import { formatIssues, keysOf } from '../../pipeline/core/validation.ts';
 import type { Namespace } from '../../pipeline/namespace.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { ScopeGuard } from '../server.ts';
@@ -129,7 +129,6 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
     async (request, reply) => {
       if ((await latestMessage(deps.jsm, deps.ns, request.body.id)) !== undefined)
         throw new ApiError(
-          409,
           'conflict',
           `message ${request.body.id} exists: PUT /v1/messages/${request.body.id} stores a new version`,
         );
@@ -154,7 +153,6 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
       const { id } = request.params;
       if (request.body.id !== undefined && request.body.id !== id)
         throw new ApiError(
-          400,
           'invalid_request',
           `id: "${request.body.id}" is not the message in the path ("${id}")`,
         );
@@ -180,7 +178,6 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
       const versions = await messageVersions(deps.js, deps.ns, id);
       if (versions.some((v) => v.state !== 'draft'))
         throw new ApiError(
-          409,
           'conflict',
           `message ${id} has been launched: decisions name its versions, so it can only be stopped`,
         );
@@ -229,8 +226,8 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
     (request) => {
       const result = MessageSchema.safeParse(request.body);
       if (!result.success) {
-        const problems = formatIssues(result.error.issues);
-        throw new ApiError(400, 'invalid_message', problems.join('; '), problems);
+        const problems = formatIssues(result.error.issues, [], keysOf(MessageSchema));
+        throw new ApiError('invalid_message', problems.join('; '), problems);
       }
       return { valid: true as const, message: result.data };
     },
@@ -270,7 +267,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
 
 async function existing(deps: MessageDeps, id: string): Promise<Message> {
   const message = await latestMessage(deps.jsm, deps.ns, id);
-  if (message === undefined) throw new ApiError(404, 'not_found', `no message ${id}`);
+  if (message === undefined) throw new ApiError('not_found', `no message ${id}`);
   return message;
 }
 
@@ -287,7 +284,6 @@ async function conflictFree<T>(write: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof NatsError && error.api_error?.err_code === WRONG_LAST_SEQUENCE)
       throw new ApiError(
-        409,
         'conflict',
         'another change to the same definition was stored first: read it again and retry',
       );

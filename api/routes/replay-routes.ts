@@ -2,18 +2,23 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DurationSchema } from '../../pipeline/core/duration.ts';
-import { InstantSchema } from '../../pipeline/core/instant.ts';
+import type { InstantInput } from '../../pipeline/core/instant.ts';
+import { InstantSchema, resolveInstant } from '../../pipeline/core/instant.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import type { SweepTarget } from '../../pipeline/replay/replay-job.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { ReplayRunner } from '../replays/replay-runner.ts';
 import type { ScopeGuard } from '../server.ts';
 
-export type ReplayDeps = { readonly replays: ReplayRunner };
+export type ReplayDeps = {
+  readonly replays: ReplayRunner;
+  /** When a request is answered: what a relative `from` or `to` (`now-2h`, `now`) counts back from. */
+  readonly now: () => number;
+};
 
 const Instant = z
   .union([z.int().nonnegative(), InstantSchema])
-  .describe('integer ms since the epoch, or ISO 8601');
+  .describe('integer ms since the epoch, ISO 8601, or relative: "now", "now-2h", "now-7d"');
 
 const ReplayBody = z
   .strictObject({
@@ -73,21 +78,20 @@ const errors = {
 /** `POST /v1/replays`, `POST /v1/replays/sweep` (admin), `GET /v1/replays/:id` (read). */
 export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: ScopeGuard): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  const window = (body: { from: InstantInput; to: InstantInput }) => {
+    const now = deps.now();
+    return { from: resolveInstant(body.from, now), to: resolveInstant(body.to, now) };
+  };
   const started = async (request: Parameters<ReplayRunner['start']>[0]) => {
-    if (request.from >= request.to) throw new ApiError(400, 'invalid_request', 'from: must be before to');
+    if (request.from >= request.to) throw new ApiError('invalid_request', 'from: must be before to');
     const replayId = await deps.replays.start(request).catch(() => {
       throw new ApiError(
-        503,
         'replays_unavailable',
         'the recorded log (ClickHouse) did not answer; retry shortly',
       );
     });
     if (replayId === undefined)
-      throw new ApiError(
-        429,
-        'too_many_replays',
-        'as many replays run as this API process allows: retry later',
-      );
+      throw new ApiError('too_many_replays', 'as many replays run as this API process allows: retry later');
     return { replay_id: replayId, status: 'running' as const, url: `/v1/replays/${replayId}` };
   };
 
@@ -106,8 +110,8 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
       },
     },
     async (request, reply) => {
-      const { from, to, messages, caps } = request.body;
-      const answer = await started({ kind: 'replay', from, to, messages, caps });
+      const { messages, caps } = request.body;
+      const answer = await started({ kind: 'replay', ...window(request.body), messages, caps });
       void reply.code(202);
       return answer;
     },
@@ -126,8 +130,13 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
       },
     },
     async (request, reply) => {
-      const { from, to, values } = request.body;
-      const answer = await started({ kind: 'sweep', from, to, target: targetOf(request.body), values });
+      const { values } = request.body;
+      const answer = await started({
+        kind: 'sweep',
+        ...window(request.body),
+        target: targetOf(request.body),
+        values,
+      });
       void reply.code(202);
       return answer;
     },
@@ -146,13 +155,9 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
     },
     async (request) => {
       const record = await deps.replays.get(request.params.id).catch(() => {
-        throw new ApiError(
-          503,
-          'replays_unavailable',
-          'the replays (ClickHouse) did not answer; retry shortly',
-        );
+        throw new ApiError('replays_unavailable', 'the replays (ClickHouse) did not answer; retry shortly');
       });
-      if (record === undefined) throw new ApiError(404, 'not_found', `no replay ${request.params.id}`);
+      if (record === undefined) throw new ApiError('not_found', `no replay ${request.params.id}`);
       return record;
     },
   );
@@ -169,7 +174,6 @@ function targetOf(body: {
   if (body.cap !== undefined && (body.field === 'max' || body.field === 'per'))
     return { cap: body.cap, field: body.field };
   throw new ApiError(
-    400,
     'invalid_request',
     'give message and limit (min_interval or max_sends), or cap and field (max or per)',
   );

@@ -48,8 +48,7 @@ const description =
 export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeGuard): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const reader = new FactsReader(deps.clickhouse, deps.ns.database);
-  const range = (query: { from?: number | undefined; to?: number | undefined }) =>
-    resolveRange(query, deps.now());
+  const range = (query: Parameters<typeof resolveRange>[0]) => resolveRange(query, deps.now());
 
   routes.get(
     '/v1/stats/summary',
@@ -87,7 +86,6 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
       const points = Math.ceil((within.to - within.from) / BUCKETS[bucket]);
       if (points > MAX_POINTS)
         throw new ApiError(
-          400,
           'invalid_request',
           `bucket: ${points} ${bucket}s in the range, at most ${MAX_POINTS}: use a coarser bucket or a shorter range`,
         );
@@ -159,11 +157,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
     },
     async (request) => {
       const catalog = await readCatalog(deps.jsm, deps.ns).catch(() => {
-        throw new ApiError(
-          503,
-          'catalog_unavailable',
-          'the message catalog (NATS) did not answer; retry shortly',
-        );
+        throw new ApiError('catalog_unavailable', 'the message catalog (NATS) did not answer; retry shortly');
       });
       const named = catalog.messages.filter(
         (message) =>

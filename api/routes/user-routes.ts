@@ -81,11 +81,7 @@ function decodeCursor(text: string): [number, string] {
   try {
     return Cursor.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
   } catch {
-    throw new ApiError(
-      400,
-      'invalid_request',
-      'before: not a cursor this API gave (use the `next` of a page)',
-    );
+    throw new ApiError('invalid_request', 'before: not a cursor this API gave (use the `next` of a page)');
   }
 }
 
@@ -180,7 +176,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
     async (request) => {
       const userId = request.params.id;
       const message = await latestMessage(deps.jsm, deps.ns, request.query.message);
-      if (message === undefined) throw new ApiError(404, 'not_found', `no message ${request.query.message}`);
+      if (message === undefined) throw new ApiError('not_found', `no message ${request.query.message}`);
       const { caps } = await readCatalog(deps.jsm, deps.ns);
       const loaded = await deps.states.load(partitionOf(userId, deps.partitions), [userId]);
       const answer = eligibility(loaded.states[0], message, compileCaps(caps), userId, deps.now());
@@ -205,10 +201,6 @@ async function auditRows(clickhouse: ClickHouseClient, query: string): Promise<R
     return await (await clickhouse.query({ query, format: 'JSONEachRow' })).json<Row>();
   } catch {
     // The service's own message stays in our logs: it names databases and hosts.
-    throw new ApiError(
-      503,
-      'audit_unavailable',
-      'the decisions audit (ClickHouse) did not answer; retry shortly',
-    );
+    throw new ApiError('audit_unavailable', 'the decisions audit (ClickHouse) did not answer; retry shortly');
   }
 }

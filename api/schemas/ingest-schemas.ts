@@ -22,7 +22,7 @@ export const LIMITS = {
 } as const;
 
 const Id = z
-  .string({ error: requiredOr('a string') })
+  .string({ error: requiredOr('expected a string') })
   .min(1, 'must not be empty')
   .max(LIMITS.idLength, `at most ${LIMITS.idLength} characters`);
 
@@ -38,7 +38,7 @@ const Scalar = z.union(
 
 const Flat = z
   .record(z.string().max(LIMITS.keyLength, `keys are at most ${LIMITS.keyLength} characters`), Scalar, {
-    error: requiredOr('an object of keys to strings, numbers, booleans or null'),
+    error: requiredOr('expected an object of keys to strings, numbers, booleans or null'),
   })
   .refine((value) => Object.keys(value).length <= LIMITS.keys, `at most ${LIMITS.keys} keys`);
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { InstantSchema } from '../../pipeline/core/instant.ts';
+import type { InstantInput } from '../../pipeline/core/instant.ts';
+import { InstantSchema, resolveInstant } from '../../pipeline/core/instant.ts';
 import { CHANNELS, MessageIdSchema } from '../../pipeline/core/message-schema.ts';
 import { ApiError } from '../errors.ts';
 
@@ -14,11 +15,13 @@ export const RangeQuery = z.strictObject({
 });
 
 /** The range asked for, with its defaults: `to` now, `from` a week before `to`; a 400 unless `from < to`. */
-export function resolveRange(query: { from?: number | undefined; to?: number | undefined }, now: number) {
-  const to = query.to ?? now;
-  const from = query.from ?? Math.max(0, to - WEEK);
-  if (from >= to)
-    throw new ApiError(400, 'invalid_request', `from: must be before to (from ${from}, to ${to})`);
+export function resolveRange(
+  query: { from?: InstantInput | undefined; to?: InstantInput | undefined },
+  now: number,
+) {
+  const to = query.to === undefined ? now : resolveInstant(query.to, now);
+  const from = query.from === undefined ? Math.max(0, to - WEEK) : resolveInstant(query.from, now);
+  if (from >= to) throw new ApiError('invalid_request', `from: must be before to (from ${from}, to ${to})`);
   return { from, to };
 }
 

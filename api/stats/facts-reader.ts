@@ -85,9 +85,7 @@ export class FactsReader {
       return await result.json<T>();
     } catch (error) {
       if (error instanceof ClickHouseError && error.code === TIMEOUT_EXCEEDED)
-        throw new ApiError(
-          400,
-          'query_too_long',
+        throw new ApiError('query_too_long',
           `the query ran past its limit of ${this.maxSeconds} s: ask for a shorter range or a coarser bucket`,
         );
       throw unavailable();
@@ -128,7 +126,7 @@ export class FactsReader {
 
 // The service's own message stays in our logs: it names databases and hosts.
 const unavailable = () =>
-  new ApiError(503, 'stats_unavailable', 'the analytics store (ClickHouse) did not answer; retry shortly');
+  new ApiError('stats_unavailable', 'the analytics store (ClickHouse) did not answer; retry shortly');
 
 function conditions(range: TimeRange | undefined, filter: FactsFilter): Sql {
   const parts: Sql[] = [range === undefined ? sql`1` : sql`at >= ${range.from} AND at < ${range.to}`];

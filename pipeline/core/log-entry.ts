@@ -17,12 +17,12 @@ const ScalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()], { 
 
 /** A flat object of scalars; a nested value is rejected naming its key (`metadata.size: nested objects …`). */
 export const FlatObjectSchema = z.record(z.string(), ScalarSchema, {
-  error: requiredOr('an object of keys to strings, numbers, booleans or null'),
+  error: requiredOr('expected an object of keys to strings, numbers, booleans or null'),
 });
 
-const IdSchema = z.string({ error: requiredOr('a string') }).min(1, 'must not be empty');
+const IdSchema = z.string({ error: requiredOr('expected a string') }).min(1, 'must not be empty');
 const TimestampSchema = z
-  .int({ error: requiredOr('an integer of milliseconds since the epoch (UTC)') })
+  .int({ error: requiredOr('expected an integer of milliseconds since the epoch (UTC)') })
   .nonnegative()
   .max(Number.MAX_SAFE_INTEGER);
 

@@ -72,7 +72,9 @@ export async function runReplayJob(
   const record = { replay_id: replayId, kind: request.kind, params: request, created_at, error: null };
   await deps.store.save({ ...record, status: 'running', entries_done: 0, entries_total: 0, report: null });
   let lastSaved = 0;
+  let entriesTotal = 0;
   const progress = (done: number, total: number) => {
+    entriesTotal = total;
     // A progress row a second at most: the record is for people watching, not a log.
     if (deps.now() - lastSaved < 1_000) return;
     lastSaved = deps.now();
@@ -96,7 +98,8 @@ export async function runReplayJob(
             request.to,
           )
         : await sweep(deps.recorded, catalog, request, progress);
-    const total = request.kind === 'replay' ? (report as ReplayReport).entries : 0;
+    // A sweep's total is its entries once per value, as its progress counted them.
+    const total = request.kind === 'replay' ? (report as ReplayReport).entries : entriesTotal;
     await deps.store.save({ ...record, status: 'done', entries_done: total, entries_total: total, report });
     return report;
   } catch (error) {

@@ -343,7 +343,8 @@ describe('the entry contract (DESIGN §2)', () => {
       await post(track({ id, metadata: { blob: 'x'.repeat(5 * 1024 * 1024) } })),
       413,
     );
-    expect(error.code).toBe('ctp_body_too_large');
+    expect(error.code).toBe('body_too_large');
+    expect(error.message).toMatch(/over 5242880 bytes/);
     expect(await storedWithId(id)).toEqual([]);
   });
 
@@ -379,17 +380,25 @@ describe('the entry contract (DESIGN §2)', () => {
     expect(await storedWithId(small)).toHaveLength(1);
   });
 
-  it.each(['{"type":"track"', '{"type":"track",}', "{'type':'track'}", '{"metadata":{"n":NaN}}', 'Infinity'])(
-    'answers 400 for text that is not JSON: %s',
-    async (text) => {
-      const error = expectErrorShape(await post(text), 400);
-      expect(error.code).toBe('ctp_invalid_json_body');
-    },
-  );
+  it.each([
+    ['{"type":"track"', 'at byte 15 (line 1, column 16): the body ends too early'],
+    ['{"type":"track",}', `at byte 16 (line 1, column 17): expected a key in double quotes, found "}"`],
+    ["{'type':'track'}", 'at byte 1 (line 1, column 2)'],
+    ['{"metadata":{"n":NaN}}', 'at byte 17 (line 1, column 18): expected a value'],
+    ['Infinity', 'at byte 0 (line 1, column 1)'],
+    ['{"é":1,\n"n":}', 'at byte 13 (line 2, column 5): expected a value, found "}"'],
+  ])('answers 400 for text that is not JSON, naming where: %s', async (text, where) => {
+    const error = expectErrorShape(await post(text), 400);
+    expect(error.code).toBe('invalid_json');
+    expect(error.message).toContain(`the body is not valid JSON: ${where}`);
+  });
 
   it('answers 400 for an empty body sent as JSON', async () => {
     const error = expectErrorShape(await post(''), 400);
-    expect(error.code).toBe('ctp_empty_json_body');
+    expect(error).toEqual({
+      code: 'invalid_json',
+      message: 'the body is empty: send a JSON object (content-type: application/json)',
+    });
   });
 
   it.each([
@@ -415,7 +424,8 @@ describe('the entry contract (DESIGN §2)', () => {
     ],
   ])('refuses %s (prototype poisoning) with 400', async (_, text) => {
     const error = expectErrorShape(await post(text), 400);
-    expect(error.code).toBe('ctp_invalid_json_body');
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/"__proto__" key, or a "constructor" key holding "prototype"/);
     expect(await storedFor('u-proto')).toEqual([]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
@@ -436,7 +446,10 @@ describe('the entry contract (DESIGN §2)', () => {
         body: track(),
         headers: { 'content-type': contentType },
       });
-      expect(expectErrorShape(response, 415).code).toBe('ctp_invalid_media_type');
+      expect(expectErrorShape(response, 415)).toEqual({
+        code: 'unsupported_media_type',
+        message: `content-type ${JSON.stringify(contentType)} is not read here: send the body as JSON with content-type: application/json`,
+      });
     },
   );
 
@@ -448,21 +461,28 @@ describe('the entry contract (DESIGN §2)', () => {
       body: track({ id }),
       headers: { 'content-type': 'text/plain' },
     });
-    // 415 is what a client needs here; fastify parses text/plain itself, so it is a 400 for now (reported).
-    expect(response.statusCode).toBeGreaterThanOrEqual(400);
-    expect(response.statusCode).toBeLessThan(500);
-    expectErrorShape(response, response.statusCode);
+    expect(expectErrorShape(response, 415).code).toBe('unsupported_media_type');
     expect(await storedWithId(id)).toEqual([]);
   });
 
   it.each([
-    ['GET', '/v1/nope'],
-    ['POST', '/v1/event'],
-    ['DELETE', '/v1/events'],
-    ['GET', '/v1/users/u1'],
-  ] as const)('answers 404 with the error shape for %s %s', async (method, url) => {
+    ['GET', '/v1/nope', 'no route GET /v1/nope (every route: /docs)'],
+    ['POST', '/v1/event', 'no route POST /v1/event: did you mean POST /v1/events? (every route: /docs)'],
+  ] as const)('answers 404 with the error shape for %s %s', async (method, url, message) => {
     const error = expectErrorShape(await send(f.app, { method, url, key: f.keys.ingest }), 404);
-    expect(error).toEqual({ code: 'not_found', message: `no route ${method} ${url}` });
+    expect(error).toEqual({ code: 'not_found', message });
+  });
+
+  it.each([
+    ['DELETE', '/v1/events', 'POST'],
+    ['GET', '/v1/users/u1', 'POST'],
+  ] as const)('answers 405 naming the methods for %s %s', async (method, url, allowed) => {
+    const response = await send(f.app, { method, url, key: f.keys.ingest });
+    expect(expectErrorShape(response, 405)).toEqual({
+      code: 'method_not_allowed',
+      message: `${method} is not allowed on ${url}: use ${allowed}`,
+    });
+    expect(response.headers['allow']).toBe(allowed);
   });
 });
 

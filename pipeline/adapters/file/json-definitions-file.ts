@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { z } from 'zod';
-import { formatIssues } from '../../core/validation.ts';
+import { formatIssues, keysOf } from '../../core/validation.ts';
 import { InputError, parseJson } from '../../errors.ts';
 
 /** Reads a JSON file and checks it against a schema; every problem names the file and the path. */
@@ -24,6 +24,6 @@ export async function readJsonDefinitions<S extends z.ZodType>(
   }
   const json = parseJson(text, name);
   const result = schema.safeParse(json);
-  if (!result.success) throw new InputError(name, formatIssues(result.error.issues));
+  if (!result.success) throw new InputError(name, formatIssues(result.error.issues, [], keysOf(schema)));
   return result.data;
 }
