@@ -2,6 +2,7 @@ import { parse as parseTolerantly, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import secureJson from 'secure-json-parse';
 import { ApiError } from './errors.ts';
+import { MAX_BODY_DEPTH } from './schemas/nesting-depth.ts';
 
 /**
  * A JSON request body as a value, or a 400 that says where it breaks. `JSON.parse` does the work
@@ -18,8 +19,13 @@ export function parseJsonBody(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    throw new ApiError('invalid_json', `the body is not valid JSON: ${whereItBreaks(text)}`);
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new ApiError(
+        'invalid_request',
+        `the body nests too deep to read: at most ${MAX_BODY_DEPTH} levels of objects and arrays`,
+      );
+    throw new ApiError('invalid_json', `the body is not valid JSON: ${whereItBreaks(text, error as Error)}`);
   }
   // A "__proto__" key (or "constructor" holding "prototype") could pollute what later reads the value.
   if (text.includes('__proto__') || text.includes('constructor')) {
@@ -57,16 +63,20 @@ const EXPECTED: Partial<Record<string, string>> = {
 };
 
 /** `at byte 29 (line 2, column 13): expected a key in double quotes, found "}"`. */
-export function whereItBreaks(text: string): string {
+export function whereItBreaks(text: string, refusal: Error): string {
   const errors: ParseError[] = [];
-  parseTolerantly(text, errors, {
-    disallowComments: true,
-    allowTrailingComma: false,
-    allowEmptyContent: false,
-  });
+  try {
+    parseTolerantly(text, errors, {
+      disallowComments: true,
+      allowTrailingComma: false,
+      allowEmptyContent: false,
+    });
+  } catch {
+    // The strict reader recurses: a body nested thousands deep is too deep for it. V8's words, then.
+    return refusal.message;
+  }
   const first = errors[0];
-  // Never expected: what JSON.parse refuses, the strict reader refuses too.
-  if (first === undefined) return 'it could not be read';
+  if (first === undefined) return refusal.message;
   const before = text.slice(0, first.offset);
   const line = before.split('\n').length;
   const column = first.offset - before.lastIndexOf('\n');

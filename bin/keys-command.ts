@@ -7,7 +7,7 @@ import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`, `nudge keys revoke <id>`. */
+/** `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`, `nudge keys revoke <id or key>`. */
 export async function keysCommand(args: string[]): Promise<void> {
   const [action, ...rest] = args;
   let values;
@@ -54,16 +54,18 @@ export async function keysCommand(args: string[]): Promise<void> {
         );
       }
     } else if (action === 'revoke') {
-      const [id] = positionals;
-      if (id === undefined)
-        throw new UsageError('keys revoke <id> (the id is the part after "nudge_" in the key)');
+      const [given] = positionals;
+      if (given === undefined)
+        throw new UsageError('keys revoke <id or key> (the id is the part after "nudge_" in the key)');
+      // The key itself names its id: `nudge_<id>_<secret>`.
+      const id = /^nudge_([0-9a-f]{16})_/.exec(given)?.[1] ?? given;
       const record = await store.get(id);
       if (record === undefined) throw new UsageError(`no key with id ${id}`);
       if (record.revoked_at === null) await store.put({ ...record, revoked_at: Date.now() });
       process.stdout.write(`key ${id} revoked (in effect within 5 s on running APIs)\n`);
     } else {
       throw new UsageError(
-        'use "keys create --scope <ingest|read|admin>[,…] --name <name>", "keys list" or "keys revoke <id>"',
+        'use "keys create --scope <ingest|read|admin>[,…] --name <name>", "keys list" or "keys revoke <id or key>"',
       );
     }
   } finally {

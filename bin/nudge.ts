@@ -1,14 +1,4 @@
 import { InputError } from '../pipeline/errors.ts';
-import { apiCommand } from './api-command.ts';
-import { ingestCommand } from './ingest-command.ts';
-import { keysCommand } from './keys-command.ts';
-import { messagesCommand } from './messages-command.ts';
-import { recordedReplayCommand, sweepCommand } from './recorded-replay-command.ts';
-import { replayCommand } from './replay-command.ts';
-import { sendCommand } from './send-command.ts';
-import { servicesCommand } from './services-command.ts';
-import { quickstartCommand } from './quickstart-command.ts';
-import { startCommand } from './start-command.ts';
 import { UsageError } from './usage-error.ts';
 
 const USAGE = `usage: nudge <command> [options]
@@ -38,8 +28,11 @@ commands:
          forwarder), until Ctrl-C
   api    run the HTTP API alone (to scale it apart from the matchers)
   keys create --scope <ingest|read|admin>[,…] --name <name> [--rate <requests a minute>]
-  keys list | keys revoke <id>
+  keys list | keys revoke <id or key>
          API keys: create prints the key once (stored hashed)
+  namespace drop <name> [--yes]
+         remove everything a namespace owns: its JetStream streams, its Redis keys and its
+         ClickHouse database; lists them and asks for the name first unless --yes
   send webhook --url <url>
          the reference sender: POSTs webhook deliveries with retries and backoff, and
          records each outcome in ClickHouse (delivery_outcomes)
@@ -48,20 +41,22 @@ commands:
          traffic flowing, with where to look; Ctrl-C stops
   help   this text`;
 
+// Each command's module is loaded when it runs: loading them all cost every command a second.
 const commands: Record<string, (args: string[]) => Promise<void>> = {
-  ingest: ingestCommand,
-  messages: messagesCommand,
-  replay: (args) =>
+  ingest: async (args) => (await import('./ingest-command.ts')).ingestCommand(args),
+  messages: async (args) => (await import('./messages-command.ts')).messagesCommand(args),
+  replay: async (args) =>
     args.some((arg) => arg === '--from' || arg.startsWith('--from='))
-      ? recordedReplayCommand(args)
-      : replayCommand(args),
-  sweep: sweepCommand,
-  send: sendCommand,
-  api: () => apiCommand(),
-  keys: keysCommand,
-  services: servicesCommand,
-  start: () => startCommand(),
-  quickstart: () => quickstartCommand(),
+      ? (await import('./recorded-replay-command.ts')).recordedReplayCommand(args)
+      : (await import('./replay-command.ts')).replayCommand(args),
+  sweep: async (args) => (await import('./recorded-replay-command.ts')).sweepCommand(args),
+  send: async (args) => (await import('./send-command.ts')).sendCommand(args),
+  api: async () => (await import('./api-command.ts')).apiCommand(),
+  keys: async (args) => (await import('./keys-command.ts')).keysCommand(args),
+  namespace: async (args) => (await import('./namespace-command.ts')).namespaceCommand(args),
+  services: async (args) => (await import('./services-command.ts')).servicesCommand(args),
+  start: async () => (await import('./start-command.ts')).startCommand(),
+  quickstart: async () => (await import('./quickstart-command.ts')).quickstartCommand(),
   help: () => {
     process.stdout.write(USAGE + '\n');
     return Promise.resolve();

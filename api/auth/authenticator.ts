@@ -75,7 +75,8 @@ export class Authenticator {
 /** The record, if its key has the scope; a 403 otherwise. */
 export function requireScope(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
   if (!allows(record, scope))
-    throw new ApiError('forbidden',
+    throw new ApiError(
+      'forbidden',
       `this API key has no "${scope}" scope (it has ${record.scopes.join(', ')})`,
     );
   return record;

@@ -85,7 +85,8 @@ export class FactsReader {
       return await result.json<T>();
     } catch (error) {
       if (error instanceof ClickHouseError && error.code === TIMEOUT_EXCEEDED)
-        throw new ApiError('query_too_long',
+        throw new ApiError(
+          'query_too_long',
           `the query ran past its limit of ${this.maxSeconds} s: ask for a shorter range or a coarser bucket`,
         );
       throw unavailable();

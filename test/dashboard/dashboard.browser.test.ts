@@ -5,9 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseClient } from '../clickhouse-cli.ts';
 import { apiFixture } from '../api/api-fixture.ts';
 import { DAY, END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
+import { recordDemoBurst } from './demo-burst.ts';
 
-/** Where the run leaves its screenshots (README: "The dashboard"): the page, and its replay panel. */
+/**
+ * Where the run leaves its screenshots (README: "The dashboard"): the page, its replay panel, its
+ * sweep panel, and the series of a week that holds two hours of decisions.
+ */
 const SCREENSHOT = new URL('../../.data/screenshots/dashboard.png', import.meta.url).pathname;
+const shot = (name: string) => SCREENSHOT.replace('.png', `-${name}.png`);
+/** A day, well after the recorded traffic, holding only what the quick-start demo leaves: two hours of decisions. */
+const DEMO_DAY = END + 10 * DAY;
+/** The sweep shown: the window of the global cap (recorded: 2 sends per 1d) at these values. */
+const SWEPT = ['1h', '6h', '1d', '2d', '1w'];
 
 let api: Awaited<ReturnType<typeof apiFixture>>;
 let base = '';
@@ -15,6 +24,8 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 let replayId = '';
+let sweepId = '';
+let demo: { first: number; last: number };
 
 /** Counts asked of ClickHouse by its own client, over `decisions FINAL`: independent of the page and the API. */
 const counted = (query: string) => clickhouseClient<Record<string, string>>(query);
@@ -27,27 +38,87 @@ const tableRows = async (selector: string) =>
   );
 const asNumber = (shown: string) => Number(shown.replaceAll(',', ''));
 const final = () => `${api.ns.database}.decisions FINAL WHERE at >= ${T0} AND at < ${END}`;
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+type ReplayRecord = { status: string; kind: string; report: unknown };
+const replayRecord = async (id: string) =>
+  JSON.parse(
+    (
+      await api.app.inject({
+        method: 'GET',
+        url: `/v1/replays/${id}`,
+        headers: { authorization: `Bearer ${api.keys.read}` },
+      })
+    ).body,
+  ) as ReplayRecord;
+const start = async (url: string, payload: object) =>
+  (
+    JSON.parse(
+      (
+        await api.app.inject({
+          method: 'POST',
+          url,
+          headers: { authorization: `Bearer ${api.keys.admin}` },
+          payload,
+        })
+      ).body,
+    ) as { replay_id: string }
+  ).replay_id;
+
+/** What the page's series chart draws (Chart.js's own instance): its labels, and each line's points. */
+type SeriesShown = { labels: number; lines: Record<string, number[]> };
+const seriesShown = (on: Page) =>
+  on.evaluate<SeriesShown>(`(() => {
+    const chart = Chart.getChart(document.querySelector('#series-chart'));
+    return {
+      labels: chart.data.labels.length,
+      lines: Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.data])),
+    };
+  })()`);
+const total = (points: number[] | undefined) => (points ?? []).reduce((a, b) => a + b, 0);
+/** Decisions by outcome, as ClickHouse counts them over a range. */
+const byOutcome = async (from: number, to: number): Promise<Record<string, number>> =>
+  Object.fromEntries(
+    (
+      await counted(
+        `SELECT outcome, count() AS n FROM ${api.ns.database}.decisions FINAL
+         WHERE at >= ${from} AND at < ${to} GROUP BY outcome`,
+      )
+    ).map((r): [string, number] => [r['outcome'] ?? '', Number(r['n'])]),
+  );
+const watch = (on: Page) => {
+  on.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  on.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+};
 
 beforeAll(async () => {
   api = await apiFixture();
-  await recordTraffic(api);
-  // A what-if replay to show: one send a day at most, against the recorded two.
-  const started = await api.app.inject({
-    method: 'POST',
-    url: '/v1/replays',
+  const { messages } = await recordTraffic(api);
+  demo = await recordDemoBurst(api, messages, DEMO_DAY);
+  // The cap the traffic was recorded with, in force in the catalog: the one the sweep varies.
+  await api.app.inject({
+    method: 'PUT',
+    url: '/v1/caps',
     headers: { authorization: `Bearer ${api.keys.admin}` },
-    payload: { from: T0, to: END, caps: [{ max: 1, per: '1d' }] },
+    payload: { caps: [{ max: 2, per: '1d' }] },
   });
-  replayId = (JSON.parse(started.body) as { replay_id: string }).replay_id;
-  for (let i = 0; i < 200; i++) {
-    const record = await api.app.inject({
-      method: 'GET',
-      url: `/v1/replays/${replayId}`,
-      headers: { authorization: `Bearer ${api.keys.read}` },
-    });
-    if ((JSON.parse(record.body) as { status: string }).status !== 'running') break;
+  // A what-if replay to show: one send a day at most, against the recorded two; and a sweep, side by side.
+  replayId = await start('/v1/replays', { from: T0, to: END, caps: [{ max: 1, per: '1d' }] });
+  sweepId = await start('/v1/replays/sweep', {
+    from: T0,
+    to: END,
+    cap: 0,
+    field: 'per',
+    values: SWEPT,
+  });
+  for (let i = 0; i < 300; i++) {
+    const records = await Promise.all([replayRecord(replayId), replayRecord(sweepId)]);
+    if (records.every((r) => r.status !== 'running')) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  await mkdir(new URL('.', `file://${SCREENSHOT}`).pathname, { recursive: true });
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -61,11 +132,7 @@ beforeAll(async () => {
     ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  watch(page);
   await page.goto(`${base}/dashboard?key=${api.keys.read}&from=${day(T0)}&to=${day(END - DAY)}`);
   await page.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
 }, 120_000);
@@ -161,17 +228,91 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
     );
     expect(record.report.flips.total).toBeGreaterThan(0);
     expect(await text('#replay-summary')).toMatch(/decisions changed outcome/);
-  });
-
-  it('raised no error in the console, and leaves a screenshot', async () => {
-    await mkdir(new URL('.', `file://${SCREENSHOT}`).pathname, { recursive: true });
-    await page.setViewportSize({ width: 1280, height: 1500 });
-    await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: SCREENSHOT });
+    expect(await page.locator('#replay-table thead th').allInnerTexts()).toEqual([
+      'message',
+      'sent before',
+      'sent after',
+      'suppressed before',
+      'suppressed after',
+      'users reached before',
+      'users reached after',
+    ]);
+    expect(await page.isVisible('#sweep-chart')).toBe(false);
     await page
       .locator('#replay-form')
       .locator('xpath=..')
-      .screenshot({ path: SCREENSHOT.replace('.png', '-replay.png') });
+      .screenshot({ path: shot('replay') });
+  });
+
+  it('shows a sweep: the swept limit in words over values as a person writes them, and a sentence for caption', async () => {
+    const record = await replayRecord(sweepId);
+    expect(record.status).toBe('done');
+    const report = record.report as {
+      recorded: { sent: number; users_reached: number };
+      points: { value: number | null; sent: number; users_reached: number }[];
+    };
+    await page.fill('#replay-input', sweepId);
+    await page.click('#replay-form button');
+    await page.waitForSelector('body[data-state="replay-ready"]');
+    expect(await page.locator('#replay-table thead th').first().innerText()).toBe('cap 0: per');
+    const caption = await text('#replay-summary');
+    expect(caption).not.toContain('{');
+    expect(caption).toBe(
+      `Sweep of global cap 0's window (per) over ${SWEPT.length} values: ` +
+        `recorded ${report.recorded.sent} sends to ${report.recorded.users_reached} users.`,
+    );
+    const rows = await tableRows('#replay-table');
+    expect(rows.map((cells) => [cells[0], asNumber(cells[1] ?? ''), asNumber(cells[4] ?? '')])).toEqual(
+      report.points.map((p, i) => [SWEPT[i], p.sent, p.users_reached]),
+    );
+    // At the recorded window the replay is what ran: no difference.
+    expect(rows[SWEPT.indexOf('1d')]?.[2]).toBe('0');
+    expect(await page.isVisible('#sweep-chart')).toBe(true);
+    expect(await page.isVisible('#flips')).toBe(false);
+    await page
+      .locator('#replay-form')
+      .locator('xpath=..')
+      .screenshot({ path: shot('sweep') });
+  });
+
+  it('draws decisions over time per hour over three recorded days, every decision once', async () => {
+    expect(await text('#series-caption')).toBe('per hour, 2026-10-05 00:00 – 2026-10-08 00:00 UTC');
+    const shown = await seriesShown(page);
+    expect(shown.labels).toBe(72);
+    const counts = await byOutcome(T0, END);
+    for (const outcome of ['sent', 'suppressed', 'filtered'])
+      expect(total(shown.lines[outcome]), outcome).toBe(counts[outcome] ?? 0);
+  });
+
+  it('draws a week that holds two hours of decisions (the quick-start demo) per minute, over those two hours', async () => {
+    const week = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    watch(week);
+    await week.goto(
+      `${base}/dashboard?key=${api.keys.read}&from=${day(DEMO_DAY - 6 * DAY)}&to=${day(DEMO_DAY)}`,
+    );
+    await week.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+    const caption = (await week.textContent('#series-caption')) ?? '';
+    expect(caption).toMatch(/^per minute, 2026-10-18 13:0\d–15:1\d UTC/);
+    const shown = await seriesShown(week);
+    // One point a minute from the first decision's minute to the last's: about 128, not three dots.
+    const minute = 60_000;
+    expect(shown.labels).toBe(Math.floor(demo.last / minute) - Math.floor(demo.first / minute) + 1);
+    expect(shown.labels).toBeGreaterThan(100);
+    const counts = await byOutcome(DEMO_DAY - 6 * DAY, DEMO_DAY + DAY);
+    for (const outcome of ['sent', 'suppressed', 'filtered'])
+      expect(total(shown.lines[outcome]), outcome).toBe(counts[outcome] ?? 0);
+    expect(counts['sent']).toBeGreaterThan(0);
+    await week
+      .locator('#series-chart')
+      .locator('xpath=..')
+      .screenshot({ path: shot('demo') });
+    await week.close();
+  });
+
+  it('raised no error in the console, and leaves a screenshot', async () => {
+    await page.setViewportSize({ width: 1280, height: 1500 });
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: SCREENSHOT });
     expect(problems, problems.join('\n')).toEqual([]);
   });
 });
