@@ -7,6 +7,8 @@ export class RouteDirectory {
   private readonly routes: { method: string; url: string; segments: string[]; pattern: RegExp }[] = [];
 
   add(method: string, url: string): void {
+    // HEAD follows GET, and OPTIONS answers browsers' preflights: neither is what a person asks for.
+    if (method === 'HEAD' || method === 'OPTIONS') return;
     const pattern = new RegExp(
       `^${url
         .split('/')
@@ -16,11 +18,9 @@ export class RouteDirectory {
     this.routes.push({ method, url, segments: url.split('/'), pattern });
   }
 
-  /** The methods that have a route for this path (HEAD left out: it follows GET). */
+  /** The methods that have a route for this path. */
   methodsFor(path: string): string[] {
-    const methods = this.routes
-      .filter((r) => r.pattern.test(path) && r.method !== 'HEAD')
-      .map((r) => r.method);
+    const methods = this.routes.filter((r) => r.pattern.test(path)).map((r) => r.method);
     return [...new Set(methods)].sort();
   }
 
@@ -29,7 +29,7 @@ export class RouteDirectory {
     const segments = path.split('/');
     let best: { route: string; distance: number } | undefined;
     for (const route of this.routes) {
-      if (route.segments.length !== segments.length || route.method === 'HEAD') continue;
+      if (route.segments.length !== segments.length) continue;
       const distance = pathDistance(route.segments, segments);
       if (distance !== undefined && distance > 0 && (best === undefined || distance < best.distance))
         best = { route: `${route.method} ${route.url}`, distance };

@@ -1,7 +1,8 @@
+import fastifyCompress from '@fastify/compress';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import {
@@ -65,11 +66,15 @@ export type ApiDeps = IngestDeps &
 const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs|dashboard)(\/|\?|$)/;
 
 /**
- * A route's check of the request's API key, for one scope: after the rate limit (on request), so
- * guessing keys is limited too, and before the body is read or checked, so a client without a key
- * learns nothing of the schema and never makes the server parse a large body.
+ * A route's check of the request's API key, for one scope, as the route's own `onRequest` hook:
+ * after the rate limit (a global `onRequest` hook), so guessing keys is limited too, and before
+ * the body is inflated, read or checked, so a client without a key learns nothing of the schema
+ * and never makes the server parse a large body.
  */
-export type ScopeGuard = (scope: Scope) => preParsingAsyncHookHandler;
+export type ScopeGuard = ((scope: Scope) => onRequestAsyncHookHandler) & {
+  /** Checks a key sent in the body, where Segment's analytics.js sends its write key (`writeKey`). */
+  readonly key: (key: string, scope: Scope) => Promise<ApiKeyRecord>;
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -126,6 +131,26 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+  // Compressed request bodies (gzip, deflate), as tracking clients send batches: inflated as they
+  // are read, so the body limit holds for the inflated body and a small bomb is a 413. Answers are
+  // not compressed (the ingest path would pay for it on every request).
+  await app.register(fastifyCompress, {
+    globalCompression: false,
+    globalDecompression: true,
+    requestEncodings: ['gzip', 'deflate'],
+    onUnsupportedRequestEncoding: (encoding) =>
+      new ApiError(
+        'unsupported_media_type',
+        `content-encoding ${JSON.stringify(encoding)} is not read here: send the body as it is, or with gzip or deflate`,
+      ),
+    // Copied onto zlib's own error by the plugin: plain fields, so the message is copied too.
+    onInvalidRequestPayload: (encoding) => ({
+      name: 'InvalidRequestPayload',
+      statusCode: 400,
+      code: 'invalid_request',
+      message: `the body is not valid ${encoding}: it could not be inflated`,
+    }),
   });
   const routeDirectory = new RouteDirectory();
   app.addHook('onRoute', (route) => {
@@ -208,7 +233,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { redis, perKeyPerMinute, anonymousPerMinute } = deps.rateLimits;
   // Per key, or per address for requests without a valid key, so guessing keys is slow too.
   await app.register(fastifyRateLimit, {
-    global: true,
+    // Not per route: as a global hook (below), so it runs before every route's own key check.
+    global: false,
     store: redisRateLimitStore(redis, `${deps.ns.name}:ratelimit:`),
     timeWindow: 60_000,
     // Probes and the API's own documentation are never limited.
@@ -230,13 +256,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       message: `rate limit of ${String(context.max)} requests a minute reached: retry in ${context.after}`,
     }),
   });
-  const guard: ScopeGuard = (scope) => async (request: FastifyRequest, _reply, payload) => {
-    request.apiKey =
-      request.identified === null
-        ? await authenticator.check(request.headers.authorization, scope)
-        : requireScope(request.identified, scope);
-    return payload;
-  };
+  app.addHook('onRequest', app.rateLimit());
+  const guard: ScopeGuard = Object.assign(
+    (scope: Scope): onRequestAsyncHookHandler =>
+      async (request: FastifyRequest) => {
+        request.apiKey =
+          request.identified === null
+            ? await authenticator.check(request.headers.authorization, scope)
+            : requireScope(request.identified, scope);
+      },
+    { key: (key: string, scope: Scope) => authenticator.check(`Bearer ${key}`, scope) },
+  );
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   healthRoutes(app, deps.ready);

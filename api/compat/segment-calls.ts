@@ -1,37 +1,54 @@
-import { isRecord } from './records.ts';
+import { LIMITS } from '../schemas/ingest-schemas.ts';
 import { flatten } from './flatten.ts';
+import { isRecord } from './records.ts';
 
-/** A call mapped onto a Nudge entry (checked by the ingest schema next), or why it cannot be. */
-export type MappedCall = { readonly entry: Record<string, unknown> } | { readonly problem: string };
+/**
+ * A call mapped onto a Nudge entry (checked by the ingest schema next), with what the mapping left
+ * out; or why it cannot be mapped.
+ */
+export type MappedCall =
+  | { readonly entry: Record<string, unknown>; readonly warnings?: readonly string[] }
+  | { readonly problem: string };
 
-/** What of the Segment spec's `context` becomes Nudge's flat `context`. */
+/** The call types of the Segment spec that become entries. */
+export const SEGMENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type SegmentType = (typeof SEGMENT_TYPES)[number];
+
+/** What of the spec's `context` (and of a page call's properties) becomes Nudge's flat `context`. */
+const PAGE_FIELDS = ['url', 'path', 'referrer', 'title', 'search'] as const;
 const CONTEXT_FIELDS: readonly (readonly [string, (context: Record<string, unknown>) => unknown])[] = [
-  ['url', (c) => page(c)['url']],
-  ['path', (c) => page(c)['path']],
-  ['referrer', (c) => page(c)['referrer']],
-  ['title', (c) => page(c)['title']],
   ['ip', (c) => c['ip']],
   ['user_agent', (c) => c['userAgent']],
   ['locale', (c) => c['locale']],
   ['timezone', (c) => c['timezone']],
 ];
 
-const page = (context: Record<string, unknown>) => (isRecord(context['page']) ? context['page'] : {});
+const record = (value: unknown): Record<string, unknown> => (isRecord(value) ? value : {});
 
 /**
- * One call of the Segment tracking spec (`track` or `identify`, alone or in a batch) as a Nudge
- * entry: `messageId` → `id` (so a client's retry is one entry), `userId` (else `anonymousId`) →
- * `user_id`, `event` → `name`, `properties` → `metadata` and `traits` → `attributes` (nested
- * objects as dotted keys), `context.page.url` → `context.url` (and the few context fields above),
- * `timestamp` → `created_at`. `received_at` is Nudge's, as for every entry. Other call types
- * (page, screen, group, alias) are refused, naming the type: nothing is dropped unsaid.
+ * One call of the Segment tracking spec, alone or in a batch, as a Nudge entry (README, "Migrating
+ * from Segment or Intercom"): `messageId` → `id` (so a client's retry is one entry), `userId` (else
+ * `anonymousId`) → `user_id`, `timestamp` → `created_at`, and by type:
+ * - track: `event` → `name`, `properties` → `metadata`;
+ * - page: a track named `Viewed <category> <name> Page`, or `Loaded a Page` without a name (the
+ *   names Segment's own destinations give page views); screen likewise with `Screen`;
+ * - identify: `traits` → `attributes`; group: `groupId` → `group.id` and `traits` → `group.<trait>`
+ *   attributes of the user;
+ * - alias: refused, saying why (Nudge keys users by the id each call names).
+ * Nested values become dotted keys, arrays their items' places (`products.0.price`); past the
+ * ingest's key limit the rest are left out and named in a warning.
  */
-export function entryOfSegmentCall(call: unknown, defaultType?: 'track' | 'identify'): MappedCall {
+export function entryOfSegmentCall(call: unknown, defaultType?: SegmentType): MappedCall {
   if (!isRecord(call)) return { problem: 'a call is an object' };
   const type = call['type'] ?? defaultType;
-  if (type !== 'track' && type !== 'identify')
+  if (!SEGMENT_TYPES.includes(type as SegmentType))
     return {
-      problem: `type: ${JSON.stringify(type ?? null).slice(0, 40)} calls are not taken: Nudge maps track and identify`,
+      problem: `type: ${JSON.stringify(type ?? null).slice(0, 40)} is not a call of the Segment spec: use ${SEGMENT_TYPES.join(', ')}`,
+    };
+  if (type === 'alias')
+    return {
+      problem:
+        'type: alias calls are not supported: Nudge keys a user by the id each call names, so send the user id you want on their calls',
     };
   const user = call['userId'] ?? call['anonymousId'];
   if (typeof user !== 'string' && typeof user !== 'number')
@@ -39,33 +56,69 @@ export function entryOfSegmentCall(call: unknown, defaultType?: 'track' | 'ident
   const created = createdAt(call['timestamp']);
   if (typeof created === 'string') return { problem: created };
   const id = call['messageId'];
-  const common = {
-    ...(typeof id === 'string' ? { id } : {}),
-    user_id: String(user),
-  };
-  if (type === 'identify') {
-    const traits = flatten(call['traits'], 'traits');
-    if ('problem' in traits) return traits;
-    return { entry: { type, ...common, attributes: traits.flat } };
-  }
-  const properties = flatten(call['properties'], 'properties');
+  const common = { ...(typeof id === 'string' ? { id } : {}), user_id: String(user) };
+  if (type === 'identify' || type === 'group') return identifyEntry(call, type, common);
+  const properties = flatten(call['properties'], 'properties', LIMITS.keys);
   if ('problem' in properties) return properties;
-  const context = isRecord(call['context']) ? call['context'] : {};
-  const flatContext = Object.fromEntries(
-    CONTEXT_FIELDS.flatMap(([key, read]) => {
-      const value = read(context);
-      return typeof value === 'string' || typeof value === 'number' ? [[key, value]] : [];
-    }),
-  );
-  return {
-    entry: {
-      type,
+  return withWarnings(
+    {
+      type: 'track',
       ...common,
-      name: call['event'],
+      name: type === 'track' ? call['event'] : viewName(call, type === 'page' ? 'Page' : 'Screen'),
       ...(created === undefined ? {} : { created_at: created }),
       metadata: properties.flat,
-      context: flatContext,
+      context: contextOf(record(call['context']), type === 'page' ? record(call['properties']) : {}),
     },
+    properties.dropped,
+    'properties',
+  );
+}
+
+function identifyEntry(
+  call: Record<string, unknown>,
+  type: 'identify' | 'group',
+  common: { id?: string; user_id: string },
+): MappedCall {
+  if (type === 'group' && typeof call['groupId'] !== 'string' && typeof call['groupId'] !== 'number')
+    return { problem: 'groupId: required for a group call, a string' };
+  const traits =
+    type === 'identify'
+      ? flatten(call['traits'], 'traits', LIMITS.keys)
+      : flatten({ group: { ...record(call['traits']), id: call['groupId'] } }, 'traits', LIMITS.keys);
+  if ('problem' in traits) return traits;
+  return withWarnings({ type: 'identify', ...common, attributes: traits.flat }, traits.dropped, 'traits');
+}
+
+/** `Viewed Docs Install Page` (category, name), `Viewed Install Page`, or `Loaded a Page`. */
+function viewName(call: Record<string, unknown>, kind: 'Page' | 'Screen'): string {
+  const words = [call['category'], call['name']].filter(
+    (word): word is string => typeof word === 'string' && word !== '',
+  );
+  return words.length === 0 ? `Loaded a ${kind}` : `Viewed ${words.join(' ')} ${kind}`;
+}
+
+/** The page (a page call's properties first, then `context.page`) and the few context fields Nudge keeps. */
+function contextOf(
+  context: Record<string, unknown>,
+  properties: Record<string, unknown>,
+): Record<string, unknown> {
+  const page = record(context['page']);
+  const fields: [string, unknown][] = [
+    ...PAGE_FIELDS.map((key): [string, unknown] => [key, properties[key] ?? page[key]]),
+    ...CONTEXT_FIELDS.map(([key, read]): [string, unknown] => [key, read(context)]),
+  ];
+  return Object.fromEntries(
+    fields.filter(([, value]) => typeof value === 'string' || typeof value === 'number'),
+  );
+}
+
+function withWarnings(entry: Record<string, unknown>, dropped: readonly string[], where: string): MappedCall {
+  if (dropped.length === 0) return { entry };
+  return {
+    entry,
+    warnings: [
+      `${where}: ${dropped.length} keys past the first ${LIMITS.keys} were left out: ${dropped.slice(0, 20).join(', ')}${dropped.length > 20 ? ', …' : ''}`,
+    ],
   };
 }
 

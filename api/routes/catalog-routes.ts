@@ -32,7 +32,7 @@ export function catalogRoutes(app: FastifyInstance, deps: CatalogDeps, guard: Sc
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/catalog/events',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags: ['catalog'],
         summary: 'The event names seen, with counts, last seen and their metadata keys',

@@ -69,7 +69,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
   routes.post(
     '/v1/events',
     {
-      preParsing: guard('ingest'),
+      onRequest: guard('ingest'),
       schema: {
         tags: ['ingest'],
         summary: 'Ingest one entry, or a batch of up to 1,000',
@@ -102,7 +102,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps, guard: Scop
   routes.post(
     '/v1/users/:id',
     {
-      preParsing: guard('ingest'),
+      onRequest: guard('ingest'),
       schema: {
         tags: ['ingest'],
         summary: "Set a user's attributes (an identify entry)",

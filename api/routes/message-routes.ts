@@ -72,7 +72,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'The latest version of every message',
@@ -87,7 +87,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages/:id',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'A message, latest version',
@@ -101,7 +101,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/messages/:id/versions',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'Every version of a message, oldest first',
@@ -118,7 +118,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.post(
     '/v1/messages',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags,
         summary: 'Create a message (version 1)',
@@ -140,7 +140,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.put(
     '/v1/messages/:id',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags,
         summary: 'Update a message: a new version when the definition changed',
@@ -164,7 +164,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.delete(
     '/v1/messages/:id',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags,
         summary: 'Delete a draft (every version of it)',
@@ -192,7 +192,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
     routes.post(
       `/v1/messages/:id/${action}`,
       {
-        preParsing: guard('admin'),
+        onRequest: guard('admin'),
         schema: {
           tags,
           summary:
@@ -215,7 +215,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.post(
     '/v1/messages/validate',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'Check a message definition without storing it (the errors nudge messages apply gives)',
@@ -236,7 +236,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.get(
     '/v1/caps',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: { tags, summary: 'The global caps in force', response: { 200: CapsBody, ...errors } },
     },
     async () => ({
@@ -247,7 +247,7 @@ export function messageRoutes(app: FastifyInstance, deps: MessageDeps, guard: Sc
   routes.put(
     '/v1/caps',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags,
         summary: 'Replace the global caps (a new version)',

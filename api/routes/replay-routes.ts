@@ -98,7 +98,7 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
   routes.post(
     '/v1/replays',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags: ['replays'],
         summary: 'Replay a window of the recorded log, as it ran or with messages or caps overridden',
@@ -120,7 +120,7 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
   routes.post(
     '/v1/replays/sweep',
     {
-      preParsing: guard('admin'),
+      onRequest: guard('admin'),
       schema: {
         tags: ['replays'],
         summary:
@@ -145,7 +145,7 @@ export function replayRoutes(app: FastifyInstance, deps: ReplayDeps, guard: Scop
   routes.get(
     '/v1/replays/:id',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags: ['replays'],
         summary: 'A replay: its progress, and its report once done',

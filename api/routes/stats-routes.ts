@@ -53,7 +53,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/summary',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'Totals: decisions by outcome and reason, triggering entries, users decided and reached',
@@ -68,7 +68,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/series',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'Decisions over time, per minute, hour or day, split by outcome, reason, message or channel',
@@ -96,7 +96,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/messages',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary:
@@ -112,7 +112,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/frequency',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'The over-messaging histogram: (user, UTC day) pairs by the number of sends they got',
@@ -127,7 +127,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/deliveries',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary: 'What senders reported: delivered or failed by channel, and latency from the entry',
@@ -142,7 +142,7 @@ export function statsRoutes(app: FastifyInstance, deps: StatsDeps, guard: ScopeG
   routes.get(
     '/v1/stats/goals',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags,
         summary:

@@ -92,7 +92,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
   routes.get(
     '/v1/users/:id/decisions',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags: ['audit'],
         summary: "A user's decisions, newest first, with explanations",
@@ -148,7 +148,7 @@ export function userRoutes(app: FastifyInstance, deps: UserDeps, guard: ScopeGua
   routes.get(
     '/v1/users/:id/eligibility',
     {
-      preParsing: guard('read'),
+      onRequest: guard('read'),
       schema: {
         tags: ['audit'],
         summary: 'Can this user get this message now? If not, why, and from when',

@@ -4,19 +4,47 @@ import { entryOfIntercomEvent } from '../../api/compat/intercom-events.ts';
 import { entryOfSegmentCall } from '../../api/compat/segment-calls.ts';
 
 describe('flatten', () => {
-  it('makes nested objects dotted keys, in the order sent, and refuses arrays and clashes naming the path', () => {
+  it('makes nested objects dotted keys and arrays their places, in the order sent, and refuses clashes naming the path', () => {
     expect(flatten({ a: 1, product: { id: 'p', price: { amount: 5 } }, z: null }, 'properties')).toEqual({
       flat: { a: 1, 'product.id': 'p', 'product.price.amount': 5, z: null },
+      dropped: [],
     });
-    expect(flatten({ items: { list: [1] } }, 'properties')).toEqual({
-      problem:
-        'properties.items.list: arrays cannot be mapped to flat keys; send the items as keys of their own',
+    expect(
+      flatten(
+        {
+          total: 30,
+          products: [
+            { product_id: 'p1', price: 10 },
+            { product_id: 'p2', price: 20 },
+          ],
+          tags: ['a', 'b'],
+        },
+        'properties',
+      ),
+    ).toEqual({
+      flat: {
+        total: 30,
+        'products.0.product_id': 'p1',
+        'products.0.price': 10,
+        'products.1.product_id': 'p2',
+        'products.1.price': 20,
+        'tags.0': 'a',
+        'tags.1': 'b',
+      },
+      dropped: [],
     });
     expect(flatten({ 'a.b': 1, a: { b: 2 } }, 'traits')).toEqual({
       problem: 'traits.a.b: two keys flatten to the same name',
     });
-    expect(flatten(undefined, 'traits')).toEqual({ flat: {} });
+    expect(flatten(undefined, 'traits')).toEqual({ flat: {}, dropped: [] });
     expect(flatten('x', 'traits')).toEqual({ problem: 'traits: must be an object' });
+  });
+
+  it('keeps the first keys sent up to the budget, and names the ones left out', () => {
+    expect(flatten({ total: 3, items: [{ a: 1, b: 2 }, { a: 3 }] }, 'properties', 3)).toEqual({
+      flat: { total: 3, 'items.0.a': 1, 'items.0.b': 2 },
+      dropped: ['items.1.a'],
+    });
   });
 });
 
@@ -54,9 +82,114 @@ describe('a Segment call as an entry', () => {
     });
   });
 
+  it('maps page and screen calls to track entries named as Segment names page views, with the page as context', () => {
+    expect(
+      entryOfSegmentCall({
+        type: 'page',
+        messageId: 'p1',
+        userId: 'u1',
+        name: 'Pricing',
+        properties: {
+          url: 'https://a.test/pricing?x=1',
+          path: '/pricing',
+          title: 'Pricing',
+          referrer: 'https://b.test/',
+        },
+        context: { page: { url: 'https://ignored.test/' }, locale: 'en-GB' },
+      }),
+    ).toEqual({
+      entry: {
+        type: 'track',
+        id: 'p1',
+        user_id: 'u1',
+        name: 'Viewed Pricing Page',
+        metadata: {
+          url: 'https://a.test/pricing?x=1',
+          path: '/pricing',
+          title: 'Pricing',
+          referrer: 'https://b.test/',
+        },
+        context: {
+          url: 'https://a.test/pricing?x=1',
+          path: '/pricing',
+          referrer: 'https://b.test/',
+          title: 'Pricing',
+          locale: 'en-GB',
+        },
+      },
+    });
+    expect(
+      entryOfSegmentCall({ type: 'page', userId: 'u1', category: 'Docs', name: 'Install' }),
+    ).toMatchObject({
+      entry: { name: 'Viewed Docs Install Page' },
+    });
+    expect(
+      entryOfSegmentCall({ userId: 'u1', context: { page: { url: 'https://a.test/' } } }, 'page'),
+    ).toMatchObject({
+      entry: { name: 'Loaded a Page', context: { url: 'https://a.test/' } },
+    });
+    expect(entryOfSegmentCall({ type: 'screen', userId: 'u1', name: 'Home' })).toMatchObject({
+      entry: { type: 'track', name: 'Viewed Home Screen' },
+    });
+  });
+
+  it('maps a group call to attributes of the user under group.', () => {
+    expect(
+      entryOfSegmentCall({
+        type: 'group',
+        userId: 'u1',
+        groupId: 'acme',
+        traits: { name: 'Acme', plan: { tier: 'pro' } },
+      }),
+    ).toEqual({
+      entry: {
+        type: 'identify',
+        user_id: 'u1',
+        attributes: { 'group.name': 'Acme', 'group.plan.tier': 'pro', 'group.id': 'acme' },
+      },
+    });
+    expect(entryOfSegmentCall({ type: 'group', userId: 'u1' })).toEqual({
+      problem: 'groupId: required for a group call, a string',
+    });
+  });
+
+  it("flattens an order's products, and past the key limit names what it left out", () => {
+    const products = Array.from({ length: 30 }, (_, i) => ({
+      product_id: `p${i}`,
+      price: i,
+      quantity: 1,
+      sku: `s${i}`,
+    }));
+    const mapped = entryOfSegmentCall({
+      type: 'track',
+      userId: 'u1',
+      event: 'Order Completed',
+      properties: { order_id: 'o1', total: 99, products },
+    });
+    if (!('entry' in mapped)) throw new Error(mapped.problem);
+    const metadata = mapped.entry['metadata'] as Record<string, unknown>;
+    expect(Object.keys(metadata)).toHaveLength(100);
+    expect(Object.keys(metadata).slice(0, 4)).toEqual([
+      'order_id',
+      'total',
+      'products.0.product_id',
+      'products.0.price',
+    ]);
+    expect(mapped.warnings).toEqual([
+      expect.stringMatching(
+        /^properties: 22 keys past the first 100 were left out: products\.24\.quantity, products\.24\.sku, /,
+      ),
+    ]);
+  });
+
   it('refuses what it cannot map, saying why', () => {
-    expect(entryOfSegmentCall({ type: 'page', userId: 'u' })).toEqual({
-      problem: 'type: "page" calls are not taken: Nudge maps track and identify',
+    expect(entryOfSegmentCall({ type: 'alias', userId: 'u', previousId: 'anon' })).toEqual({
+      problem:
+        'type: alias calls are not supported: Nudge keys a user by the id each call names, so send the user id you want on their calls',
+    });
+    expect(entryOfSegmentCall({ type: 'click', userId: 'u' })).toEqual({
+      problem:
+        'type: "click" is not a call of the Segment spec: use track, identify, page, screen, group, alias',
     });
     expect(entryOfSegmentCall({ type: 'track', event: 'e' })).toEqual({
       problem: 'userId or anonymousId: one is required, a string',

@@ -148,7 +148,7 @@ async function entriesOf(
 }
 
 describe('@segment/analytics-node pointed at Nudge', () => {
-  it('identify and track (batched) drive a decision; a retry with the same messageId is one entry; an unmappable call is refused alone', async () => {
+  it('identify and track (batched) drive a decision; a retry with the same messageId is one entry; an alias call is refused alone', async () => {
     const analytics = new Analytics({
       writeKey: key,
       host: base,
@@ -174,6 +174,7 @@ describe('@segment/analytics-node pointed at Nudge', () => {
       messageId: 'cart-1',
       properties: { items: [1, 2] },
     });
+    analytics.alias({ userId: 'seg-1', previousId: 'anonymous-7', messageId: 'alias-1' });
     await analytics.closeAndFlush();
     expect(errors).toEqual([]);
     const decisions = await decisionsOf('seg-1', 1);
@@ -188,10 +189,17 @@ describe('@segment/analytics-node pointed at Nudge', () => {
       },
     ]);
     const entries = await entriesOf('seg-1');
-    // The identify, and the order once; the cart call (an array property) was refused, not stored.
-    expect(entries.map((e) => e.entry_id).filter((id) => id !== 'order-1')).toHaveLength(1);
+    // The identify, the order once and the cart (its array as the items' places); the alias call
+    // was refused, not stored.
+    expect(entries.map((e) => e.entry_id).filter((id) => id !== 'order-1' && id !== 'cart-1')).toHaveLength(
+      1,
+    );
     expect(entries.filter((e) => e.entry_id === 'order-1')).toHaveLength(1);
-    expect(entries.some((e) => e.entry_id === 'cart-1')).toBe(false);
+    expect(JSON.parse(entries.find((e) => e.entry_id === 'cart-1')?.metadata ?? '{}')).toEqual({
+      'items.0': 1,
+      'items.1': 2,
+    });
+    expect(entries.some((e) => e.entry_id === 'alias-1')).toBe(false);
     expect(JSON.parse(entries.find((e) => e.entry_id === 'order-1')?.metadata ?? '{}')).toEqual({
       'product.id': 'p1',
       'product.name': 'Lamp',
