@@ -2,7 +2,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatIssues, keysOf } from '../pipeline/core/validation.ts';
-import { InputError } from '../pipeline/errors.ts';
+import { InputError, QueryTooLong, ServiceUnavailable, WriteConflict } from '../pipeline/errors.ts';
+import type { Service } from '../pipeline/errors.ts';
 import type { ErrorCode } from './error-codes.ts';
 import { ERROR_CODES } from './error-codes.ts';
 
@@ -83,6 +84,9 @@ export function errorAnswer(
   }
   if (error instanceof InputError)
     return { status: 400, body: errorBody('invalid_request', error.message, error.problems) };
+  const domain = domainError(error);
+  if (domain !== undefined)
+    return { status: ERROR_CODES[domain].status, body: errorBody(domain, error.message) };
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const { code, message } = frameworkError(error, request);
@@ -138,3 +142,19 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 /** A route schema that zod made (every route's here; the guard keeps `keysOf` off anything else). */
 const isZodSchema = (value: unknown): value is z.core.$ZodType =>
   typeof value === 'object' && value !== null && '_zod' in value;
+
+const UNAVAILABLE: Record<Service, ErrorCode> = {
+  log: 'log_unavailable',
+  catalog: 'catalog_unavailable',
+  audit: 'audit_unavailable',
+  stats: 'stats_unavailable',
+  replays: 'replays_unavailable',
+};
+
+/** The code of an error a port throws (the ports know no HTTP): by its class, never its message. */
+function domainError(error: Error): ErrorCode | undefined {
+  if (error instanceof ServiceUnavailable) return UNAVAILABLE[error.service];
+  if (error instanceof QueryTooLong) return 'query_too_long';
+  if (error instanceof WriteConflict) return 'conflict';
+  return undefined;
+}

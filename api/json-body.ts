@@ -2,7 +2,7 @@ import { parse as parseTolerantly, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import secureJson from 'secure-json-parse';
 import { ApiError } from './errors.ts';
-import { MAX_BODY_DEPTH } from './schemas/nesting-depth.ts';
+import { MAX_BODY_DEPTH } from './plugins/nesting-depth.ts';
 
 /**
  * A JSON request body as a value, or a 400 that says where it breaks. `JSON.parse` does the work

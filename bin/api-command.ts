@@ -1,15 +1,10 @@
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
-import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
-import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
-import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
-import { replayRunner } from '../api/replays/replay-runner.ts';
-import { buildApi } from '../api/server.ts';
+import { buildApi } from '../api/app.ts';
+import { apiPorts } from './api-ports.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
-import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
-import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
@@ -42,18 +37,20 @@ export async function runApi(
     const jsm = await nc.jetstreamManager();
     await ensureLogStream(jsm, ns, config.partitions);
     await ensureCatalogStream(jsm, ns);
-    const app = await buildApi({
-      log: new LogAppender(new JetStreamPublisher(nc), ns, config.partitions),
-      replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => Date.now(), report }),
-      js: nc.jetstream(),
+    const { rateLimitStore, ...ports } = apiPorts({
+      nc,
       jsm,
+      redis,
+      clickhouse,
       ns,
       partitions: config.partitions,
       now: () => Date.now(),
-      keys: new RedisKeyStore(redis, ns),
-      clickhouse,
-      states: new RedisStateStore(redis, ns),
-      eventKeys: new RedisEventCatalog(redis, ns),
+      report,
+    });
+    const app = await buildApi({
+      ...ports,
+      partitions: config.partitions,
+      now: () => Date.now(),
       ready: async () => ({
         nats:
           !nc.isClosed() &&
@@ -71,7 +68,7 @@ export async function runApi(
         ),
       }),
       rateLimits: {
-        redis,
+        store: rateLimitStore,
         perKeyPerMinute: config.apiRatePerMinute,
         anonymousPerMinute: config.apiAnonymousRatePerMinute,
       },

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../api/auth/api-keys.ts';
 import { newApiKey, SCOPES } from '../api/auth/api-keys.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';

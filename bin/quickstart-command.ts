@@ -13,7 +13,7 @@ import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message
 import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
 import { Redis } from 'ioredis';
-import { RedisKeyStore } from '../api/adapters/redis-key-store.ts';
+import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import { newApiKey } from '../api/auth/api-keys.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { runApi } from './api-command.ts';

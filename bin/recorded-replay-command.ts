@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
@@ -15,11 +14,9 @@ import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message
 import { Namespace } from '../pipeline/namespace.ts';
 import type { ReplayRequest, SweepReport, SweepRequest, SweepTarget } from '../pipeline/replay/replay-job.ts';
 import { runReplayJob } from '../pipeline/replay/replay-job.ts';
+import { newReplayId } from '../pipeline/replay/replay-id.ts';
 import type { ReplayReport } from '../pipeline/replay/replay-report.ts';
 import { UsageError } from './usage-error.ts';
-
-/** A replay's id: `r_` and 16 hex digits, for the API's URLs and `replay_decisions`. */
-export const newReplayId = () => `r_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 
 /**
  * Runs a replay or a sweep of the recorded log on the configured services: the job itself is the

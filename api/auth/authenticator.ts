@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../errors.ts';
-import type { KeyStore } from '../ports/key-store.ts';
+import type { KeyStore } from '../../pipeline/ports/key-store.ts';
 import type { ApiKeyRecord, Scope } from './api-keys.ts';
 import { allows, parseApiKey, secretMatches } from './api-keys.ts';
 

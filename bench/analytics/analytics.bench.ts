@@ -6,8 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
-import { FactsReader } from '../../api/stats/facts-reader.ts';
-import { deliveries, frequency, goals, messages, series, summary } from '../../api/stats/stats-queries.ts';
+import { FactsReader } from '../../pipeline/adapters/clickhouse/facts-reader.ts';
+import {
+  deliveries,
+  frequency,
+  goals,
+  messages,
+  series,
+  summary,
+} from '../../pipeline/adapters/clickhouse/stats-queries.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { FactsCompactor } from '../../pipeline/adapters/clickhouse/facts-compactor.ts';
 import { ident, sql } from '../../pipeline/adapters/clickhouse/sql.ts';

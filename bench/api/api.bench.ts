@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
+import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';

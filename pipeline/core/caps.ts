@@ -1,6 +1,8 @@
 import type { Channel, GlobalCap } from './message-schema.ts';
 import { CHANNELS } from './message-schema.ts';
-import type { RecentList } from './user-state.ts';
+
+/** `[at, channel]` for every send a global cap can still count, flat, in time order. */
+export type RecentList = readonly (number | Channel)[];
 
 /** Global caps compiled for one caps setting: which caps apply to each channel, and how far back each channel's sends matter. */
 export type CompiledCaps = {

@@ -3,6 +3,7 @@ import { checkCaps } from './caps.ts';
 import type { Decision, Verdict } from './decision.ts';
 import { explain } from './explain.ts';
 import type { Message } from './message-schema.ts';
+import type { CompiledMessage } from './rule-index.ts';
 import { compileMessage } from './rule-index.ts';
 import type { UserState } from './user-state.ts';
 import { EMPTY_USER_STATE, findSends, lastSentAt, sendCount } from './user-state.ts';
@@ -33,7 +34,8 @@ export type Eligibility =
  * "Can this user get this message now, and if not, why and from when?" (issue #4): the checks of
  * DESIGN §4 that do not depend on the triggering entry (the event filter does), in the same order
  * and with the same explanations as `decide`. The first check that fails answers; a later one may
- * still hold the user back at `eligible_at`.
+ * still hold the user back at `eligible_at`. `compiled` is the message compiled, when the caller
+ * keeps it compiled per version (the API does).
  */
 export function eligibility(
   state: UserState | undefined,
@@ -41,6 +43,7 @@ export function eligibility(
   caps: CompiledCaps,
   userId: string,
   at: number,
+  compiled: CompiledMessage = compileMessage(message),
 ): Eligibility {
   const version = message.version;
   if (message.state !== 'live' || at < (message.live_since ?? 0)) {
@@ -58,7 +61,6 @@ export function eligibility(
           : `the message goes live at ${new Date(later).toISOString()}`,
     };
   }
-  const compiled = compileMessage(message);
   const current = state ?? EMPTY_USER_STATE;
   const verdict = blocked(compiled, current, caps, at);
   if (verdict === undefined)
@@ -90,7 +92,7 @@ export function eligibility(
 }
 
 function blocked(
-  message: ReturnType<typeof compileMessage>,
+  message: CompiledMessage,
   state: UserState,
   caps: CompiledCaps,
   at: number,

@@ -1,5 +1,5 @@
 import type { AppliedEntries } from './applied-entries.ts';
-import type { CompiledCaps } from './caps.ts';
+import type { CompiledCaps, RecentList } from './caps.ts';
 import type { Channel } from './message-schema.ts';
 import type { FlatObject } from './scalar.ts';
 
@@ -10,8 +10,6 @@ export type RecentSend = { readonly at: number; readonly channel: Channel };
 
 /** `[message_id, count, last_at]` for every message ever sent to the user, flat, in message id order (code units). */
 export type SendsList = readonly (string | number)[];
-/** `[at, channel]` for every send a global cap can still count, flat, in time order. */
-export type RecentList = readonly (number | Channel)[];
 
 /**
  * Everything the core remembers about one user: plain data (JSON in, JSON out) so the pipeline

@@ -2,19 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import { RedisEventCatalog } from '../../pipeline/adapters/redis/redis-event-catalog.ts';
-import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import type { JetStreamManager, NatsConnection } from 'nats';
-import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
+import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
-import { replayRunner } from '../../api/replays/replay-runner.ts';
-import { buildApi } from '../../api/server.ts';
+import { buildApi } from '../../api/app.ts';
+import { apiPorts } from '../../bin/api-ports.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { catalogStream, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
-import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
-import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
-import { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
+import { decodePack } from '../../pipeline/adapters/nats/packs.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
@@ -55,22 +51,24 @@ export async function apiFixture(
   }
   await ensureCatalogStream(jsm, ns);
   const metrics = new NudgeMetrics();
-  const app: FastifyInstance = await buildApi({
-    log: new LogAppender(new JetStreamPublisher(nc), ns, PARTITIONS),
-    replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => NOW }),
-    js: nc.jetstream(),
+  const { rateLimitStore, ...ports } = apiPorts({
+    nc,
     jsm,
+    redis,
+    clickhouse,
     ns,
     partitions: PARTITIONS,
     now: () => NOW,
+  });
+  const app: FastifyInstance = await buildApi({
+    ...ports,
     keys: keyStore,
-    clickhouse,
-    states: new RedisStateStore(redis, ns),
-    eventKeys: new RedisEventCatalog(redis, ns),
+    partitions: PARTITIONS,
+    now: () => NOW,
     metrics,
     // High unless a test is about the limits: the fuzz tests send tens of thousands of requests.
     rateLimits: {
-      redis,
+      store: rateLimitStore,
       perKeyPerMinute: options.perKeyPerMinute ?? 1_000_000_000,
       anonymousPerMinute: options.anonymousPerMinute ?? 1_000_000_000,
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { flatten } from '../../api/compat/flatten.ts';
-import { entryOfIntercomEvent } from '../../api/compat/intercom-events.ts';
-import { entryOfSegmentCall } from '../../api/compat/segment-calls.ts';
+import { flatten } from '../../api/routes/compat/flatten.ts';
+import { entryOfIntercomEvent } from '../../api/routes/compat/intercom-events.ts';
+import { entryOfSegmentCall } from '../../api/routes/compat/segment-calls.ts';
 
 describe('flatten', () => {
   it('makes nested objects dotted keys and arrays their places, in the order sent, and refuses clashes naming the path', () => {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isWellFormedApiEntry } from '../../api/schemas/fast-entry-check.ts';
-import { ApiEntrySchema, LIMITS } from '../../api/schemas/ingest-schemas.ts';
+import { ApiEntrySchema, isWellFormedApiEntry, LIMITS } from '../../api/routes/ingest/ingest.schemas.ts';
 
 const near = (limit: number) =>
   fc.oneof(

@@ -10,17 +10,13 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisKeyStore } from '../../api/adapters/redis-key-store.ts';
+import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
-import { replayRunner } from '../../api/replays/replay-runner.ts';
-import { buildApi } from '../../api/server.ts';
+import { buildApi } from '../../api/app.ts';
+import { apiPorts } from '../../bin/api-ports.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
-import { decodePack } from '../../pipeline/adapters/nats/log-envelope.ts';
-import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
-import { LogAppender } from '../../pipeline/adapters/nats/log-appender.ts';
+import { decodePack } from '../../pipeline/adapters/nats/packs.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
-import { RedisEventCatalog } from '../../pipeline/adapters/redis/redis-event-catalog.ts';
-import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
 import { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
@@ -88,19 +84,23 @@ beforeAll(async () => {
     revoked_at: null,
   });
   key = made.key;
-  app = await buildApi({
-    log: new LogAppender(new JetStreamPublisher(nc, 2_000), ns, 2),
-    replays: replayRunner({ clickhouse, js: nc.jetstream(), ns, now: () => 1_793_610_000_000 }),
+  const { rateLimitStore, ...ports } = apiPorts({
+    nc,
     js: nc.jetstream({ timeout: 2_000 }),
+    publishTimeoutMs: 2_000,
     jsm: await nc.jetstreamManager(),
+    redis,
+    clickhouse,
     ns,
     partitions: 2,
     now: () => 1_793_610_000_000,
+  });
+  app = await buildApi({
+    ...ports,
     keys,
-    clickhouse,
-    states: new RedisStateStore(redis, ns),
-    eventKeys: new RedisEventCatalog(redis, ns),
-    rateLimits: { redis, perKeyPerMinute: 1_000_000, anonymousPerMinute: 1_000_000 },
+    partitions: 2,
+    now: () => 1_793_610_000_000,
+    rateLimits: { store: rateLimitStore, perKeyPerMinute: 1_000_000, anonymousPerMinute: 1_000_000 },
     metrics: new NudgeMetrics(),
     ready: () => Promise.resolve({ nats: !nc.isClosed() }),
   });

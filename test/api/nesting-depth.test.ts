@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nestsDeeperThan } from '../../api/schemas/nesting-depth.ts';
+import { nestsDeeperThan } from '../../api/plugins/nesting-depth.ts';
 
 const nested = (levels: number, open = '{"a":', close = '}') =>
   JSON.parse(open.repeat(levels) + '1' + close.repeat(levels)) as unknown;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRateLimitStore } from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisRateLimitStore } from '../../api/adapters/redis-rate-limit-store.ts';
+import { redisRateLimitStore } from '../../pipeline/adapters/redis/redis-rate-limit-store.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
 

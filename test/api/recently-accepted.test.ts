@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { entryKey, RecentlyAccepted } from '../../api/ingest/recently-accepted.ts';
+import { entryKey, RecentlyAccepted } from '../../api/routes/ingest/recently-accepted.ts';
 import { DUPLICATE_WINDOW_MS } from '../../pipeline/adapters/nats/log-stream.ts';
 
 const NOW = 1_793_610_000_000;

@@ -4,7 +4,8 @@ import { decide } from '../../pipeline/core/decide.ts';
 import { explain } from '../../pipeline/core/explain.ts';
 import type { MessageInput } from '../../pipeline/core/message-schema.ts';
 import { CHANNELS } from '../../pipeline/core/message-schema.ts';
-import type { RecentList, RecentSend, UserState } from '../../pipeline/core/user-state.ts';
+import type { RecentList } from '../../pipeline/core/caps.ts';
+import type { RecentSend, UserState } from '../../pipeline/core/user-state.ts';
 import { recentSends } from '../../pipeline/core/user-state.ts';
 import {
   at,

@@ -10,7 +10,7 @@ import type { Message } from '../../pipeline/core/message-schema.ts';
 import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
-import { LIMITS } from '../../api/schemas/ingest-schemas.ts';
+import { LIMITS } from '../../api/routes/ingest/ingest.schemas.ts';
 import { apiFixture } from '../api/api-fixture.ts';
 import { expectErrorShape, recordOf, send } from '../api/api-helpers.ts';
 import { DAY, END, recordTraffic } from '../api/recorded-traffic.ts';

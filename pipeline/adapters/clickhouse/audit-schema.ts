@@ -2,9 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { migrateFacts } from './facts-schema.ts';
 import { ident, raw, sql } from './sql.ts';
 import type { Sql } from './sql.ts';
-
-/** One column of an audit table: its name, its ClickHouse type, and what it holds for analysts. */
-export type Column = { readonly name: string; readonly type: string; readonly doc: string };
+import type { Column } from './column.ts';
 
 const DAY = 'Date MATERIALIZED toDate(toDateTime(intDiv({time}, 1000)))';
 

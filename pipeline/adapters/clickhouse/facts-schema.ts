@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { OUTCOMES, REASONS } from '../../core/decision.ts';
-import type { Column } from './audit-schema.ts';
+import type { Column } from './column.ts';
 import { ident, raw, sql } from './sql.ts';
 
 /** A column of `decision_facts`, with the expression over a `decisions` row that fills it. */

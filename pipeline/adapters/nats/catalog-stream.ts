@@ -3,12 +3,12 @@ import { DeliverPolicy, NatsError, RetentionPolicy, StorageType } from 'nats';
 import type { GlobalCap, Message } from '../../core/message-schema.ts';
 import { GlobalCapListSchema, MessageSchema } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
+import type { ApplyOutcome, Catalog } from '../../ports/message-catalog.ts';
 import type { CatalogHistory } from '../../ports/recorded-log.ts';
 import { versionKey } from '../../core/message-schema.ts';
+import { decodeValue, encodeValue } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** JetStream's API error code for "no message found". */
 const NO_MESSAGE_FOUND = 10037;
 
@@ -30,18 +30,6 @@ export async function ensureCatalogStream(jsm: JetStreamManager, ns: Namespace):
 export const catalogStream = (ns: Namespace) => ns.catalogStream;
 const messageSubject = (ns: Namespace, id: string) => `${ns.name}.catalog.message.${id}`;
 const capsSubject = (ns: Namespace) => `${ns.name}.catalog.caps`;
-
-export type Catalog = {
-  readonly messages: readonly Message[];
-  readonly caps: readonly GlobalCap[];
-  /** The catalog stream sequence of the caps in force (0: never set), recorded with each decision. */
-  readonly capsVersion: number;
-};
-export type ApplyOutcome = {
-  readonly id: string;
-  readonly change: 'created' | 'updated' | 'unchanged';
-  readonly version: number;
-};
 
 /** The latest version of every message, and the caps in force ([] when never set). */
 export async function readCatalog(jsm: JetStreamManager, ns: Namespace): Promise<Catalog> {
@@ -72,7 +60,7 @@ export async function catalogHistory(js: JetStreamClient, ns: Namespace): Promis
   for (;;) {
     const message = await consumer.next({ expires: 1_000 });
     if (message === null) break;
-    const value: unknown = JSON.parse(decoder.decode(message.data));
+    const value: unknown = decodeValue(message.data);
     if (message.subject === capsSubjectName)
       caps.push({
         seq: message.seq,
@@ -99,7 +87,7 @@ export async function messageVersions(js: JetStreamClient, ns: Namespace, id: st
   for (;;) {
     const message = await consumer.next({ expires: 1_000 });
     if (message === null) return versions;
-    versions.push(MessageSchema.parse(JSON.parse(decoder.decode(message.data))));
+    versions.push(MessageSchema.parse(decodeValue(message.data)));
     if (message.info.pending === 0) return versions;
   }
 }
@@ -138,7 +126,7 @@ export async function applyMessages(
       outcomes.push({ id: message.id, change: 'unchanged', version: previous.version });
       continue;
     }
-    await js.publish(subject, encoder.encode(JSON.stringify(next)), {
+    await js.publish(subject, encodeValue(next), {
       expect: { lastSubjectSequence: latest?.seq ?? 0 },
     });
     outcomes.push({
@@ -159,7 +147,7 @@ export async function applyCaps(
 ): Promise<boolean> {
   const latest = await latestOn(jsm, ns, capsSubject(ns));
   if (latest !== undefined && JSON.stringify(latest.value) === JSON.stringify(caps)) return false;
-  await js.publish(capsSubject(ns), encoder.encode(JSON.stringify(caps)), {
+  await js.publish(capsSubject(ns), encodeValue(caps), {
     expect: { lastSubjectSequence: latest?.seq ?? 0 },
   });
   return true;
@@ -175,7 +163,7 @@ async function latestOn(
 ): Promise<{ seq: number; value: unknown } | undefined> {
   try {
     const message = await jsm.streams.getMessage(catalogStream(ns), { last_by_subj: subject });
-    return { seq: message.seq, value: JSON.parse(decoder.decode(message.data)) };
+    return { seq: message.seq, value: decodeValue(message.data) };
   } catch (error) {
     if (error instanceof NatsError && error.api_error?.err_code === NO_MESSAGE_FOUND) return undefined;
     throw error;

@@ -6,11 +6,10 @@ import type { BatchReader } from '../../ports/batch-reader.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
-import { packId } from './packs.ts';
+import { encodeValue, packId } from './packs.ts';
 import { decisionReader } from './stream-readers.ts';
 import { ensureStream } from './stream-info.ts';
 
-const encoder = new TextEncoder();
 /** Deliveries republished within a day (a crashed forwarder catching up) are dropped by JetStream. */
 const DELIVERY_DEDUP_MS = 86_400_000;
 
@@ -71,7 +70,7 @@ export class DeliveryForwarder {
       subject: decision.content.subject,
       body: decision.content.body,
     };
-    const body = encoder.encode(JSON.stringify(delivery));
+    const body = encodeValue(delivery);
     // A digest: an entry id may hold what a header cannot (CR, LF, edge spaces).
     // The user too: a decision id names an entry id, which is unique per user only (DESIGN §2).
     const msgID = packId('delivery', [decision.user_id, decision.decision_id]);

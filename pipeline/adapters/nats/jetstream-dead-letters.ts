@@ -3,6 +3,7 @@ import { RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { DeadLetter, DeadLetterSink } from '../../ports/dead-letters.ts';
 import { DUPLICATE_WINDOW_MS } from './log-stream.ts';
+import { encodeValue } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
 
 /** The dead-letter stream of a namespace, kept without limits: dead letters are few, and each is a problem someone must look at. */
@@ -26,7 +27,7 @@ export class JetStreamDeadLetters implements DeadLetterSink {
   async publish(letters: readonly DeadLetter[]): Promise<void> {
     await Promise.all(
       letters.map((letter) =>
-        this.js.publish(this.ns.deadLettersSubject(letter.partition), JSON.stringify(letter), {
+        this.js.publish(this.ns.deadLettersSubject(letter.partition), encodeValue(letter), {
           msgID: deadLetterId(letter),
         }),
       ),

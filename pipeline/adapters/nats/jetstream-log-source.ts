@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import { DeliverPolicy } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { LogMessage, LogSource } from '../../ports/log-source.ts';
-import { decodePackLeniently } from './log-envelope.ts';
+import { decodePackLeniently } from './packs.ts';
 import { wakeOrTimeout } from './wake-or-timeout.ts';
 
 type Stored = { readonly seq: number; readonly data: Uint8Array; readonly storedAt: number };

@@ -4,12 +4,13 @@ import type { LogEntry } from '../../core/log-entry.ts';
 import { partitionOf } from '../../core/partition.ts';
 import { InputError } from '../../errors.ts';
 import type { Namespace } from '../../namespace.ts';
+import { DUPLICATE_WINDOW_MS } from '../../ports/entry-log.ts';
 import type { Line } from './packs.ts';
 import { cutPacks, encodeLines, lineOf, packId } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
 
-/** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window). */
-export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window): the port's promise. */
+export { DUPLICATE_WINDOW_MS } from '../../ports/entry-log.ts';
 
 /**
  * Creates the log stream of a namespace, or checks the one there: subjects `<ns>.log.<p>` for

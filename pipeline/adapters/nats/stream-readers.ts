@@ -5,14 +5,17 @@ import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { DeadLetter } from '../../ports/dead-letters.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
-import { decodePackLeniently } from './log-envelope.ts';
+import { parseJson } from '../../errors.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
 import { JetStreamDurableReader } from './durable-reader.ts';
+import { decodeLines, decodeTrustedPack, decodeValue } from './packs.ts';
 
-const decoder = new TextDecoder();
 const partitionOfSubject = (subject: string) => Number(subject.slice(subject.lastIndexOf('.') + 1));
 
-/** The log's entries, with their positions, through a durable consumer named `durable`. */
+/**
+ * The log's entries, with their positions, through a durable consumer named `durable`: for the
+ * audit, which trusts the log's format (`decodeTrustedPack`).
+ */
 export function logEntryReader(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -27,8 +30,7 @@ export function logEntryReader(
     durable,
     (message: JsMsg) => {
       // Malformed lines are the matcher's to dead-letter (once, under its lease), not this reader's.
-      const { entries } = decodePackLeniently(message.data, `${ns.logStream} seq ${message.seq}`);
-      return entries.map((entry, position) => ({
+      return decodeTrustedPack(message.data).map((entry, position) => ({
         entry,
         partition: partitionOfSubject(message.subject),
         seq: message.seq,
@@ -53,10 +55,11 @@ export function decisionReader(
     ns.decisionsStream,
     durable,
     (message: JsMsg) =>
-      decoder
-        .decode(message.data)
-        .split('\n')
-        .map((line) => JSON.parse(line) as PositionedDecision),
+      decodeLines(
+        message.data,
+        `${ns.decisionsStream} seq ${message.seq}`,
+        (line, where) => parseJson(line, where) as PositionedDecision,
+      ),
     options,
   );
 }
@@ -74,7 +77,7 @@ export function deadLetterReader(
     jsm,
     ns.deadLettersStream,
     durable,
-    (message: JsMsg) => [JSON.parse(decoder.decode(message.data)) as DeadLetter],
+    (message: JsMsg) => [decodeValue(message.data) as DeadLetter],
     options,
   );
 }
@@ -92,7 +95,7 @@ export function deliveryReader(
     jsm,
     ns.deliveriesStream,
     durable,
-    (message: JsMsg) => [JSON.parse(decoder.decode(message.data)) as Delivery],
+    (message: JsMsg) => [decodeValue(message.data) as Delivery],
     { filterSubject: ns.deliverySubject(channel) },
   );
 }

@@ -1,9 +1,8 @@
+import type { EventKeys, ObservedKey } from '../../ports/event-keys.ts';
 import type { Redis } from 'ioredis';
 import { USABLE_METADATA_KEYS } from '../../core/log-entry.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
 import type { Namespace } from '../../namespace.ts';
-
-export type ObservedKey = { readonly key: string; readonly types: readonly string[] };
 
 const typeOf = (value: unknown) => (value === null ? 'null' : typeof value);
 
@@ -14,7 +13,7 @@ const typeOf = (value: unknown) => (value === null ? 'null' : typeof value);
  * Writes are idempotent (ZADD LT, HSETNX), so a batch recorded twice changes nothing. Counts and
  * last-seen times come from the audit in ClickHouse, which is exact.
  */
-export class RedisEventCatalog {
+export class RedisEventCatalog implements EventKeys {
   constructor(
     private readonly redis: Redis,
     private readonly ns: Namespace,

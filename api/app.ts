@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import Fastify, { LogController } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { AuditReader } from '../pipeline/ports/audit-reader.ts';
+import type { EntryLog } from '../pipeline/ports/entry-log.ts';
+import type { EventKeys } from '../pipeline/ports/event-keys.ts';
+import type { KeyStore } from '../pipeline/ports/key-store.ts';
+import type { MessageCatalog } from '../pipeline/ports/message-catalog.ts';
+import type { StateStore } from '../pipeline/ports/state-store.ts';
+import type { ReplayRunner } from '../pipeline/replay/replay-runner.ts';
+import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
+import { errorAnswer } from './errors.ts';
+import type { RateLimits } from './plugins/auth.plugin.ts';
+import { authPlugin } from './plugins/auth.plugin.ts';
+import { bodyPlugin } from './plugins/body.plugin.ts';
+import { errorsPlugin } from './plugins/errors.plugin.ts';
+import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { openapiPlugin } from './plugins/openapi.plugin.ts';
+import { auditRoutes } from './routes/audit/audit.routes.ts';
+import { catalogRoutes } from './routes/catalog/catalog.routes.ts';
+import { dashboardRoutes } from './routes/dashboard/dashboard.routes.ts';
+import type { Readiness } from './routes/health/health.routes.ts';
+import { healthRoutes } from './routes/health/health.routes.ts';
+import { ingestRoutes } from './routes/ingest/ingest.routes.ts';
+import { messageRoutes } from './routes/messages/messages.routes.ts';
+import { replayRoutes } from './routes/replays/replays.routes.ts';
+import { statsRoutes } from './routes/stats/stats.routes.ts';
+import { LIMITS } from './routes/ingest/ingest.schemas.ts';
+
+/** What the API is given: ports, never clients (the composition roots build the adapters). */
+export type ApiDeps = {
+  readonly log: EntryLog;
+  readonly catalog: MessageCatalog;
+  readonly audit: AuditReader;
+  /** Read only: the API never holds a lease, it only looks. */
+  readonly states: Pick<StateStore, 'load'>;
+  readonly eventKeys: Pick<EventKeys, 'keys'>;
+  readonly keys: KeyStore;
+  readonly replays: ReplayRunner;
+  readonly ready: Readiness;
+  readonly rateLimits: RateLimits;
+  /** The process's metrics, served at /metrics (the matcher's too when `nudge start` runs both). */
+  readonly metrics: NudgeMetrics;
+  readonly partitions: number;
+  /** The API's clock: `received_at` of every entry, and what relative times count back from. */
+  readonly now: () => number;
+  /** fastify's logger: off in tests, warnings and errors when run. */
+  readonly logger?: boolean | { level: string };
+};
+
+/**
+ * The HTTP API (DESIGN §7), built without listening: zod schemas validate every request and give
+ * the TypeScript types and the OpenAPI document; plugins for errors, bodies, keys and the
+ * document; the routes by area, each an encapsulated plugin given the ports it needs.
+ */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // Errors are logged by the error handler; a line per request would be the ingest path's cost.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: LIMITS.bodyBytes,
+    // Path ids are up to 256 characters (user ids), percent-encoded up to three bytes a character.
+    routerOptions: { maxParamLength: LIMITS.idLength * 12 },
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const { status, body } = errorAnswer(error, request);
+      void reply.code(status).send(body);
+    },
+    // A body with a "__proto__" key, or "constructor" with "prototype" under it, never reaches a handler.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(errorsPlugin);
+  await app.register(bodyPlugin);
+  await app.register(openapiPlugin);
+  await app.register(authPlugin, { keys: deps.keys, rateLimits: deps.rateLimits });
+
+  await app.register(healthRoutes, { ready: deps.ready });
+  await app.register(metricsPlugin, { metrics: deps.metrics });
+  await app.register(ingestRoutes, deps);
+  await app.register(messageRoutes, deps);
+  await app.register(auditRoutes, deps);
+  await app.register(catalogRoutes, deps);
+  await app.register(statsRoutes, deps);
+  await app.register(replayRoutes, deps);
+  await app.register(dashboardRoutes);
+  await app.ready();
+  return app;
+}

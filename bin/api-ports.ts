@@ -1,0 +1,63 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
+import { ClickHouseAuditReader } from '../pipeline/adapters/clickhouse/clickhouse-audit-reader.ts';
+import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
+import { ClickHouseReplayStore } from '../pipeline/adapters/clickhouse/replay-store.ts';
+import { JetStreamMessageCatalog } from '../pipeline/adapters/nats/jetstream-message-catalog.ts';
+import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
+import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
+import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
+import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
+import { redisRateLimitStore } from '../pipeline/adapters/redis/redis-rate-limit-store.ts';
+import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
+import type { Namespace } from '../pipeline/namespace.ts';
+import { replayRunner } from '../pipeline/replay/replay-runner.ts';
+import type { ApiDeps } from '../api/app.ts';
+
+/**
+ * The API's ports on the real services: the one place the API's adapters are chosen, for
+ * `nudge api`, `nudge start` and the tests that build the API on the real services.
+ */
+export function apiPorts(services: {
+  readonly nc: NatsConnection;
+  /** The JetStream client the catalog and replays use (a test may give one with a short timeout). */
+  readonly js?: JetStreamClient;
+  /** A JetStream publish's time to answer, ms (the ingest path's own publisher). */
+  readonly publishTimeoutMs?: number;
+  readonly jsm: JetStreamManager;
+  readonly redis: Redis;
+  readonly clickhouse: ClickHouseClient;
+  readonly ns: Namespace;
+  readonly partitions: number;
+  readonly now: () => number;
+  readonly report?: (line: string) => void;
+}): Pick<ApiDeps, 'log' | 'catalog' | 'audit' | 'states' | 'eventKeys' | 'keys' | 'replays'> & {
+  readonly rateLimitStore: ReturnType<typeof redisRateLimitStore>;
+} {
+  const { nc, redis, clickhouse, ns } = services;
+  const js = services.js ?? nc.jetstream();
+  const catalog = new JetStreamMessageCatalog(js, services.jsm, ns);
+  const store = new ClickHouseReplayStore(clickhouse, ns.database, services.now);
+  return {
+    log: new LogAppender(new JetStreamPublisher(nc, services.publishTimeoutMs), ns, services.partitions),
+    catalog,
+    audit: new ClickHouseAuditReader(clickhouse, ns.database),
+    states: new RedisStateStore(redis, ns),
+    eventKeys: new RedisEventCatalog(redis, ns),
+    keys: new RedisKeyStore(redis, ns),
+    replays: replayRunner({
+      recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
+      store,
+      catalog: () => catalog.history(),
+      ready: async () => {
+        await migrateAudit(clickhouse, ns.database);
+        await store.migrate();
+      },
+      now: services.now,
+      ...(services.report === undefined ? {} : { report: services.report }),
+    }),
+    rateLimitStore: redisRateLimitStore(redis, `${ns.name}:ratelimit:`),
+  };
+}

@@ -1,0 +1,101 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Message } from '../../core/message-schema.ts';
+import { ServiceUnavailable } from '../../errors.ts';
+import type {
+  AuditedDecision,
+  AuditReader,
+  Bucket,
+  DecisionQuery,
+  FactsFilter,
+  SeenEvent,
+  SeriesKey,
+  TimeRange,
+} from '../../ports/audit-reader.ts';
+import { FactsReader } from './facts-reader.ts';
+import type { Sql } from './sql.ts';
+import { ident, raw, sql } from './sql.ts';
+import { deliveries, frequency, goals, messages, series, summary } from './stats-queries.ts';
+
+/**
+ * The audit in ClickHouse, as the API reads it (every query the API makes is here): a user's
+ * decisions from `decisions FINAL`, the event names from `log_entries`, and the stats over
+ * `decision_facts` (`FactsReader`, "Analytics without FINAL" in the README).
+ */
+export class ClickHouseAuditReader implements AuditReader {
+  private readonly facts: FactsReader;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {
+    this.facts = new FactsReader(client, database);
+  }
+
+  async decisions(userId: string, query: DecisionQuery): Promise<AuditedDecision[]> {
+    const filters: Sql[] = [sql`user_id = ${userId}`];
+    if (query.message !== undefined) filters.push(sql`message_id = ${query.message}`);
+    if (query.outcome !== undefined) filters.push(sql`outcome = ${query.outcome}`);
+    if (query.before !== undefined) {
+      const { at, decision_id } = query.before;
+      filters.push(sql`(at < ${at} OR (at = ${at} AND decision_id < ${decision_id}))`);
+    }
+    // Fragments of `sql` templates only: every value in them is a quoted literal already.
+    const where = raw(filters.map((f) => f.text).join(' AND '));
+    const rows = await this.rows<AuditedDecision & { at: string }>(
+      sql`SELECT decision_id, entry_id, message_id, message_version, channel, at, outcome, reason,
+          subject, body, explanation, explanation_data
+        FROM ${ident(this.database)}.decisions FINAL
+        WHERE ${where} ORDER BY at DESC, decision_id DESC LIMIT ${query.limit}`,
+      'the decisions audit (ClickHouse) did not answer; retry shortly',
+    );
+    return rows.map((row) => ({ ...row, at: Number(row.at) }));
+  }
+
+  async events(limit: number): Promise<SeenEvent[]> {
+    const rows = await this.rows<{ name: string; entries: string; last_seen: string }>(
+      sql`SELECT name, uniqExact(entry_id) AS entries, max(received_at) AS last_seen
+        FROM ${ident(this.database)}.log_entries WHERE type = 'track'
+        GROUP BY name ORDER BY entries DESC, name LIMIT ${limit}`,
+      'the audit (ClickHouse) did not answer; retry shortly',
+    );
+    return rows.map((row) => ({
+      name: row.name,
+      entries: Number(row.entries),
+      last_seen: Number(row.last_seen),
+    }));
+  }
+
+  summary(range: TimeRange, filter: FactsFilter) {
+    return summary(this.facts, range, filter);
+  }
+
+  series(range: TimeRange, filter: FactsFilter, bucket: Bucket, by: SeriesKey) {
+    return series(this.facts, range, filter, bucket, by);
+  }
+
+  messages(range: TimeRange, filter: FactsFilter) {
+    return messages(this.facts, range, filter);
+  }
+
+  frequency(range: TimeRange, filter: FactsFilter) {
+    return frequency(this.facts, range, filter);
+  }
+
+  deliveries(range: TimeRange, filter: FactsFilter) {
+    return deliveries(this.facts, this.database, range, filter);
+  }
+
+  goals(range: TimeRange, withGoals: readonly Message[]) {
+    return goals(this.facts, this.database, range, withGoals);
+  }
+
+  /** The rows of a query; ClickHouse not answering (or its tables not made yet) is `ServiceUnavailable`. */
+  private async rows<T>(query: Sql, unavailable: string): Promise<T[]> {
+    try {
+      return await (await this.client.query({ query: query.text, format: 'JSONEachRow' })).json<T>();
+    } catch (error) {
+      // The service's own message stays out of the answer: it names databases and hosts.
+      throw new ServiceUnavailable('audit', unavailable, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { Redis } from 'ioredis';
+import type { Namespace } from '../../namespace.ts';
+import type { ApiKeyRecord, KeyStore } from '../../ports/key-store.ts';
+import { ApiKeyRecordSchema } from '../../ports/key-store.ts';
+
+/** API keys in one Redis hash, `<ns>:api_keys`, field = key id, value = the record as JSON. */
+export class RedisKeyStore implements KeyStore {
+  private readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    ns: Namespace,
+  ) {
+    this.key = `${ns.name}:api_keys`;
+  }
+
+  async put(record: ApiKeyRecord): Promise<void> {
+    await this.redis.hset(this.key, record.id, JSON.stringify(record));
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const json = await this.redis.hget(this.key, id);
+    return json === null ? undefined : ApiKeyRecordSchema.parse(JSON.parse(json));
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const all = await this.redis.hgetall(this.key);
+    return Object.values(all)
+      .map((json) => ApiKeyRecordSchema.parse(JSON.parse(json)))
+      .sort((a, b) => a.created_at - b.created_at);
+  }
+}
