@@ -40,9 +40,16 @@ export async function readCatalog(jsm: JetStreamManager, ns: Namespace): Promise
     const latest = await latestOn(jsm, ns, subject);
     if (latest !== undefined) messages.push(MessageSchema.parse(latest.value));
   }
+  return { messages, ...(await readCaps(jsm, ns)) };
+}
+
+/** The global caps in force and their version (0: never set), without reading the messages. */
+export async function readCaps(
+  jsm: JetStreamManager,
+  ns: Namespace,
+): Promise<Pick<Catalog, 'caps' | 'capsVersion'>> {
   const caps = await latestOn(jsm, ns, capsSubject(ns));
   return {
-    messages,
     caps: caps === undefined ? [] : GlobalCapListSchema.parse(caps.value),
     capsVersion: caps?.seq ?? 0,
   };

@@ -16,6 +16,7 @@ import {
   latestMessage,
   messageVersions,
   purgeMessage,
+  readCaps,
   readCatalog,
 } from './catalog-stream.ts';
 
@@ -50,7 +51,8 @@ export class JetStreamMessageCatalog implements MessageCatalog {
   }
 
   async compiled(id: string): Promise<CompiledInForce | undefined> {
-    const [message, catalog] = await Promise.all([this.latest(id), this.read()]);
+    // The message and the caps only: the whole catalog is a read per message.
+    const [message, catalog] = await Promise.all([this.latest(id), readCaps(this.jsm, this.ns)]);
     if (message === undefined) return undefined;
     let kept = this.compiledMessages.get(id);
     if (kept?.version !== message.version) {
