@@ -82,4 +82,9 @@ export default tseslint.config(
       ),
     },
   },
+  {
+    // The demo app runs in a browser, with the SDK (/sdk/nudge.js) loaded before it.
+    files: ['dashboards/demo.js'],
+    languageOptions: { globals: { Nudge: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+  },
 );

@@ -4,7 +4,9 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { AuditReader } from '../pipeline/ports/audit-reader.ts';
 import type { EntryLog } from '../pipeline/ports/entry-log.ts';
 import type { EventKeys } from '../pipeline/ports/event-keys.ts';
-import type { KeyStore } from '../pipeline/ports/key-store.ts';
+import type { InAppOutcomes } from '../pipeline/ports/delivery.ts';
+import type { InAppFeed, Inbox } from '../pipeline/ports/inbox.ts';
+import type { ClientSecrets, KeyStore } from '../pipeline/ports/key-store.ts';
 import type { MessageCatalog } from '../pipeline/ports/message-catalog.ts';
 import type { StateStore } from '../pipeline/ports/state-store.ts';
 import type { ReplayRunner } from '../pipeline/replay/replay-runner.ts';
@@ -25,6 +27,9 @@ import { ingestRoutes } from './routes/ingest/ingest.routes.ts';
 import { messageRoutes } from './routes/messages/messages.routes.ts';
 import { replayRoutes } from './routes/replays/replays.routes.ts';
 import { statsRoutes } from './routes/stats/stats.routes.ts';
+import type { DemoPage } from './routes/demo/demo.routes.ts';
+import { demoRoutes } from './routes/demo/demo.routes.ts';
+import { sdkRoutes } from './routes/sdk/sdk.routes.ts';
 import { LIMITS } from './routes/ingest/ingest.schemas.ts';
 
 /** What the API is given: ports, never clients (the composition roots build the adapters). */
@@ -36,6 +41,17 @@ export type ApiDeps = {
   readonly states: Pick<StateStore, 'load'>;
   readonly eventKeys: Pick<EventKeys, 'keys'>;
   readonly keys: KeyStore;
+  /** The secret user hashes are made with (client keys, README "Show messages in your app"). */
+  readonly clientSecrets: ClientSecrets;
+  /** Each user's in-app messages, and the feed of new ones every API process hears. */
+  readonly inbox: Inbox;
+  readonly feed: InAppFeed;
+  /** Seen, dismissed and clicked, as pages report them. */
+  readonly outcomes: InAppOutcomes;
+  /** Origins pages may use the SDK from (`NUDGE_CLIENT_ORIGINS`; empty: any). */
+  readonly clientOrigins: readonly string[];
+  /** The demo page's user and key (`npm start`); without it `/demo` says how to start the demo. */
+  readonly demo?: DemoPage;
   readonly replays: ReplayRunner;
   readonly ready: Readiness;
   readonly rateLimits: RateLimits;
@@ -85,6 +101,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(statsRoutes, deps);
   await app.register(replayRoutes, deps);
   await app.register(dashboardRoutes);
+  await app.register(sdkRoutes);
+  await app.register(demoRoutes, deps.demo === undefined ? {} : { demo: deps.demo });
   await app.ready();
   return app;
 }

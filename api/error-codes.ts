@@ -14,6 +14,10 @@ export const ERROR_CODES = {
   query_too_long: { status: 400, meaning: 'a stats query ran past its time limit: ask for a shorter range' },
   unauthorized: { status: 401, meaning: 'no API key, or one that is not valid or was revoked' },
   forbidden: { status: 403, meaning: 'the API key lacks the scope the route needs (the message names both)' },
+  user_not_verified: {
+    status: 403,
+    meaning: "a client key's user hash is not the user id's HMAC with the client secret",
+  },
   not_found: { status: 404, meaning: 'no such route (with the nearest one), message, replay or user' },
   method_not_allowed: {
     status: 405,
@@ -44,6 +48,7 @@ export const ERROR_CODES = {
   audit_unavailable: { status: 503, meaning: 'the audit (ClickHouse) did not answer: retry' },
   stats_unavailable: { status: 503, meaning: 'the analytics store (ClickHouse) did not answer: retry' },
   replays_unavailable: { status: 503, meaning: 'the replay store (ClickHouse) did not answer: retry' },
+  inbox_unavailable: { status: 503, meaning: 'the inbox (Redis) did not answer: retry' },
   not_ready: { status: 503, meaning: 'a service the API needs is not reachable (named in the answer)' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

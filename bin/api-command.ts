@@ -2,6 +2,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { buildApi } from '../api/app.ts';
+import type { DemoPage } from '../api/routes/demo/demo.routes.ts';
 import { apiPorts } from './api-ports.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
@@ -25,6 +26,7 @@ export async function runApi(
   report: (line: string) => void,
   metrics: NudgeMetrics = new NudgeMetrics(),
   onListening?: (address: string) => Promise<void>,
+  demo?: DemoPage,
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
@@ -50,6 +52,8 @@ export async function runApi(
     const app = await buildApi({
       ...ports,
       partitions: config.partitions,
+      clientOrigins: config.clientOrigins,
+      ...(demo === undefined ? {} : { demo }),
       now: () => Date.now(),
       ready: async () => ({
         nats:

@@ -3,11 +3,14 @@ import type { Redis } from 'ioredis';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditReader } from '../pipeline/adapters/clickhouse/clickhouse-audit-reader.ts';
+import { ClickHouseInAppOutcomes } from '../pipeline/adapters/clickhouse/clickhouse-inapp-outcomes.ts';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import { ClickHouseReplayStore } from '../pipeline/adapters/clickhouse/replay-store.ts';
 import { JetStreamMessageCatalog } from '../pipeline/adapters/nats/jetstream-message-catalog.ts';
 import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
 import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
+import { NatsInAppFeed } from '../pipeline/adapters/nats/nats-inapp-feed.ts';
+import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import { redisRateLimitStore } from '../pipeline/adapters/redis/redis-rate-limit-store.ts';
@@ -33,20 +36,38 @@ export function apiPorts(services: {
   readonly partitions: number;
   readonly now: () => number;
   readonly report?: (line: string) => void;
-}): Pick<ApiDeps, 'log' | 'catalog' | 'audit' | 'states' | 'eventKeys' | 'keys' | 'replays'> & {
+}): Pick<
+  ApiDeps,
+  | 'log'
+  | 'catalog'
+  | 'audit'
+  | 'states'
+  | 'eventKeys'
+  | 'keys'
+  | 'clientSecrets'
+  | 'inbox'
+  | 'feed'
+  | 'outcomes'
+  | 'replays'
+> & {
   readonly rateLimitStore: ReturnType<typeof redisRateLimitStore>;
 } {
   const { nc, redis, clickhouse, ns } = services;
   const js = services.js ?? nc.jetstream();
   const catalog = new JetStreamMessageCatalog(js, services.jsm, ns);
   const store = new ClickHouseReplayStore(clickhouse, ns.database, services.now);
+  const keys = new RedisKeyStore(redis, ns);
   return {
     log: new LogAppender(new JetStreamPublisher(nc, services.publishTimeoutMs), ns, services.partitions),
     catalog,
     audit: new ClickHouseAuditReader(clickhouse, ns.database),
     states: new RedisStateStore(redis, ns),
     eventKeys: new RedisEventCatalog(redis, ns),
-    keys: new RedisKeyStore(redis, ns),
+    keys,
+    clientSecrets: keys,
+    inbox: new RedisInbox(redis, ns),
+    feed: new NatsInAppFeed(nc, ns),
+    outcomes: new ClickHouseInAppOutcomes(clickhouse, ns.database),
     replays: replayRunner({
       recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
       store,

@@ -3,11 +3,16 @@ import { Redis } from 'ioredis';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../api/auth/api-keys.ts';
 import { newApiKey, SCOPES } from '../api/auth/api-keys.ts';
+import { newClientSecret } from '../api/auth/user-hash.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`, `nudge keys revoke <id or key>`. */
+/**
+ * `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`,
+ * `nudge keys revoke <id or key>`, `nudge keys secret [--rotate]` (the client secret user hashes
+ * are made with).
+ */
 export async function keysCommand(args: string[]): Promise<void> {
   const [action, ...rest] = args;
   let values;
@@ -15,7 +20,12 @@ export async function keysCommand(args: string[]): Promise<void> {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: { scope: { type: 'string' }, name: { type: 'string' }, rate: { type: 'string' } },
+      options: {
+        scope: { type: 'string' },
+        name: { type: 'string' },
+        rate: { type: 'string' },
+        rotate: { type: 'boolean' },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -63,9 +73,21 @@ export async function keysCommand(args: string[]): Promise<void> {
       if (record === undefined) throw new UsageError(`no key with id ${id}`);
       if (record.revoked_at === null) await store.put({ ...record, revoked_at: Date.now() });
       process.stdout.write(`key ${id} revoked (in effect within 5 s on running APIs)\n`);
+    } else if (action === 'secret') {
+      // Rotating refuses every user hash made with the old secret at once: pages need new ones.
+      const secret =
+        values.rotate === true
+          ? await store.setClientSecret(newClientSecret()).then(() => store.clientSecret())
+          : await store.ensureClientSecret(newClientSecret());
+      process.stdout.write(`${secret ?? ''}\n`);
+      process.stderr.write(
+        values.rotate === true
+          ? 'client secret replaced: user hashes made with the old one are refused from now on (within 5 s on running APIs)\n'
+          : 'the client secret: your server signs user ids with it (HMAC-SHA256, hex); keep it off pages\n',
+      );
     } else {
       throw new UsageError(
-        'use "keys create --scope <ingest|read|admin>[,…] --name <name>", "keys list" or "keys revoke <id or key>"',
+        'use "keys create --scope <ingest|read|admin|client>[,…] --name <name>", "keys list", "keys revoke <id or key>" or "keys secret [--rotate]"',
       );
     }
   } finally {
@@ -80,5 +102,8 @@ function parseScopes(text: string | undefined): Scope[] {
   const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (unknown.length > 0)
     throw new UsageError(`unknown scope ${unknown.join(', ')}: use ${SCOPES.join(', ')}`);
+  // A client key sits in web pages: with a second scope it would publish that scope's powers.
+  if (scopes.includes('client') && new Set(scopes).size > 1)
+    throw new UsageError('a client key is publishable, so it has the client scope alone: --scope client');
   return [...new Set(scopes)] as Scope[];
 }

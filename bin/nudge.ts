@@ -27,9 +27,11 @@ commands:
   start  run the HTTP API and the matcher (with the audit writers and the delivery
          forwarder), until Ctrl-C
   api    run the HTTP API alone (to scale it apart from the matchers)
-  keys create --scope <ingest|read|admin>[,…] --name <name> [--rate <requests a minute>]
+  keys create --scope <ingest|read|admin|client>[,…] --name <name> [--rate <requests a minute>]
   keys list | keys revoke <id or key>
-         API keys: create prints the key once (stored hashed)
+         API keys: create prints the key once (stored hashed); a client key is publishable
+  keys secret [--rotate]
+         the client secret user hashes are made with (HMAC-SHA256 of the user id, hex)
   namespace drop <name> [--yes]
          remove everything a namespace owns: its JetStream streams, its Redis keys and its
          ClickHouse database; lists them and asks for the name first unless --yes

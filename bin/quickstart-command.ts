@@ -14,7 +14,9 @@ import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
 import { Redis } from 'ioredis';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
-import { newApiKey } from '../api/auth/api-keys.ts';
+import { newApiKey, parseApiKey } from '../api/auth/api-keys.ts';
+import { newClientSecret, userHash } from '../api/auth/user-hash.ts';
+import type { DemoPage } from '../api/routes/demo/demo.routes.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { runApi } from './api-command.ts';
 import { runMatcher } from './start-command.ts';
@@ -36,6 +38,7 @@ export async function quickstartCommand(): Promise<void> {
     await ensureLogStream(jsm, ns, config.partitions);
     await applyDemoCatalog(js, jsm, ns, say);
     const newcomer = `you-${randomUUID().slice(0, 4)}`;
+    const page = await demoPage(config, ns);
     const [, , sent] = await runTogether(signal, [
       (stop) =>
         runMatcher(
@@ -52,9 +55,10 @@ export async function quickstartCommand(): Promise<void> {
           undefined,
           // The key too: made only by a run whose API came up, so a second run cannot revoke a working one's.
           async (address) => {
-            const key = await demoKey(config, ns);
+            const key = await demoKey(config, ns, page.key);
             process.stdout.write(whereToLook(config, ns, address, key, newcomer));
           },
+          page,
         ),
       (stop) => demoTraffic(nc, ns, config, stop),
     ]);
@@ -76,7 +80,11 @@ async function applyDemoCatalog(
 ): Promise<void> {
   const catalog = await readCatalog(jsm, ns);
   const stored = new Map(catalog.messages.map((message) => [message.id, message]));
-  const messages = await readJsonDefinitions(demo('messages.json'), MessageListSchema);
+  // The demo page's banner is apart from messages.json, which the README's replays read.
+  const messages = [
+    ...(await readJsonDefinitions(demo('messages.json'), MessageListSchema)),
+    ...(await readJsonDefinitions(demo('page-messages.json'), MessageListSchema)),
+  ];
   for (const message of messages) {
     const kept = stored.get(message.id);
     if (kept !== undefined) say(`message ${kept.id} kept as stored (version ${kept.version}, ${kept.state})`);
@@ -93,13 +101,45 @@ async function applyDemoCatalog(
   say(`caps set: ${JSON.stringify(caps)}`);
 }
 
-/** An admin key for the demo, made anew each run (the previous run's is revoked: a key is only ever shown once). */
-async function demoKey(config: Config, ns: Namespace): Promise<string> {
+/**
+ * The demo page's visitor, with a client key and the user hash a customer's server would give the
+ * page (the client secret is made if the deployment has none yet).
+ */
+async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
   const redis = new Redis(config.redisUrl);
   try {
     const store = new RedisKeyStore(redis, ns);
+    const secret = await store.ensureClientSecret(newClientSecret());
+    const { id, key, hash } = newApiKey();
+    await store.put({
+      id,
+      name: DEMO_CLIENT_KEY_NAME,
+      scopes: ['client'],
+      hash,
+      created_at: Date.now(),
+      revoked_at: null,
+    });
+    const userId = `visitor-${randomUUID().slice(0, 4)}`;
+    return { key, userId, userHash: userHash(secret, userId) };
+  } finally {
+    await redis.quit();
+  }
+}
+
+/**
+ * An admin key for the demo, made anew each run: the previous run's keys are revoked (a key is
+ * only ever shown once), the admin key and the client keys but this run's.
+ */
+async function demoKey(config: Config, ns: Namespace, clientKey: string): Promise<string> {
+  const redis = new Redis(config.redisUrl);
+  try {
+    const store = new RedisKeyStore(redis, ns);
+    const current = parseApiKey(clientKey)?.id;
     for (const record of await store.list())
-      if (record.name === DEMO_KEY_NAME && record.revoked_at === null)
+      if (
+        (record.name === DEMO_KEY_NAME || (record.name === DEMO_CLIENT_KEY_NAME && record.id !== current)) &&
+        record.revoked_at === null
+      )
         await store.put({ ...record, revoked_at: Date.now() });
     const { id, key, hash } = newApiKey();
     await store.put({
@@ -117,6 +157,7 @@ async function demoKey(config: Config, ns: Namespace): Promise<string> {
 }
 
 const DEMO_KEY_NAME = 'quickstart demo';
+const DEMO_CLIENT_KEY_NAME = 'quickstart demo page';
 
 /** The matcher's status line once a minute rather than every five seconds: "where to look" stays on the screen. */
 function quieter(report: (line: string) => void): (line: string) => void {
@@ -132,6 +173,7 @@ function quieter(report: (line: string) => void): (line: string) => void {
 
 /** What the quick start prints once the API listens: where to look, and a first request that leads to a send. */
 function whereToLook(config: Config, ns: Namespace, api: string, key: string, user: string): string {
+  // `api` is the listening address; a page opened on it reaches the API from the same origin.
   const auth = `-H 'authorization: Bearer ${key}'`;
   const query = (sql: string) => `    curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
   const upload = JSON.stringify({
@@ -149,6 +191,8 @@ function whereToLook(config: Config, ns: Namespace, api: string, key: string, us
   return `
 demo: traffic is flowing: 20 users, about 5 entries a second. Where to look:
 
+  The demo app: click "Upload a file" and see the banner Nudge sends you; again within the hour, none
+    ${api}/demo
   The dashboard: sends, suppressions and why, per message and per user
     ${api}/dashboard?key=${key}
   The API, to read and try every route (this run's admin key is ${key})

@@ -28,12 +28,15 @@ import {
 } from '../pipeline/adapters/nats/jetstream-dead-letters.ts';
 import { JetStreamLogSource } from '../pipeline/adapters/nats/jetstream-log-source.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
+import { NatsInAppFeed } from '../pipeline/adapters/nats/nats-inapp-feed.ts';
 import {
   deadLetterReader,
   decisionReader,
+  deliveryReader,
   logEntryReader,
 } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
+import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
@@ -43,6 +46,7 @@ import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
 import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
+import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { runApi } from './api-command.ts';
@@ -140,6 +144,14 @@ export async function runMatcher(
           ),
         ),
         stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
+        stepper(
+          'in-app inbox',
+          new InboxWriter({
+            reader: deliveryReader(js, jsm, ns, '*', 'inbox_writer', backlog('in-app inbox')),
+            inbox: new RedisInbox(redis, ns),
+            feed: new NatsInAppFeed(nc, ns),
+          }),
+        ),
         stepper('days of decision_facts merged', new FactsCompactor(clickhouse, ns.database)),
       ],
       report,

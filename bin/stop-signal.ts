@@ -1,9 +1,23 @@
-/** Aborts on the first SIGINT or SIGTERM: the loops finish their step and the connections drain. */
+/** A repeat of the stop signal this soon after the first is the same stop (see below). */
+const SAME_STOP_MS = 1_000;
+
+/**
+ * Aborts on the first SIGINT or SIGTERM: the loops finish their step and the connections drain. A
+ * second signal later ends the process at once, as a second Ctrl-C does. One within a second is
+ * the same stop told twice: under `npm start`, a terminal's Ctrl-C reaches the whole process group
+ * and npm forwards it to its child as well.
+ */
 export function stopSignal(): AbortSignal {
   const stop = new AbortController();
+  let stoppedAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stop.abort();
+    process.on(signal, () => {
+      if (!stop.signal.aborted) {
+        stoppedAt = Date.now();
+        stop.abort();
+      } else if (Date.now() - stoppedAt > SAME_STOP_MS) {
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
     });
   }
   return stop.signal;

@@ -8,6 +8,12 @@ const DAY = 86_400_000;
 const BUCKETS = { minute: MINUTE, hour: HOUR, day: DAY };
 const MAX_POINTS = 10_000;
 const COLORS = { sent: '#2f7d4f', suppressed: '#c2672d', filtered: '#7a7f87', users: '#3a6ea5' };
+/**
+ * The channels whose sends a page shows, so that seen, clicked and dismissed mean something
+ * (`IN_APP_CHANNELS` in pipeline/ports/inbox.ts; a test holds the two equal, as this page is served
+ * as it is and cannot import it).
+ */
+const IN_APP_CHANNELS = ['banner', 'post', 'chat', 'survey', 'tour', 'carousel'];
 const charts = new Map();
 const $ = (selector) => document.querySelector(selector);
 const number = (n) => Number(n).toLocaleString('en-US');
@@ -277,12 +283,17 @@ async function load() {
     [number(h.user_days), true],
   ]);
 
+  // On other channels nothing reports what a person did: a dash, not a zero that reads as "nobody".
+  const inApp = (m, count) => (IN_APP_CHANNELS.includes(m.channel) ? number(count) : '–');
   rows('#messages-table', messages.messages, (m) => [
     [m.message_id],
     [m.channel],
     [number(m.triggered), true],
     [number(m.passed_filters), true],
     [number(m.sent), true],
+    [inApp(m, m.seen), true],
+    [inApp(m, m.clicked), true],
+    [inApp(m, m.dismissed), true],
     [number(sum(m.suppressed)), true],
     [number(sum(m.filtered)), true],
     [number(m.users_reached), true],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Channel } from './core/message-schema.ts';
 
 /**
@@ -85,11 +86,31 @@ export class Namespace {
     return `${this.name}.deliveries.${channel}`;
   }
 
+  /** `<ns>.deliveries.*`: every channel's deliveries. */
+  get deliverySubjects(): string {
+    return `${this.name}.deliveries.*`;
+  }
+
+  /** `<ns>.inapp`, a core NATS subject (no stream): every in-app send, for the API processes. */
+  get inAppSubject(): string {
+    return `${this.name}.inapp`;
+  }
+
   /**
    * A Redis key of one partition: `<ns>:{p<partition>}:<part>:…`. The braces are a hash tag, so
    * every key of a partition lands in one Redis Cluster slot and one script can touch them all.
    */
   redisKey(partition: number, ...parts: readonly string[]): string {
     return [`${this.name}:{p${partition}}`, ...parts].join(':');
+  }
+
+  /**
+   * A key of one user's inbox: `<ns>:inbox:{<tag>}:<part>:<user id>`. The tag (16 hex digits of
+   * the user id's SHA-1) puts a user's keys in one Redis Cluster slot, which a user id could not
+   * do itself (it may hold braces); the id at the end keeps two users' keys apart whatever their tags.
+   */
+  inboxKey(userId: string, part: string): string {
+    const tag = createHash('sha1').update(userId).digest('hex').slice(0, 16);
+    return `${this.name}:inbox:{${tag}}:${part}:${userId}`;
   }
 }

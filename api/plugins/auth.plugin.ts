@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
@@ -37,8 +38,8 @@ declare module 'fastify' {
   }
 }
 
-/** Probes, the documentation and the dashboard's own files are never limited. */
-const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs|dashboard)(\/|\?|$)/;
+/** Probes, the documentation, the dashboard's, the SDK's and the demo's own files are never limited. */
+const UNLIMITED = /^\/(healthz|readyz|metrics|openapi\.json|docs|dashboard|sdk|demo)(\/|\?|$)/;
 
 /**
  * API keys with scopes, and rate limits (README "HTTP API"): `@fastify/rate-limit` decides, per
@@ -56,7 +57,8 @@ export const authPlugin = fastifyPlugin<{ keys: KeyStore; rateLimits: RateLimits
       global: false,
       store: rateLimits.store,
       timeWindow: 60_000,
-      allowList: (request) => UNLIMITED.test(request.url),
+      // A CORS preflight carries no key: counted per address, a busy page's preflights would be refused.
+      allowList: (request) => request.method === 'OPTIONS' || UNLIMITED.test(request.url),
       keyGenerator: (request) => {
         const authorization = request.headers.authorization;
         // A key checked lately is answered without a promise (the ingest path).
@@ -97,7 +99,15 @@ function limitKey(
   perKeyPerMinute: number,
 ): string {
   request.identified = record ?? null;
-  return record === undefined
-    ? `ip:${request.ip}`
-    : `key:${record.id}:${String(record.rate_per_minute ?? perKeyPerMinute)}`;
+  if (record === undefined) return `ip:${request.ip}`;
+  const rate = String(record.rate_per_minute ?? perKeyPerMinute);
+  // Every page of a site shares its one client key: its rate is each user's, not the site's.
+  if (record.scopes.includes('client')) {
+    const user = request.headers['x-nudge-user-id'];
+    const userKey = createHash('sha1')
+      .update(typeof user === 'string' ? user : '')
+      .digest('base64url');
+    return `key:${record.id}:${userKey}:${rate}`;
+  }
+  return `key:${record.id}:${rate}`;
 }

@@ -109,7 +109,7 @@ const QUERIES: Record<string, () => Promise<unknown>> = {
   summary: () => summary(reader, range, {}),
   'series (hour × outcome)': () => series(reader, range, {}, 'hour', 'outcome'),
   'series (day × reason, one message)': () => series(reader, range, { message: 'm7' }, 'day', 'reason'),
-  'messages (funnel)': () => messages(reader, range, {}),
+  'messages (funnel)': () => messages(reader, database, range, {}),
   'frequency (histogram)': () => frequency(reader, range, {}),
   deliveries: () => deliveries(reader, database, range, {}),
   'goals (one message)': () => goals(reader, database, range, [goal]),

@@ -28,6 +28,22 @@ const ConfigSchema = z.object({
     .int({ error: 'a whole number of requests a minute' })
     .positive()
     .default(60),
+  NUDGE_CLIENT_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .pipe(
+      z.array(
+        z.string().refine((origin) => URL.canParse(origin) && new URL(origin).origin === origin, {
+          error: 'origins such as https://app.example.com (scheme, host and port only), separated by commas',
+        }),
+      ),
+    ),
   NUDGE_NAMESPACE: z
     .string()
     .regex(NAMESPACE_PATTERN, {
@@ -58,6 +74,8 @@ export type Config = {
   /** Requests a minute per API key (a key may have its own), and per address without a valid key. */
   readonly apiRatePerMinute: number;
   readonly apiAnonymousRatePerMinute: number;
+  /** The pages' origins the SDK may be used from (empty: any). */
+  readonly clientOrigins: readonly string[];
   readonly namespace: string;
   /** Log partitions: fixed when the namespace's log stream is created (a user's partition never changes). */
   readonly partitions: number;
@@ -83,6 +101,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiPort: c.NUDGE_API_PORT,
     apiRatePerMinute: c.NUDGE_API_RATE_PER_MINUTE,
     apiAnonymousRatePerMinute: c.NUDGE_API_ANONYMOUS_RATE_PER_MINUTE,
+    clientOrigins: c.NUDGE_CLIENT_ORIGINS,
     namespace: c.NUDGE_NAMESPACE,
     partitions: c.NUDGE_PARTITIONS,
     stateCacheUsers: c.NUDGE_STATE_CACHE_USERS,

@@ -43,6 +43,10 @@ export type StatsMessages = TimeRange & {
     triggered: number;
     passed_filters: number;
     sent: number;
+    /** In-app outcomes of its sends, each counted once per send; 0 on other channels. */
+    seen: number;
+    clicked: number;
+    dismissed: number;
     suppressed: Counts;
     filtered: Counts;
     users_reached: number;

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
-/** `ingest` posts entries; `read` reads decisions, users and the catalog; `admin` does everything. */
-export const SCOPES = ['ingest', 'read', 'admin'] as const;
+/**
+ * `ingest` posts entries; `read` reads decisions, users and the catalog; `admin` does everything;
+ * `client` is publishable (it sits in web pages): it reaches only the `/v1/client` routes, and
+ * only for the user its request proves with the user hash (README "Show messages in your app").
+ */
+export const SCOPES = ['ingest', 'read', 'admin', 'client'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const ApiKeyRecordSchema = z.object({
@@ -22,4 +26,14 @@ export type KeyStore = {
   put(record: ApiKeyRecord): Promise<void>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   list(): Promise<ApiKeyRecord[]>;
+};
+
+/**
+ * The deployment's secret that user hashes are made with (HMAC-SHA256 of the user id). Contract:
+ * `ensure` makes one only when there is none, so concurrent first starts agree on one.
+ */
+export type ClientSecrets = {
+  clientSecret(): Promise<string | undefined>;
+  ensureClientSecret(candidate: string): Promise<string>;
+  setClientSecret(secret: string): Promise<void>;
 };

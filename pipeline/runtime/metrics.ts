@@ -44,8 +44,13 @@ export class NudgeMetrics {
   });
   readonly writerBacklog = new Gauge({
     name: 'nudge_writer_backlog_messages',
-    help: 'Messages waiting for a writer (ClickHouse audit writers, the delivery forwarder) after its last read',
+    help: 'Messages waiting for a writer (ClickHouse audit writers, the delivery forwarder, the in-app inbox) after its last read',
     labelNames: ['writer'] as const,
+    registers: [this.registry],
+  });
+  readonly inAppConnections = new Gauge({
+    name: 'nudge_inapp_connections',
+    help: "Pages connected to this API process's in-app stream (GET /v1/client/stream)",
     registers: [this.registry],
   });
 

@@ -6,6 +6,7 @@ import type { JetStreamManager, NatsConnection } from 'nats';
 import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
+import { userHash } from '../../api/auth/user-hash.ts';
 import { buildApi } from '../../api/app.ts';
 import { apiPorts } from '../../bin/api-ports.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
@@ -20,6 +21,14 @@ import { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 const config = loadConfig(process.env);
 export const PARTITIONS = 4;
 export const NOW = 1_793_610_000_000;
+/** The client secret of every fixture: user hashes in tests are made with it. */
+export const CLIENT_SECRET = 'test-client-secret-0123456789abcdefghijklmnopqr';
+
+/** The headers a page of `userId` sends with a client key. */
+export const clientHeaders = (userId: string): Record<string, string> => ({
+  'x-nudge-user-id': encodeURIComponent(userId),
+  'x-nudge-user-hash': userHash(CLIENT_SECRET, userId),
+});
 
 /**
  * The API on the real NATS and Redis, in a fresh namespace, with one key per scope (and a revoked
@@ -27,7 +36,12 @@ export const NOW = 1_793_610_000_000;
  * API must answer 503.
  */
 export async function apiFixture(
-  options: { withoutLog?: boolean; perKeyPerMinute?: number; anonymousPerMinute?: number } = {},
+  options: {
+    withoutLog?: boolean;
+    perKeyPerMinute?: number;
+    anonymousPerMinute?: number;
+    clientOrigins?: readonly string[];
+  } = {},
 ) {
   const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'api test');
@@ -37,7 +51,8 @@ export async function apiFixture(
   const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
   const keyStore = new RedisKeyStore(redis, ns);
   const keys = {} as Record<Scope | 'revoked', string>;
-  for (const scope of ['ingest', 'read', 'admin', 'revoked'] as const) {
+  await keyStore.setClientSecret(CLIENT_SECRET);
+  for (const scope of ['ingest', 'read', 'admin', 'client', 'revoked'] as const) {
     const { id, key, hash } = newApiKey();
     await keyStore.put({
       id,
@@ -63,6 +78,8 @@ export async function apiFixture(
   const app: FastifyInstance = await buildApi({
     ...ports,
     keys: keyStore,
+    clientSecrets: keyStore,
+    clientOrigins: options.clientOrigins ?? [],
     partitions: PARTITIONS,
     now: () => NOW,
     metrics,

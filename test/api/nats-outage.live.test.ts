@@ -98,6 +98,8 @@ beforeAll(async () => {
   app = await buildApi({
     ...ports,
     keys,
+    clientSecrets: keys,
+    clientOrigins: [],
     partitions: 2,
     now: () => 1_793_610_000_000,
     rateLimits: { store: rateLimitStore, perKeyPerMinute: 1_000_000, anonymousPerMinute: 1_000_000 },

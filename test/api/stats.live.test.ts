@@ -123,6 +123,10 @@ describe(
           triggered: sum(() => true),
           passed_filters: sum((r) => r.outcome !== 'filtered'),
           sent: sum((r) => r.outcome === 'sent'),
+          // No in-app message in this traffic: inapp-funnel.live.test.ts counts what people did.
+          seen: 0,
+          clicked: 0,
+          dismissed: 0,
           suppressed: byReason('suppressed'),
           filtered: byReason('filtered'),
           users_reached: Number(reached.find((r) => r.message_id === message.id)?.users ?? 0),

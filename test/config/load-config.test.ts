@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       apiPort: 3000,
       apiRatePerMinute: 60_000,
       apiAnonymousRatePerMinute: 60,
+      clientOrigins: [],
       namespace: 'nudge',
       partitions: 8,
       stateCacheUsers: 100_000,
@@ -31,12 +32,14 @@ describe('loadConfig', () => {
       NUDGE_NAMESPACE: 't_1234',
       NUDGE_STATE_CACHE_USERS: '0',
       NUDGE_DATA_DIR: '/var/lib/nudge',
+      NUDGE_CLIENT_ORIGINS: 'https://app.example.com, http://localhost:8080',
     });
     expect(config).toMatchObject({
       stateCacheUsers: 0,
       apiPort: 8080,
       namespace: 't_1234',
       clickhouseUrl: 'https://ch.internal:8443',
+      clientOrigins: ['https://app.example.com', 'http://localhost:8080'],
     });
   });
 
@@ -48,6 +51,7 @@ describe('loadConfig', () => {
     ['NUDGE_STATE_CACHE_USERS', '-1', 'NUDGE_STATE_CACHE_USERS'],
     ['NUDGE_REDIS_URL', 'http://127.0.0.1:6379', 'NUDGE_REDIS_URL: the scheme must be redis: or rediss:'],
     ['NUDGE_CLICKHOUSE_URL', 'not a url', 'NUDGE_CLICKHOUSE_URL'],
+    ['NUDGE_CLIENT_ORIGINS', 'https://app.example.com/page', 'NUDGE_CLIENT_ORIGINS[0]: origins such as'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(InputError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -9,7 +9,7 @@ import { recordDemoBurst } from './demo-burst.ts';
 
 /**
  * Where the run leaves its screenshots (README: "The dashboard"): the page, its replay panel, its
- * sweep panel, and the series of a week that holds two hours of decisions.
+ * sweep panel, and the series and funnel of a week that holds two hours of decisions.
  */
 const SCREENSHOT = new URL('../../.data/screenshots/dashboard.png', import.meta.url).pathname;
 const shot = (name: string) => SCREENSHOT.replace('.png', `-${name}.png`);
@@ -86,12 +86,37 @@ const byOutcome = async (from: number, to: number): Promise<Record<string, numbe
       )
     ).map((r): [string, number] => [r['outcome'] ?? '', Number(r['n'])]),
   );
+/** The funnel's columns, as a person reads them. */
+const FUNNEL_COLUMNS = [
+  'message',
+  'channel',
+  'triggered',
+  'passed filters',
+  'sent',
+  'seen',
+  'clicked',
+  'dismissed',
+  'suppressed',
+  'filtered',
+  'users reached',
+];
 const watch = (on: Page) => {
   on.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
   on.on('pageerror', (error) => problems.push(`page: ${error.message}`));
 };
+
+/** A page over the week that ends with the quick-start demo's day. */
+async function demoWeek(): Promise<Page> {
+  const week = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  watch(week);
+  await week.goto(
+    `${base}/dashboard?key=${api.keys.read}&from=${day(DEMO_DAY - 6 * DAY)}&to=${day(DEMO_DAY)}`,
+  );
+  await week.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+  return week;
+}
 
 beforeAll(async () => {
   api = await apiFixture();
@@ -167,6 +192,9 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
     ).toEqual(
       expected.map((r) => [r['message_id'], Number(r['triggered']), Number(r['passed']), Number(r['sent'])]),
     );
+    expect(await page.locator('#messages-table thead th').allInnerTexts()).toEqual(FUNNEL_COLUMNS);
+    // Push, email and sms: nothing reports what a person did, so a dash rather than a zero.
+    expect(shown.map((cells) => cells.slice(5, 8))).toEqual(shown.map(() => ['–', '–', '–']));
     const reasons = await counted(
       `SELECT reason, count() AS n FROM ${final()} AND reason IS NOT NULL GROUP BY reason ORDER BY n DESC, reason`,
     );
@@ -285,12 +313,7 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
   });
 
   it('draws a week that holds two hours of decisions (the quick-start demo) per minute, over those two hours', async () => {
-    const week = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    watch(week);
-    await week.goto(
-      `${base}/dashboard?key=${api.keys.read}&from=${day(DEMO_DAY - 6 * DAY)}&to=${day(DEMO_DAY)}`,
-    );
-    await week.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+    const week = await demoWeek();
     const caption = (await week.textContent('#series-caption')) ?? '';
     expect(caption).toMatch(/^per minute, 2026-10-18 13:0\d–15:1\d UTC/);
     const shown = await seriesShown(week);
@@ -306,6 +329,38 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
       .locator('#series-chart')
       .locator('xpath=..')
       .screenshot({ path: shot('demo') });
+    await week.close();
+  });
+
+  it("shows what people did with the demo's in-app banner (seen, clicked, dismissed) as ClickHouse counts them", async () => {
+    const week = await demoWeek();
+    const expected = await counted(
+      `SELECT message_id, countIf(outcome = 'seen') AS seen, countIf(outcome = 'clicked') AS clicked,
+        countIf(outcome = 'dismissed') AS dismissed FROM ${api.ns.database}.inapp_outcomes FINAL
+       WHERE at >= ${DEMO_DAY - 6 * DAY} AND at < ${DEMO_DAY + DAY} GROUP BY message_id`,
+    );
+    const rows = (await week.locator('#messages-table tbody tr').allInnerTexts()).map((row) =>
+      row.split('\t').map((cell) => cell.trim()),
+    );
+    expect(expected.map((r) => r['message_id'])).toEqual(['upload-tip']);
+    const banner = rows.find((cells) => cells[0] === 'upload-tip') ?? [];
+    const cell = (i: number) => asNumber(banner[i] ?? '');
+    const shown = { sent: cell(4), seen: cell(5), clicked: cell(6), dismissed: cell(7) };
+    expect(banner[1]).toBe('banner');
+    expect({ seen: shown.seen, clicked: shown.clicked, dismissed: shown.dismissed }).toEqual({
+      seen: Number(expected[0]?.['seen']),
+      clicked: Number(expected[0]?.['clicked']),
+      dismissed: Number(expected[0]?.['dismissed']),
+    });
+    // Seen is a part of sent, clicked and dismissed parts of seen: the funnel narrows.
+    expect(shown.seen).toBeGreaterThan(0);
+    expect(shown.seen).toBeLessThan(shown.sent);
+    expect(shown.clicked + shown.dismissed).toBeLessThanOrEqual(shown.seen);
+    for (const cells of rows.filter((c) => c !== banner)) expect(cells.slice(5, 8)).toEqual(['–', '–', '–']);
+    await week
+      .locator('#messages-table')
+      .locator('xpath=..')
+      .screenshot({ path: shot('funnel') });
     await week.close();
   });
 

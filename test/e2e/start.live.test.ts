@@ -268,3 +268,44 @@ describe('npm start (nudge quickstart)', { timeout: 120_000 }, () => {
     expect(output).toMatch(/demo: stopped after \d+ entries/);
   });
 });
+
+describe('npm start under a process manager', { timeout: 120_000 }, () => {
+  it('stops everything it started on a SIGTERM sent to npm alone', async () => {
+    const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+    namespaces.push(ns);
+    const env = { ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_API_PORT: '0' };
+    let output = '';
+    // Not detached and no group signal: a process manager signals the top process only.
+    const npm = spawn('npm', ['start'], { env, cwd: root });
+    children.push(npm);
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 90_000;
+    while (!output.includes('demo: Ctrl-C stops.') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(output).toContain('demo: Ctrl-C stops.');
+    const api = /api: listening on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
+    expect((await fetch(`${api}/healthz`)).status).toBe(200);
+    const { stdout } = await run('pgrep', ['-P', String(npm.pid)]);
+    const started = stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(Number);
+    expect(started.length).toBeGreaterThan(0);
+    npm.kill('SIGTERM');
+    await new Promise((resolve) => npm.once('exit', resolve));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const until = Date.now() + 20_000;
+    while (started.some(alive) && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(started.filter(alive)).toEqual([]);
+    await expect(fetch(`${api}/healthz`)).rejects.toThrow();
+    expect(output).toMatch(/demo: stopped after \d+ entries/);
+  });
+});

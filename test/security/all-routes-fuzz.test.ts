@@ -4,7 +4,7 @@ import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
-import { apiFixture } from '../api/api-fixture.ts';
+import { apiFixture, clientHeaders } from '../api/api-fixture.ts';
 import { expectErrorShape, isRecord, send } from '../api/api-helpers.ts';
 import { END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
 import {
@@ -36,7 +36,13 @@ import { SchemaArbitraries } from './schema-arbitrary.ts';
 const f = await apiFixture();
 await migrateAudit(f.clickhouse, f.ns.database);
 await recordTraffic(f);
-const { operations, components } = await documentedOperations(f.app);
+const documented = await documentedOperations(f.app);
+/**
+ * The in-app stream stays open once let in, and inject waits for an answer's end: its refusals
+ * and its frames are tested over real connections (test/api/client-routes.live.test.ts).
+ */
+const operations = documented.operations.filter((o) => nameOf(o) !== 'GET /v1/client/stream');
+const { components } = documented;
 /** Replays started by the fuzz (and one now, so that GET /v1/replays/:id has one to find from the start). */
 const started = new Set<string>();
 {
@@ -502,7 +508,8 @@ function credentials(operation: Operation): fc.Arbitrary<KeyChoice> {
   const scope = scopes.get(nameOf(operation)) ?? 'admin';
   const right = f.keys[scope];
   // An admin key may do everything: only the two narrow scopes can be the wrong one.
-  const wrong = (['ingest', 'read'] as const).filter((s) => s !== scope);
+  // A client key is publishable: every route but its own must refuse it.
+  const wrong = (['ingest', 'read', 'client'] as const).filter((s) => s !== scope);
   const key = f.keys.ingest;
   const allowed = (authorization: string): KeyChoice => ({ credential: 'allowed', authorization });
   const refused = (authorization?: string): KeyChoice =>
@@ -642,6 +649,36 @@ function encoded(body: string, how: Encoding): { payload: string | Buffer; heade
   }
 }
 
+/** What a page sends with a client key: mostly a proven user, then missing, wrong or hostile parts. */
+const userHeaders: fc.Arbitrary<Record<string, string> | undefined> = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom(...USER_IDS).map(clientHeaders) },
+  { weight: 1, arbitrary: fc.constant(undefined) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...USER_IDS), fc.constantFrom(...USER_IDS))
+      .map(([claimed, proven]) => ({
+        ...clientHeaders(proven),
+        'x-nudge-user-id': encodeURIComponent(claimed),
+      })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(hostileString, hostileString).map(([id, hash]) => ({
+      'x-nudge-user-id': id.replace(/[^\x20-\x7e]/g, ''),
+      'x-nudge-user-hash': hash.replace(/[^\x20-\x7e]/g, ''),
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Record<string, string>>(
+      { 'x-nudge-user-id': '%', 'x-nudge-user-hash': 'ab'.repeat(32) },
+      { 'x-nudge-user-id': 'a'.repeat(300), 'x-nudge-user-hash': 'ab'.repeat(32) },
+      { 'x-nudge-user-id': 'u1', 'x-nudge-user-hash': '' },
+    ),
+  },
+);
+
 const OTHER_METHODS: readonly HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
 function requests(operation: Operation): fc.Arbitrary<FuzzRequest> {
@@ -675,12 +712,14 @@ function requests(operation: Operation): fc.Arbitrary<FuzzRequest> {
       type: contentType,
       extra: extraHeaders,
       how: encoding,
+      user: scopes.get(nameOf(operation)) === 'client' ? userHeaders : fc.constant(undefined),
     })
-    .map(({ method: m, path: p, query, body: draw, key, type, extra, how }) => {
+    .map(({ method: m, path: p, query, body: draw, key, type, extra, how, user }) => {
       const headers: Record<string, string> = { ...extra };
       const body = bodyOf(draw, p.meant);
       const sent = body === undefined ? undefined : encoded(body, how);
       if (key.authorization !== undefined) headers['authorization'] = key.authorization;
+      if (user !== undefined) Object.assign(headers, user);
       if (body !== undefined && type !== undefined) headers['content-type'] = type;
       if (sent?.header !== undefined) headers['content-encoding'] = sent.header;
       return {
@@ -833,6 +872,11 @@ const RUNS: Readonly<Record<string, number>> = {
   'POST /v1/replays/sweep': 2_000,
   // One at a time (see SEQUENTIAL).
   'PUT /v1/caps': 2_000,
+  // The ingest path again (fuzzed above and in ingest-fuzz.test.ts) and the inbox's few shapes.
+  'POST /v1/client/events': 1_500,
+  'POST /v1/client/identify': 1_000,
+  'GET /v1/client/inbox': 1_000,
+  'POST /v1/client/inbox/{decision_id}/{action}': 1_500,
 };
 const DEFAULT_RUNS = 4_000;
 /**

@@ -82,7 +82,8 @@ export async function scopeOf(
   operation: Operation,
 ): Promise<Scope> {
   const url = operation.path.replace(/\{[^}]+\}/g, 'probe');
-  for (const scope of ['ingest', 'read'] as const) {
+  // A client route refuses a client key without the user's headers with a 401, not a 403: found.
+  for (const scope of ['ingest', 'read', 'client'] as const) {
     const response = await send(app, { method: operation.method, url, key: keys[scope] });
     if (response.statusCode !== 403) return scope;
   }

@@ -10,6 +10,8 @@ import type { EntryLog, EntryOutcome } from '../../../pipeline/ports/entry-log.t
 import type { NudgeMetrics } from '../../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../../errors.ts';
 import type { ApiEntry } from './ingest.schemas.ts';
+import type { ClientDeps } from '../client/client.routes.ts';
+import { clientRoutes } from '../client/client.routes.ts';
 import { compatRoutes } from '../compat/compat.routes.ts';
 import { entryKey, RecentlyAccepted } from './recently-accepted.ts';
 import {
@@ -23,7 +25,7 @@ import {
   SingleResultSchema,
 } from './ingest.schemas.ts';
 
-export type IngestDeps = {
+export type IngestDeps = Omit<ClientDeps, 'ingest'> & {
   /** Where accepted entries go: the log, packed across concurrent requests. */
   readonly log: EntryLog;
   /** The ingestion clock: `received_at` of every entry (an adapter's, never the core's). */
@@ -54,7 +56,8 @@ const errors = {
 
 /**
  * `POST /v1/events` (one entry or a batch) and `POST /v1/users/:id` (attributes, as an identify
- * entry), and the drop-in routes of Segment and Intercom, which share their log, ids and counters.
+ * entry), the drop-in routes of Segment and Intercom and the pages' `/v1/client` routes, which
+ * share their log, ids and counters.
  */
 export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (app, deps) => {
   // The ingest body: a well-formed entry passes the hand-written check (held to the schema by a
@@ -137,6 +140,11 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (app, deps) =>
 
   await app.register(compatRoutes, {
     ingest: (items, length) => batch(ingest, items, deps.now(), bodyBytes(length)),
+  });
+  await app.register(clientRoutes, {
+    ...deps,
+    prefix: '/v1/client',
+    ingest: (entry, length) => single(ingest, entry, deps.now(), bodyBytes(length)),
   });
 };
 

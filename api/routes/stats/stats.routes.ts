@@ -86,8 +86,10 @@ export const statsRoutes: FastifyPluginCallback<StatsDeps> = (app, deps, done) =
       schema: {
         tags,
         summary:
-          'Per message: the funnel (triggering entries → passed filters → sent), reasons, users reached',
-        description,
+          'Per message: the funnel (triggering entries → passed filters → sent → seen, clicked, dismissed), reasons, users reached',
+        description:
+          `${description} Seen, clicked and dismissed (in-app channels only) are what the user's pages reported, ` +
+          'each action counted once per send, by when it was reported; they are given for the messages decided in the range.',
         querystring: RangeQuery,
         response: { 200: out.Messages, ...errors },
       },

@@ -66,6 +66,17 @@ export const Messages = z
         triggered: z.int().describe('entries it was a candidate for (one decision each)'),
         passed_filters: z.int().describe('of those, not filtered out by its trigger filter or audience'),
         sent: z.int(),
+        seen: z
+          .int()
+          .describe(
+            'in-app channels: sends shown to their user (in the page or the inbox), each once, reported in the range; 0 for other channels',
+          ),
+        clicked: z
+          .int()
+          .describe('in-app channels: sends their user acted on, each once; 0 for other channels'),
+        dismissed: z
+          .int()
+          .describe('in-app channels: sends their user closed, each once; 0 for other channels'),
         suppressed: Counts,
         filtered: Counts,
         users_reached: z.int(),

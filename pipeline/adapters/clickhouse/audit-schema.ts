@@ -9,7 +9,7 @@ const DAY = 'Date MATERIALIZED toDate(toDateTime(intDiv({time}, 1000)))';
 /**
  * The audit tables (DESIGN §5, §6), in types the Debian package's ClickHouse 18.16 and current
  * releases both have: times are UInt64 ms, a materialized `day` partitions by month, JSON is kept
- * as String. Both are ReplacingMergeTree on the row's identity, so a row written twice (a retry
+ * as String. All are ReplacingMergeTree on the row's identity, so a row written twice (a retry
  * after a crash) collapses: read with `FINAL` (or aggregate by the key) to never see it twice.
  */
 export const AUDIT_TABLES = {
@@ -141,6 +141,29 @@ export const AUDIT_TABLES = {
       { name: 'status', type: 'UInt16', doc: "the endpoint's last HTTP status (0: unreachable)" },
       { name: 'latency_ms', type: 'UInt64', doc: "from the entry's received_at to the outcome" },
       { name: 'at', type: 'UInt64', doc: 'when the outcome was reached, ms' },
+      { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
+    ],
+  },
+  inapp_outcomes: {
+    // The outcome is part of the identity: a send seen, then clicked, keeps both rows, and only the
+    // same action reported twice (a page's retry, two tabs) collapses.
+    orderBy: ['channel', 'decision_id', 'outcome'],
+    columns: [
+      { name: 'decision_id', type: 'String', doc: 'the send this is the outcome of' },
+      {
+        name: 'message_id',
+        type: 'String',
+        doc: 'the message sent (the funnel counts by it without reading `decisions`)',
+      },
+      { name: 'user_id', type: 'String', doc: '' },
+      { name: 'channel', type: 'String', doc: 'the in-app channel it was sent on' },
+      {
+        name: 'outcome',
+        type: 'String',
+        doc: '"seen", "dismissed" or "clicked", as the page reports it',
+      },
+      { name: 'latency_ms', type: 'UInt64', doc: "from the send (the entry's received_at) to the outcome" },
+      { name: 'at', type: 'UInt64', doc: 'when the page reported it, ms' },
       { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },
     ],
   },

@@ -19,7 +19,8 @@ import { deliveries, frequency, goals, messages, series, summary } from './stats
 /**
  * The audit in ClickHouse, as the API reads it (every query the API makes is here): a user's
  * decisions from `decisions FINAL`, the event names from `log_entries`, and the stats over
- * `decision_facts` (`FactsReader`, "Analytics without FINAL" in the README).
+ * `decision_facts` (`FactsReader`, "Analytics without FINAL" in the README), with what senders and
+ * pages reported from `delivery_outcomes` and `inapp_outcomes`.
  */
 export class ClickHouseAuditReader implements AuditReader {
   private readonly facts: FactsReader;
@@ -74,7 +75,7 @@ export class ClickHouseAuditReader implements AuditReader {
   }
 
   messages(range: TimeRange, filter: FactsFilter) {
-    return messages(this.facts, range, filter);
+    return messages(this.facts, this.database, range, filter);
   }
 
   frequency(range: TimeRange, filter: FactsFilter) {

@@ -29,6 +29,10 @@ const n = (value: Count | undefined): number => Number(value ?? 0);
 
 type Outcome = 'sent' | 'suppressed' | 'filtered';
 
+/** What people did with a message's in-app sends; all 0 for a message of another channel. */
+type InAppCounts = { seen: number; clicked: number; dismissed: number };
+const NO_OUTCOMES: InAppCounts = { seen: 0, clicked: 0, dismissed: 0 };
+
 /** Totals over a range: decisions by outcome and reason, users decided for and reached. */
 export async function summary(
   reader: FactsReader,
@@ -86,9 +90,13 @@ export async function series(
   };
 }
 
-/** Per message: the funnel (entries that triggered it, passed its filters, sent), reasons, users reached. */
+/**
+ * Per message: the funnel (entries that triggered it, passed its filters, sent, and for in-app
+ * channels what people did with the sends), reasons, users reached.
+ */
 export async function messages(
   reader: FactsReader,
+  database: string,
   range: TimeRange,
   filter: FactsFilter,
 ): Promise<StatsMessages> {
@@ -104,20 +112,12 @@ export async function messages(
     (facts) =>
       sql`SELECT message_id, uniqExact(user_key) AS users FROM ${facts} WHERE outcome = 'sent' GROUP BY message_id`,
   );
+  // Asked only when there is a message to attach them to: a range (or a store not yet migrated)
+  // with no decision answers an empty funnel without reading a table that may not exist.
+  const outcomes =
+    rows.length === 0 ? new Map<string, InAppCounts>() : await inAppOutcomes(reader, database, range, filter);
   const users = new Map(reached.map((row) => [row.message_id, n(row.users)]));
-  const byMessage = new Map<
-    string,
-    {
-      message_id: string;
-      channel: string;
-      triggered: number;
-      passed_filters: number;
-      sent: number;
-      suppressed: Record<string, number>;
-      filtered: Record<string, number>;
-      users_reached: number;
-    }
-  >();
+  const byMessage = new Map<string, StatsMessages['messages'][number]>();
   for (const row of rows) {
     let stats = byMessage.get(row.message_id);
     if (stats === undefined) {
@@ -127,6 +127,7 @@ export async function messages(
         triggered: 0,
         passed_filters: 0,
         sent: 0,
+        ...(outcomes.get(row.message_id) ?? NO_OUTCOMES),
         suppressed: {},
         filtered: {},
         users_reached: users.get(row.message_id) ?? 0,
@@ -140,6 +141,34 @@ export async function messages(
     else stats[row.outcome][row.reason] = (stats[row.outcome][row.reason] ?? 0) + count;
   }
   return { ...range, messages: [...byMessage.values()] };
+}
+
+/**
+ * Seen, clicked and dismissed per message, by when the page reported them (in the range). One row
+ * per (send, action) through `FINAL`: a page that reports an action twice counts it once. The
+ * outcomes are few (at most three per in-app send), so FINAL over them is cheap.
+ */
+async function inAppOutcomes(
+  reader: FactsReader,
+  database: string,
+  range: TimeRange,
+  filter: FactsFilter,
+): Promise<Map<string, InAppCounts>> {
+  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
+  if (filter.message !== undefined) where.push(sql`message_id = ${filter.message}`);
+  if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
+  const rows = await reader.run<{ message_id: string; seen: Count; clicked: Count; dismissed: Count }>(
+    sql`SELECT message_id, countIf(outcome = 'seen') AS seen, countIf(outcome = 'clicked') AS clicked,
+        countIf(outcome = 'dismissed') AS dismissed
+      FROM ${ident(database)}.inapp_outcomes FINAL WHERE ${raw(where.map((w) => w.text).join(' AND '))}
+      GROUP BY message_id`,
+  );
+  return new Map(
+    rows.map((row) => [
+      row.message_id,
+      { seen: n(row.seen), clicked: n(row.clicked), dismissed: n(row.dismissed) },
+    ]),
+  );
 }
 
 /**

@@ -82,13 +82,14 @@ export function deadLetterReader(
   );
 }
 
-/** The deliveries of one channel, through a durable consumer named `durable`. */
+/** The deliveries of one channel, or of every channel (`'*'`), through a durable consumer named `durable`. */
 export function deliveryReader(
   js: JetStreamClient,
   jsm: JetStreamManager,
   ns: Namespace,
-  channel: Channel,
+  channel: Channel | '*',
   durable: string,
+  options: DurableReaderOptions = {},
 ) {
   return new JetStreamDurableReader<Delivery>(
     js,
@@ -96,6 +97,6 @@ export function deliveryReader(
     ns.deliveriesStream,
     durable,
     (message: JsMsg) => [decodeValue(message.data) as Delivery],
-    { filterSubject: ns.deliverySubject(channel) },
+    { ...options, filterSubject: channel === '*' ? ns.deliverySubjects : ns.deliverySubject(channel) },
   );
 }

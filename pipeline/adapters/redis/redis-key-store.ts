@@ -1,17 +1,35 @@
 import type { Redis } from 'ioredis';
 import type { Namespace } from '../../namespace.ts';
-import type { ApiKeyRecord, KeyStore } from '../../ports/key-store.ts';
+import type { ApiKeyRecord, ClientSecrets, KeyStore } from '../../ports/key-store.ts';
 import { ApiKeyRecordSchema } from '../../ports/key-store.ts';
 
-/** API keys in one Redis hash, `<ns>:api_keys`, field = key id, value = the record as JSON. */
-export class RedisKeyStore implements KeyStore {
+/**
+ * API keys in one Redis hash, `<ns>:api_keys`, field = key id, value = the record as JSON; the
+ * client secret in `<ns>:client_secret`.
+ */
+export class RedisKeyStore implements KeyStore, ClientSecrets {
   private readonly key: string;
+  private readonly secretKey: string;
 
   constructor(
     private readonly redis: Redis,
     ns: Namespace,
   ) {
     this.key = `${ns.name}:api_keys`;
+    this.secretKey = `${ns.name}:client_secret`;
+  }
+
+  async clientSecret(): Promise<string | undefined> {
+    return (await this.redis.get(this.secretKey)) ?? undefined;
+  }
+
+  async ensureClientSecret(candidate: string): Promise<string> {
+    await this.redis.set(this.secretKey, candidate, 'NX');
+    return (await this.clientSecret()) ?? candidate;
+  }
+
+  async setClientSecret(secret: string): Promise<void> {
+    await this.redis.set(this.secretKey, secret);
   }
 
   async put(record: ApiKeyRecord): Promise<void> {

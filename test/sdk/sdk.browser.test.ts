@@ -1,0 +1,348 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApiKey } from '../../api/auth/api-keys.ts';
+import { userHash } from '../../api/auth/user-hash.ts';
+import { applyMessages, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
+import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
+import { loadConfig } from '../../pipeline/config/load-config.ts';
+import { MessageSchema } from '../../pipeline/core/message-schema.ts';
+import { Namespace } from '../../pipeline/namespace.ts';
+import type { Scope } from '../../pipeline/ports/key-store.ts';
+
+/**
+ * The web SDK in Debian's Chromium against the real API, matcher and services (issue #16): a
+ * `nudge start` runs the matcher, and the pages talk to a `nudge api` of their own on a fixed
+ * port, which one test restarts. Screenshots go to .data/screenshots/sdk-*.png.
+ */
+const root = new URL('../..', import.meta.url).pathname;
+const SHOTS = new URL('../../.data/screenshots/', import.meta.url).pathname;
+const config = loadConfig(process.env);
+const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
+const SECRET = 'sdk-test-secret-0123456789abcdefghijklmnopqrstu';
+const children: ChildProcess[] = [];
+let port = 0;
+let api = '';
+let apiProcess: ChildProcess;
+let clientKey = '';
+let ingestKey = '';
+let browser: Browser;
+
+const BANNER = MessageSchema.parse({
+  id: 'upload-banner',
+  channel: 'banner',
+  state: 'live',
+  trigger: { event: 'upload-completed' },
+  frequency: { min_interval: '1h' },
+  global_cap_exempt: true,
+  template: {
+    subject: '{{ metadata.file_name }} is uploaded',
+    body: 'Share it with your team, {{ user.first_name | fallback: "there" }}',
+  },
+});
+
+/** What the functions evaluated in the pages use of them (the tests compile without the DOM's types). */
+type Sdk = {
+  boot(options: { api: string; key: string; userId: string; userHash: string }): Promise<void>;
+  track(name: string, metadata?: Record<string, string | number>): Promise<unknown>;
+  identify(attributes: Record<string, string | number>): Promise<unknown>;
+  inbox(): Promise<Record<string, unknown>[]>;
+};
+declare const window: { Nudge?: Sdk };
+
+const env = () => ({ ...process.env, NUDGE_NAMESPACE: ns.name, NUDGE_PARTITIONS: '4' });
+
+/** A nudge command, until its API listens (the address it printed kept in `listening`). */
+const listening = new Map<ChildProcess, string>();
+async function nudge(command: 'start' | 'api', apiPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [`${root}bin/nudge.js`, command], {
+    env: { ...env(), NUDGE_API_PORT: String(apiPort) },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  for await (const line of createInterface({ input: child.stdout })) {
+    const address = /api: listening on (http:\/\/\S+)/.exec(line)?.[1];
+    if (address !== undefined) {
+      // Drained from now on: a full pipe would stop the process at its next line.
+      child.stdout.resume();
+      listening.set(child, address);
+      return child;
+    }
+  }
+  throw new Error(`nudge ${command} ended before its API listened`);
+}
+
+const stopped = async (child: ChildProcess) => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+beforeAll(async () => {
+  const redis = new Redis(config.redisUrl);
+  const store = new RedisKeyStore(redis, ns);
+  await store.setClientSecret(SECRET);
+  const key = async (scope: Scope) => {
+    const made = newApiKey();
+    await store.put({
+      id: made.id,
+      name: `sdk test ${scope}`,
+      scopes: [scope],
+      hash: made.hash,
+      created_at: Date.now(),
+      revoked_at: null,
+    });
+    return made.key;
+  };
+  clientKey = await key('client');
+  ingestKey = await key('ingest');
+  await redis.quit();
+  const nc = await connectNats(config.natsUrl, 'sdk test');
+  const jsm = await nc.jetstreamManager();
+  await ensureCatalogStream(jsm, ns);
+  await applyMessages(nc.jetstream(), jsm, ns, [BANNER], Date.now());
+  await nc.drain();
+  await nudge('start', 0);
+  port = await freePort();
+  apiProcess = await nudge('api', port);
+  api = `http://127.0.0.1:${port}`;
+  await mkdir(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser.close();
+  for (const child of children) await stopped(child);
+  const nc = await connectNats(config.natsUrl, 'sdk test cleanup');
+  const jsm = await nc.jetstreamManager();
+  for (const stream of ns.streams) await jsm.streams.delete(stream).catch(() => false);
+  await nc.drain();
+  const redis = new Redis(config.redisUrl);
+  const keys = await redis.keys(`${ns.name}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
+  await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${ns.database}` });
+  await clickhouse.close();
+}, 60_000);
+
+/** A page of the customer's app (served by the API, so it has an http origin), the SDK loaded. */
+async function pageOf(user: string, hash = userHash(SECRET, user)): Promise<{ page: Page; booted: string }> {
+  const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
+  await page.goto(`${api}/demo`);
+  const booted = await page.evaluate(
+    async (options) => {
+      // The demo page boots itself when the quick start configured it; this one did not.
+      const nudge = window.Nudge;
+      if (nudge === undefined) return 'no window.Nudge';
+      try {
+        await nudge.boot(options);
+        return 'booted';
+      } catch (error) {
+        const e = error as { status?: number; code?: string };
+        return `refused ${String(e.status)} ${String(e.code)}`;
+      }
+    },
+    { api, key: clientKey, userId: user, userHash: hash },
+  );
+  return { page, booted };
+}
+
+type Shown = { message: string; decision: string; text: string; html: string; dismiss: boolean };
+/** The messages drawn in the page, as a person sees them (innerText) and as markup. */
+const rendered = (page: Page) =>
+  page.evaluate<Shown[]>(`[...document.querySelectorAll('[data-nudge-message]')].map((e) => ({
+    message: e.getAttribute('data-nudge-message'),
+    decision: e.getAttribute('data-nudge-decision'),
+    text: e.innerText,
+    html: e.innerHTML,
+    dismiss: e.querySelector('[data-nudge-dismiss]') !== null,
+  }))`);
+
+const track = (page: Page, fileName: string) =>
+  page.evaluate(
+    (name) =>
+      window.Nudge?.track('upload-completed', { file_name: name }) ?? Promise.reject(new Error('no SDK')),
+    fileName,
+  );
+
+/** Tracked from the customer's server (an ingest key), as a send made while no page is open. */
+async function trackFromServer(user: string, fileName: string): Promise<void> {
+  const response = await fetch(`${api}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'track',
+      name: 'upload-completed',
+      user_id: user,
+      metadata: { file_name: fileName },
+    }),
+  });
+  expect(response.status).toBe(202);
+}
+
+async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await probe();
+  while (!ok(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    value = await probe();
+  }
+  return value;
+}
+
+describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
+  it('shows the banner of an event it tracked, with the rendered metadata; the second within the hour shows nothing', async () => {
+    const { page, booted } = await pageOf('ada');
+    expect(booted).toBe('booted');
+    await page.evaluate(() => window.Nudge?.identify({ first_name: 'Ada' }));
+    await track(page, 'talk.mp4');
+    const shown = await until(
+      () => rendered(page),
+      (list) => list.length > 0,
+    );
+    expect(shown).toEqual([
+      expect.objectContaining({
+        message: 'upload-banner',
+        text: expect.stringContaining('talk.mp4 is uploaded') as unknown,
+        dismiss: true,
+      }),
+    ]);
+    await page.screenshot({ path: `${SHOTS}sdk-banner.png` });
+    // Closed, then a second upload within the min interval: suppressed, so nothing comes.
+    await page.click('[data-nudge-dismiss]');
+    await until(
+      () => rendered(page),
+      (list) => list.length === 0,
+    );
+    await track(page, 'second.mp4');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await rendered(page)).toEqual([]);
+    const inbox = await page.evaluate(() => window.Nudge?.inbox());
+    expect(inbox).toHaveLength(1);
+    expect(inbox?.[0]).toMatchObject({ message_id: 'upload-banner', seen: true, dismissed: true });
+    await page.close();
+  });
+
+  it('a send made while no page was open is in the inbox at the next boot', async () => {
+    await trackFromServer('bea', 'offline.mp4');
+    // The matcher decides, the inbox writer stores: wait for the inbox, then open a page.
+    const { page, booted } = await pageOf('bea');
+    expect(booted).toBe('booted');
+    const inbox = await until(
+      () => page.evaluate(() => window.Nudge?.inbox() ?? Promise.resolve([])),
+      (list) => list.length > 0,
+    );
+    expect(inbox[0]).toMatchObject({
+      message_id: 'upload-banner',
+      channel: 'banner',
+      subject: 'offline.mp4 is uploaded',
+      body: 'Share it with your team, there',
+      dismissed: false,
+    });
+    expect(Object.keys(inbox[0] ?? {}).sort()).toEqual(
+      ['at', 'body', 'channel', 'decision_id', 'dismissed', 'message_id', 'seen', 'subject'].sort(),
+    );
+    await page.close();
+  });
+
+  it('two tabs of one user both show the send', async () => {
+    const [one, two] = [await pageOf('cleo'), await pageOf('cleo')];
+    expect([one.booted, two.booted]).toEqual(['booted', 'booted']);
+    await track(one.page, 'both.mp4');
+    for (const { page } of [one, two]) {
+      const shown = await until(
+        () => rendered(page),
+        (list) => list.length > 0,
+      );
+      expect(shown[0]?.text).toContain('both.mp4 is uploaded');
+    }
+    await two.page.screenshot({ path: `${SHOTS}sdk-second-tab.png` });
+    await one.page.close();
+    await two.page.close();
+  });
+
+  it('a wrong userHash is refused: boot rejects with the API error', async () => {
+    const { page, booted } = await pageOf('dan', userHash('another secret', 'dan'));
+    expect(booted).toBe('refused 403 user_not_verified');
+    await page.close();
+  });
+
+  it('a template value holding markup renders as text, and runs nothing', async () => {
+    const { page } = await pageOf('eve');
+    const hostile = '<img src=x onerror="window.pwned=1">';
+    await track(page, hostile);
+    const shown = await until(
+      () => rendered(page),
+      (list) => list.length > 0,
+    );
+    expect(shown[0]?.text).toContain(`${hostile} is uploaded`);
+    expect(shown[0]?.html).not.toContain('<img');
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.$$('[data-nudge-message] img')).toEqual([]);
+    await page.screenshot({ path: `${SHOTS}sdk-markup-as-text.png` });
+    await page.close();
+  });
+
+  it('reconnects after the API process restarts, and misses nothing, twice nothing', async () => {
+    const { page, booted } = await pageOf('finn');
+    expect(booted).toBe('booted');
+    await stopped(apiProcess);
+    // Sent while the page's API is down: through another API (the matcher's process has one).
+    await trackFromServer2('finn', 'while-down.mp4');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    apiProcess = await nudge('api', port);
+    const shown = await until(
+      () => rendered(page),
+      (list) => list.length > 0,
+      30_000,
+    );
+    expect(shown.map((m) => m.text)).toEqual([expect.stringContaining('while-down.mp4 is uploaded')]);
+    // Live again after the reconnect; and still one element per send.
+    await page.click('[data-nudge-dismiss]');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await rendered(page)).toEqual([]);
+    const inbox = await page.evaluate(() => window.Nudge?.inbox() ?? Promise.resolve([]));
+    expect(inbox.map((m) => m['subject'])).toEqual(['while-down.mp4 is uploaded']);
+    await page.close();
+  });
+});
+
+/** The matcher's own API (`nudge start` listens on a port of its own): used while the pages' API is down. */
+async function trackFromServer2(user: string, fileName: string): Promise<void> {
+  const address = listening.get(children[0] ?? apiProcess);
+  if (address === undefined) throw new Error('no nudge start');
+  const response = await fetch(`${address}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'track',
+      name: 'upload-completed',
+      user_id: user,
+      metadata: { file_name: fileName },
+    }),
+  });
+  expect(response.status).toBe(202);
+}
