@@ -149,9 +149,14 @@ afterAll(async () => {
 }, 60_000);
 
 /** A page of the customer's app (served by the API, so it has an http origin), the SDK loaded. */
-async function pageOf(user: string, hash = userHash(SECRET, user)): Promise<{ page: Page; booted: string }> {
+async function pageOf(
+  user: string,
+  hash = userHash(SECRET, user),
+  through = api,
+): Promise<{ page: Page; booted: string }> {
   const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
-  await page.goto(`${api}/demo`);
+  // The demo page allows connections to its own origin only (its CSP): the page comes from the API it uses.
+  await page.goto(`${through}/demo`);
   const booted = await page.evaluate(
     async (options) => {
       // The demo page boots itself when the quick start configured it; this one did not.
@@ -165,7 +170,7 @@ async function pageOf(user: string, hash = userHash(SECRET, user)): Promise<{ pa
         return `refused ${String(e.status)} ${String(e.code)}`;
       }
     },
-    { api, key: clientKey, userId: user, userHash: hash },
+    { api: through, key: clientKey, userId: user, userHash: hash },
   );
   return { page, booted };
 }
@@ -268,8 +273,10 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
     await page.close();
   });
 
-  it('two tabs of one user both show the send', async () => {
-    const [one, two] = [await pageOf('cleo'), await pageOf('cleo')];
+  it('two tabs of one user both show the send, each connected to another API process', async () => {
+    // The second tab's stream goes to the matcher's process's API: the send is heard by both.
+    const other = listening.get(children[0] ?? apiProcess) ?? '';
+    const [one, two] = [await pageOf('cleo'), await pageOf('cleo', userHash(SECRET, 'cleo'), other)];
     expect([one.booted, two.booted]).toEqual(['booted', 'booted']);
     await track(one.page, 'both.mp4');
     for (const { page } of [one, two]) {
