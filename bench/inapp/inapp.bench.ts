@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../test/chromium.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
 import { newClientSecret, userHash } from '../../api/auth/user-hash.ts';
 import { applyMessages, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
@@ -233,10 +233,7 @@ try {
   children.push(api.child);
   const apiPid = api.child.pid ?? 0;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  const browser = await launchChromium();
   const pages: Page[] = [];
   for (let i = 0; i < pageCount; i++) {
     const page = await browser.newPage();

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { launchChromium } from '../chromium.ts';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync } from 'node:fs';
@@ -15,7 +16,6 @@ import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import type { Request } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
@@ -401,17 +401,7 @@ describe('@segment/analytics-next (analytics.js 2.0) in Chromium, on a page of a
 <script>window.analytics = AnalyticsNext.AnalyticsBrowser.load(${JSON.stringify(settings)}, ${JSON.stringify(options)});</script>
 </head><body><h1>Pricing</h1></body></html>`;
 
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     const problems: string[] = [];
     /** Every request the page made, in order, with its answer once it came. */
     const requests = new Map<

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { launchChromium } from '../chromium.ts';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseClient } from '../clickhouse-cli.ts';
 import { apiFixture } from '../api/api-fixture.ts';
@@ -145,17 +145,7 @@ beforeAll(async () => {
   }
   await mkdir(new URL('.', `file://${SCREENSHOT}`).pathname, { recursive: true });
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   watch(page);
   await page.goto(`${base}/dashboard?key=${api.keys.read}&from=${day(T0)}&to=${day(END - DAY)}`);

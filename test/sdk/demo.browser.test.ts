@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
+import { launchChromium } from '../chromium.ts';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoRoutes } from '../../api/routes/demo/demo.routes.ts';
 import { sdkRoutes } from '../../api/routes/sdk/sdk.routes.ts';
@@ -42,16 +42,7 @@ beforeAll(async () => {
   unconfigured = Fastify({ logger: false });
   await unconfigured.register(demoRoutes, {});
   await configured.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('console', (entry) => {
     if (entry.type() === 'error') problems.push(`console: ${entry.text()}`);

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
+import { launchChromium } from '../chromium.ts';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sdkRoutes } from '../../api/routes/sdk/sdk.routes.ts';
 import type { InboxEntry } from '../../pipeline/ports/inbox.ts';
@@ -57,17 +57,7 @@ beforeAll(async () => {
   fake.register(app);
   app.get('/page', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   base = await app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
   page.on('console', (entry) => {
     // A refused request is logged by Chromium itself: the test asks for one on purpose.

@@ -6,8 +6,8 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
+import { launchChromium } from '../chromium.ts';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '../../api/auth/api-keys.ts';
 import { userHash } from '../../api/auth/user-hash.ts';
@@ -126,10 +126,7 @@ beforeAll(async () => {
   apiProcess = await nudge('api', port);
   api = `http://127.0.0.1:${port}`;
   await mkdir(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -194,8 +191,8 @@ const track = (page: Page, fileName: string) =>
   );
 
 /** Tracked from the customer's server (an ingest key), as a send made while no page is open. */
-async function trackFromServer(user: string, fileName: string): Promise<void> {
-  const response = await fetch(`${api}/v1/events`, {
+async function trackFromServer(user: string, fileName: string, through = api): Promise<void> {
+  const response = await fetch(`${through}/v1/events`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -317,8 +314,8 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
     const { page, booted } = await pageOf('finn');
     expect(booted).toBe('booted');
     await stopped(apiProcess);
-    // Sent while the page's API is down: through another API (the matcher's process has one).
-    await trackFromServer2('finn', 'while-down.mp4');
+    // Sent while the page's API is down: through the matcher's process's API (it listens too).
+    await trackFromServer('finn', 'while-down.mp4', listening.get(children[0] ?? apiProcess));
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     apiProcess = await nudge('api', port);
     const shown = await until(
@@ -336,20 +333,3 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
     await page.close();
   });
 });
-
-/** The matcher's own API (`nudge start` listens on a port of its own): used while the pages' API is down. */
-async function trackFromServer2(user: string, fileName: string): Promise<void> {
-  const address = listening.get(children[0] ?? apiProcess);
-  if (address === undefined) throw new Error('no nudge start');
-  const response = await fetch(`${address}/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'track',
-      name: 'upload-completed',
-      user_id: user,
-      metadata: { file_name: fileName },
-    }),
-  });
-  expect(response.status).toBe(202);
-}
