@@ -54,6 +54,8 @@ export const clientRoutes: FastifyPluginAsync<ClientDeps> = async (app, deps) =>
     origin: deps.clientOrigins.length === 0 ? '*' : [...deps.clientOrigins],
     methods: ['GET', 'POST'],
     allowedHeaders: ['authorization', 'content-type', 'last-event-id', USER_ID_HEADER, USER_HASH_HEADER],
+    // The SDK waits as long as a 429 or 503 asks before it tries again.
+    exposedHeaders: ['retry-after'],
     maxAge: 86_400,
     strictPreflight: false,
   });
