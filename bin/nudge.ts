@@ -38,6 +38,9 @@ commands:
   send webhook --url <url>
          the reference sender: POSTs webhook deliveries with retries and backoff, and
          records each outcome in ClickHouse (delivery_outcomes)
+  send email --smtp smtp://host:port --from <address>
+         mails email deliveries to each user's email attribute through an SMTP server
+         (pooled connections), with retries and backoff; outcomes as for webhook
   quickstart
          the demo (npm start): demo messages applied, the matcher running and demo
          traffic flowing, with where to look; Ctrl-C stops

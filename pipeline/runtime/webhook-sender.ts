@@ -1,5 +1,7 @@
 import type { BatchReader } from '../ports/batch-reader.ts';
+import type { SendResult } from '../ports/channel.ts';
 import type { Delivery, DeliveryOutcome } from '../ports/delivery.ts';
+import { ChannelSender } from './channel-sender.ts';
 
 export type SenderOptions = {
   readonly reader: BatchReader<Delivery>;
@@ -9,53 +11,38 @@ export type SenderOptions = {
   readonly now: () => number;
   readonly maxAttempts?: number;
   readonly backoffMs?: number;
+  readonly report?: (line: string) => void;
 };
 
 /**
- * The reference sender for the `webhook` channel: one delivery at a time, POSTed to the endpoint.
- * A 2xx is delivered. A 4xx other than 408 and 429 is failed for good (the request itself is
- * wrong). Anything else is tried again with exponential backoff, up to `maxAttempts`, then failed.
- * The outcome is recorded before the delivery is acked, so none is lost; the deliveries stream
- * keeps a delivery until then.
+ * The reference sender for the `webhook` channel: a `ChannelSender` whose deliveries are POSTed to
+ * the endpoint. A 2xx is delivered. A 4xx other than 408 and 429 is failed for good (the request
+ * itself is wrong). Anything else (5xx, 408, 429, no answer) is tried again with backoff.
  */
 export class WebhookSender {
-  private readonly attempts = new Map<string, number>();
+  private readonly sender: ChannelSender;
 
-  constructor(private readonly options: SenderOptions) {}
+  constructor(options: SenderOptions) {
+    const { post, ...rest } = options;
+    this.sender = new ChannelSender({
+      ...rest,
+      send: async (delivery) => webhookResult(await post(delivery)),
+    });
+  }
 
   /** One delivery: 1 when one was handled (delivered, failed, or put back to try later), 0 when there was none. */
-  async step(): Promise<number> {
-    const { reader, post, record, now, maxAttempts = 5, backoffMs = 500 } = this.options;
-    const batch = await reader.next(1);
-    const delivery = batch.items[0];
-    if (delivery === undefined) {
-      batch.ack();
-      return 0;
-    }
-    const attempt = (this.attempts.get(delivery.decision_id) ?? 0) + 1;
-    const status = await post(delivery);
-    const delivered = status >= 200 && status < 300;
-    const retryable = !delivered && (status === 0 || status === 408 || status === 429 || status >= 500);
-    if (retryable && attempt < maxAttempts) {
-      this.attempts.set(delivery.decision_id, attempt);
-      batch.nak(Math.min(30_000, backoffMs * 2 ** (attempt - 1)));
-      return 1;
-    }
-    const at = now();
-    const outcome = delivered ? 'delivered' : 'failed';
-    await record([
-      {
-        decision_id: delivery.decision_id,
-        channel: delivery.channel,
-        outcome,
-        attempts: attempt,
-        status,
-        latency_ms: Math.max(0, at - delivery.at),
-        at,
-      },
-    ]);
-    this.attempts.delete(delivery.decision_id);
-    batch.ack();
-    return 1;
+  step(): Promise<number> {
+    return this.sender.step();
   }
+}
+
+/** What an HTTP status means for a webhook delivery. */
+export function webhookResult(status: number): SendResult {
+  if (status >= 200 && status < 300) return { result: 'delivered', status };
+  const transient = status === 0 || status === 408 || status === 429 || status >= 500;
+  return {
+    result: transient ? 'transient' : 'permanent',
+    status,
+    reason: status === 0 ? 'the endpoint could not be reached' : `the endpoint answered ${status}`,
+  };
 }

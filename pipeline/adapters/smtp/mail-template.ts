@@ -1,0 +1,48 @@
+import type { Delivery } from '../../ports/delivery.ts';
+
+export type RenderedMail = { readonly subject: string; readonly text: string; readonly html: string };
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Text made safe to place in HTML content or a quoted attribute. */
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+
+/**
+ * A delivery as a mail: the subject is the message's (its id when it has none); the text part is
+ * the rendered body as it is, which reads well alone; the HTML part is the same body escaped (a
+ * body is text, never markup), its blank lines as paragraphs and its line breaks kept, in one
+ * narrow column with inline styles and no images, so it reads the same in a client that strips
+ * `<style>` or blocks images.
+ */
+export function renderMail(delivery: Delivery): RenderedMail {
+  const subject = delivery.subject ?? delivery.message_id;
+  const paragraphs = delivery.body
+    .split(/\r?\n\s*\r?\n/)
+    .filter((paragraph) => paragraph.trim() !== '')
+    .map(
+      (paragraph) => `<p style="margin:0 0 16px">${escapeHtml(paragraph).replace(/\r?\n/g, '<br>\n')}</p>`,
+    );
+  const html = [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(subject)}</title>`,
+    '</head>',
+    '<body style="margin:0;padding:24px 16px;background:#ffffff;color:#1f2328;font:16px/1.5 -apple-system,\'Segoe UI\',Helvetica,Arial,sans-serif">',
+    '<div style="max-width:560px;margin:0 auto">',
+    ...paragraphs,
+    '</div>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+  return { subject, text: delivery.body, html };
+}

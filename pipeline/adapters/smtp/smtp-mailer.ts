@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { createTransport } from 'nodemailer';
+import type { NodemailerError } from 'nodemailer/lib/errors';
+import type { Mailer, SendResult } from '../../ports/channel.ts';
+import type { Delivery } from '../../ports/delivery.ts';
+import { renderMail } from './mail-template.ts';
+
+export type SmtpMailerOptions = {
+  /** `smtp://[user:pass@]host:port` (STARTTLS when the server offers it) or `smtps://` (TLS from the start). */
+  readonly url: string;
+  /** The sender, `no-reply@example.com` or `"Name" <no-reply@example.com>`. */
+  readonly from: string;
+  /** Connections kept open to the server. */
+  readonly maxConnections?: number;
+  readonly timeoutMs?: number;
+};
+
+/**
+ * Mails deliveries through one SMTP server over a pool of kept-open connections. The reply decides
+ * the result by its class (RFC 5321): 2xx delivered, 4xx transient, 5xx permanent; an error with no
+ * reply (refused, reset, timed out) is transient. The Message-ID is made from the decision id, so a
+ * delivery sent twice (a crash between the server's 250 and the ack) carries the same Message-ID
+ * both times and the receiver can tell; `X-Nudge-Decision-Id` names the decision itself.
+ */
+export class SmtpMailer implements Mailer {
+  private readonly transport;
+  private readonly domain: string;
+
+  constructor(private readonly options: SmtpMailerOptions) {
+    const url = new URL(options.url);
+    const secure = url.protocol === 'smtps:';
+    const timeout = options.timeoutMs ?? 10_000;
+    this.transport = createTransport({
+      pool: true,
+      maxConnections: options.maxConnections ?? 5,
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? (secure ? 465 : 25) : Number(url.port),
+      secure,
+      auth:
+        url.username === ''
+          ? undefined
+          : { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) },
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: 3 * timeout,
+    });
+    this.domain = /@([^\s@<>]+)>?\s*$/.exec(options.from)?.[1] ?? 'nudge.invalid';
+  }
+
+  async send(delivery: Delivery, to: string): Promise<SendResult> {
+    const mail = renderMail(delivery);
+    try {
+      const info = await this.transport.sendMail({
+        from: this.options.from,
+        to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId: messageId(delivery.decision_id, this.domain),
+        headers: { 'X-Nudge-Decision-Id': delivery.decision_id },
+      });
+      // The reply to the end of DATA: "250 …" (a reply code is the protocol, not message text).
+      return { result: 'delivered', status: Number(/^\d{3}/.exec(info.response)?.[0] ?? 250) };
+    } catch (error) {
+      return smtpFailure(error as NodemailerError);
+    }
+  }
+
+  /** Closes the pool's connections. */
+  close(): void {
+    this.transport.close();
+  }
+}
+
+/** `<sha256(decision id)@domain>`: the same for every try of one delivery, and safe whatever the id holds. */
+export function messageId(decisionId: string, domain: string): string {
+  return `<${createHash('sha256').update(decisionId).digest('hex').slice(0, 40)}@${domain}>`;
+}
+
+function smtpFailure(error: NodemailerError): SendResult {
+  const code = error.responseCode;
+  if (code !== undefined && code >= 400 && code < 600)
+    return {
+      result: code >= 500 ? 'permanent' : 'transient',
+      status: code,
+      reason: error.response ?? error.message,
+    };
+  return { result: 'transient', status: 0, reason: `${error.code ?? 'error'}: ${error.message}` };
+}
