@@ -1,3 +1,5 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -40,6 +42,8 @@ type Found = {
   readonly streams: readonly { readonly name: string; readonly messages: number }[];
   readonly keys: number;
   readonly database: boolean;
+  /** The quick start's mail folder (`<data dir>/mail/<namespace>`): how many mails, if it is there. */
+  readonly mails: number | undefined;
 };
 
 /** `nudge namespace drop <name> [--yes]`: removes every stream, Redis key and database of a namespace. */
@@ -49,14 +53,14 @@ export async function namespaceCommand(args: string[]): Promise<void> {
   const services = await openServices(config);
   try {
     const found = await inventory(services, ns, config);
-    if (found.streams.length === 0 && found.keys === 0 && !found.database) {
+    if (found.streams.length === 0 && found.keys === 0 && !found.database && found.mails === undefined) {
       say(
         `namespace ${ns.name} has nothing to remove: no streams, no Redis keys under ${ns.name}:, no database`,
       );
       return;
     }
     if (!yes) {
-      printPlan(ns, found);
+      printPlan(ns, found, config);
       await confirm(ns.name);
     }
     await drop(services, ns, config);
@@ -155,15 +159,26 @@ async function inventory(services: Services, ns: Namespace, config: Config): Pro
   const database = await answered('ClickHouse', config.clickhouseUrl, LOOKING, () =>
     databaseExists(services.clickhouse, ns.database),
   );
-  return { streams, keys, database };
+  const mails = await readdir(mailFolder(config, ns)).then(
+    (files) => files.length,
+    () => undefined,
+  );
+  return { streams, keys, database, mails };
 }
 
-function printPlan(ns: Namespace, found: Found): void {
+/** Where `npm start`'s mail sink keeps the namespace's mails. */
+const mailFolder = (config: Config, ns: Namespace) => resolve(config.dataDir, 'mail', ns.name);
+
+function printPlan(ns: Namespace, found: Found, config: Config): void {
   say(`namespace ${ns.name}: this removes`);
   for (const stream of found.streams)
     say(`  JetStream stream ${stream.name} (${plural(stream.messages, 'message')})`);
   if (found.keys > 0) say(`  ${plural(found.keys, 'Redis key')} matching ${keyPattern(ns)}`);
   if (found.database) say(`  ClickHouse database ${ns.database}, with all its tables`);
+  if (found.mails !== undefined)
+    say(
+      `  the quick start's mail folder ${relative(process.cwd(), mailFolder(config, ns))} (${plural(found.mails, 'mail')})`,
+    );
 }
 
 /** Goes on only when the name is typed on a terminal: a script or a pipe must say --yes. */
@@ -220,6 +235,16 @@ async function drop(services: Services, ns: Namespace, config: Config): Promise<
     return existed;
   });
   if (database) say(`removed ClickHouse database ${ns.database}`);
+  const folder = mailFolder(config, ns);
+  if (
+    await stat(folder).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    await rm(folder, { recursive: true, force: true });
+    say(`removed the quick start's mail folder ${relative(process.cwd(), folder)}`);
+  }
   say(
     `namespace ${ns.name} dropped: ${plural(streams, 'stream')}, ${plural(keys, 'Redis key')}, ${plural(database ? 1 : 0, 'database')}`,
   );

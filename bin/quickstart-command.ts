@@ -21,6 +21,9 @@ import type { Config } from '../pipeline/config/load-config.ts';
 import { runApi } from './api-command.ts';
 import { runMatcher } from './start-command.ts';
 import { runTogether, stopSignal } from './stop-signal.ts';
+import { emailChannelFor, runSender } from './send-command.ts';
+import { startMailSink } from '../pipeline/adapters/smtp/mail-sink.ts';
+import { relative, resolve } from 'node:path';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
 const demo = (file: string) => new URL(`demo/${file}`, import.meta.url).pathname;
@@ -39,6 +42,9 @@ export async function quickstartCommand(): Promise<void> {
     await applyDemoCatalog(js, jsm, ns, say);
     const newcomer = `you-${randomUUID().slice(0, 4)}`;
     const page = await demoPage(config, ns);
+    // Mail goes to a real SMTP server of its own, kept as .eml files: no account, no real inbox.
+    const sink = await startMailSink(resolve(config.dataDir, 'mail', ns.name));
+    const email = emailChannelFor({ smtp: sink.url, from: DEMO_FROM }, config, ns);
     const [, , sent] = await runTogether(signal, [
       (stop) =>
         runMatcher(
@@ -56,13 +62,19 @@ export async function quickstartCommand(): Promise<void> {
           // The key too: made only by a run whose API came up, so a second run cannot revoke a working one's.
           async (address) => {
             const key = await demoKey(config, ns, page.key);
-            process.stdout.write(whereToLook(config, ns, address, key, newcomer));
+            process.stdout.write(whereToLook(config, ns, address, key, newcomer, sink.dir));
           },
           page,
         ),
       (stop) => demoTraffic(nc, ns, config, stop),
+      (stop) =>
+        runSender('email', email, config, ns, stop, (line) => {
+          process.stdout.write(`sender: ${line}\n`);
+        }),
     ]);
     say(`stopped after ${sent} entries`);
+    await email.close();
+    await sink.close();
   } finally {
     await nc.drain();
   }
@@ -157,6 +169,7 @@ async function demoKey(config: Config, ns: Namespace, clientKey: string): Promis
 }
 
 const DEMO_KEY_NAME = 'quickstart demo';
+const DEMO_FROM = '"Acme Files" <hello@acme.example>';
 const DEMO_CLIENT_KEY_NAME = 'quickstart demo page';
 
 /** The matcher's status line once a minute rather than every five seconds: "where to look" stays on the screen. */
@@ -172,7 +185,14 @@ function quieter(report: (line: string) => void): (line: string) => void {
 }
 
 /** What the quick start prints once the API listens: where to look, and a first request that leads to a send. */
-function whereToLook(config: Config, ns: Namespace, api: string, key: string, user: string): string {
+function whereToLook(
+  config: Config,
+  ns: Namespace,
+  api: string,
+  key: string,
+  user: string,
+  mailDir: string,
+): string {
   // `api` is the listening address; a page opened on it reaches the API from the same origin.
   const auth = `-H 'authorization: Bearer ${key}'`;
   const query = (sql: string) => `    curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
@@ -193,6 +213,8 @@ demo: traffic is flowing: 20 users, about 5 entries a second. Where to look:
 
   The demo app: click "Upload a file" and see the banner Nudge sends you; again within the hour, none
     ${api}/demo
+  The mail an upload there brings (SMTP to a local sink, each mail an .eml file)
+    ${relative(process.cwd(), mailDir) || mailDir}/
   The dashboard: sends, suppressions and why, per message and per user
     ${api}/dashboard?key=${key}
   The API, to read and try every route (this run's admin key is ${key})

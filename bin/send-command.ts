@@ -23,7 +23,11 @@ import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 const USAGE = 'use "send webhook --url <url>" or "send email --smtp smtp://host:port --from <address>"';
 
 /** A channel's send, what it goes to (for people), and what to close once stopped. */
-type Channel = { readonly send: ChannelSend; readonly target: string; readonly close: () => Promise<void> };
+export type Channel = {
+  readonly send: ChannelSend;
+  readonly target: string;
+  readonly close: () => Promise<void>;
+};
 
 /** `nudge send webhook --url <url>` and `nudge send email --smtp <url> --from <address>`: a sender, until Ctrl-C. */
 export async function sendCommand(args: string[]): Promise<void> {
@@ -34,20 +38,23 @@ export async function sendCommand(args: string[]): Promise<void> {
   const ns = new Namespace(config.namespace);
   const channel = name === 'webhook' ? webhookChannel(values) : emailChannelFor(values, config, ns);
   try {
-    await run(name, channel, config, ns);
+    await runSender(name, channel, config, ns, stopSignal(), (line) =>
+      process.stdout.write(`sender: ${line}\n`),
+    );
   } finally {
     await channel.close();
   }
 }
 
-/** Reads the channel's deliveries and sends them, recording each outcome, until Ctrl-C. */
-async function run(
+/** Reads the channel's deliveries and sends them, recording each outcome, until the signal aborts. */
+export async function runSender(
   name: 'webhook' | 'email',
   channel: Channel,
   config: Config,
   ns: Namespace,
+  signal: AbortSignal,
+  report: (line: string) => void,
 ): Promise<void> {
-  const signal = stopSignal();
   const nc = await connectNats(config.natsUrl, 'nudge send');
   const clickhouse = createClient({ url: config.clickhouseUrl });
   try {
@@ -60,12 +67,14 @@ async function run(
       send: channel.send,
       record: (outcomes) => audit.insertOutcomes(outcomes),
       now: Date.now,
-      report: (line) => process.stdout.write(`sender: ${line}`),
+      report: (line) => {
+        report(line.trimEnd());
+      },
     });
-    process.stdout.write(`sender: ${name} deliveries of ${ns.name} to ${channel.target}; Ctrl-C stops\n`);
+    report(`${name} deliveries of ${ns.name} to ${channel.target}; Ctrl-C stops`);
     while (!signal.aborted) {
       await sender.step().catch(async (error: unknown) => {
-        process.stdout.write(`sender: ${(error as Error).message}; retrying\n`);
+        report(`${(error as Error).message}; retrying`);
         await sleep(1_000, undefined, { signal }).catch(() => undefined);
       });
     }
@@ -75,7 +84,7 @@ async function run(
   }
 }
 
-type Options = { url?: string | undefined; smtp?: string | undefined; from?: string | undefined };
+export type Options = { url?: string | undefined; smtp?: string | undefined; from?: string | undefined };
 
 function parseOptions(args: string[]): Options {
   try {
@@ -96,7 +105,7 @@ function webhookChannel({ url }: Options): Channel {
   };
 }
 
-function emailChannelFor({ smtp, from }: Options, config: Config, ns: Namespace): Channel {
+export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Namespace): Channel {
   const smtpUrl = smtp !== undefined && URL.canParse(smtp) ? new URL(smtp) : undefined;
   if (smtpUrl === undefined || !['smtp:', 'smtps:'].includes(smtpUrl.protocol) || smtpUrl.hostname === '')
     throw new UsageError('--smtp smtp://host:port (or smtps://) is required');

@@ -170,8 +170,9 @@ async function start() {
     document.body.dataset.state = 'refused';
     return;
   }
-  // The visitor's name, as a product's page would tell Nudge once its user signed in: the banner greets them.
-  Nudge.identify({ first_name: 'Ada' }).catch(() => undefined);
+  // The visitor's name and address, as a product's page would tell Nudge once its user signed in:
+  // the banner greets them, and the mail the upload brings goes to the quick start's mail folder.
+  Nudge.identify({ first_name: 'Ada', email: `${demo.userId}@example.com` }).catch(() => undefined);
   $('#upload').disabled = false;
   await refreshInbox();
   document.body.dataset.state = 'ready';

@@ -29,7 +29,11 @@ export async function demoTraffic(
       id: randomUUID(),
       user_id,
       received_at: Date.now(),
-      attributes: { plan: i % 3 === 0 ? 'free' : pick(['pro', 'team']), first_name: pick(NAMES) },
+      attributes: {
+        plan: i % 3 === 0 ? 'free' : pick(['pro', 'team']),
+        first_name: pick(NAMES),
+        email: `${user_id}@example.com`,
+      },
     })),
   );
   let sent = 0;

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -262,6 +262,36 @@ describe('npm start (nudge quickstart)', { timeout: 120_000 }, () => {
     )
       await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await storedDecisions(ns)).some((d) => d.split(' ')[0]?.endsWith(':over-http'))).toBe(true);
+    // An upload on the demo page's URL by a user with an address brings a mail, kept as an .eml file.
+    const mailed = await fetch(`${api}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        events: [
+          { type: 'identify', user_id: 'mail-user', attributes: { email: 'mail-user@example.com' } },
+          {
+            type: 'track',
+            name: 'upload-completed',
+            user_id: 'mail-user',
+            metadata: { file_name: 'mailed.pdf' },
+            context: { url: 'http://127.0.0.1/demo' },
+          },
+        ],
+      }),
+    });
+    expect(mailed.status).toBe(202);
+    const mailDir = join(root, '.data', 'mail', ns.name);
+    expect(output).toContain(`.data/mail/${ns.name}/`);
+    const mails = async () =>
+      Promise.all(
+        (await readdir(mailDir).catch(() => [])).map((file) => readFile(join(mailDir, file), 'utf8')),
+      );
+    const mailBy = Date.now() + 30_000;
+    while (!(await mails()).some((mail) => mail.includes('To: mail-user@example.com')) && Date.now() < mailBy)
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    const [mail] = (await mails()).filter((text) => text.includes('To: mail-user@example.com'));
+    expect(mail).toContain('Subject: mailed.pdf is ready to share');
+    await rm(mailDir, { recursive: true, force: true });
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);

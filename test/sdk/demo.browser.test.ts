@@ -100,7 +100,7 @@ describe('the demo page', { timeout: 30_000 }, () => {
     await page.locator('#inbox-list li .state-seen').waitFor();
     expect(await page.locator('#inbox-list li').count()).toBe(1);
     expect(await page.locator('#files-table tbody tr').count()).toBe(1);
-    expect(fake.identifies()).toEqual([{ first_name: 'Ada' }]);
+    expect(fake.identifies()).toEqual([{ first_name: 'Ada', email: `${USER}@example.com` }]);
     await page.mouse.move(0, 0);
     await page.screenshot({ path: `${SCREENSHOTS}sdk-demo.png`, animations: 'disabled' });
     expect(problems, problems.join('\n')).toEqual([]);
