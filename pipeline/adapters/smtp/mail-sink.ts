@@ -23,6 +23,8 @@ export async function startMailSink(dir: string): Promise<MailSink> {
   const server = new SMTPServer({
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
+    // A reverse DNS lookup of every client: slow or failing where there is no resolver, and useless on loopback.
+    disableReverseLookup: true,
     banner: 'Nudge quick-start mail sink',
     onData(stream, _session, done) {
       const file = join(dir, `${new Date().toISOString().replaceAll(':', '-')}-${String(++count)}.eml`);
