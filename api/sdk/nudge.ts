@@ -20,7 +20,11 @@ export type BootOptions = {
   readonly userId: string;
   /** Hex HMAC-SHA256 of `userId` with the deployment's secret, computed by your server. */
   readonly userHash: string;
+  /** How long boot waits for the API before it rejects with `unreachable` (ms, 15,000 by default). */
+  readonly timeoutMs?: number;
 };
+
+const BOOT_TIMEOUT_MS = 15_000;
 
 /** A message of the user's inbox, as `inbox()` and `onMessage` give it. */
 export type NudgeMessage = InboxMessage & { readonly seen: boolean; readonly dismissed: boolean };
@@ -112,7 +116,9 @@ const Nudge: NudgeApi = {
         },
       },
     );
-    return session.start();
+    const timeoutMs =
+      typeof options.timeoutMs === 'number' && options.timeoutMs > 0 ? options.timeoutMs : BOOT_TIMEOUT_MS;
+    return session.start(timeoutMs);
   },
   track(name, metadata) {
     if (!isText(name)) return invalid('track needs an event name');

@@ -41,8 +41,11 @@ export class Session {
   private booted = false;
   private stopped = false;
   private settle: { resolve: () => void; reject: (error: NudgeError) => void } | undefined;
+  private bootTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly api: string;
 
   constructor(identity: Identity, timings: TimingLog, events: SessionEvents) {
+    this.api = identity.api;
     this.client = new ApiClient(identity);
     this.timings = timings;
     this.events = events;
@@ -88,17 +91,29 @@ export class Session {
   }
 
   /** Resolves once the stream is open and the inbox loaded; rejects when the key or the hash is refused. */
-  start(): Promise<void> {
+  start(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
       this.renderer.mount();
       this.stream.start();
+      // A stream that cannot connect keeps trying; the page's `await Nudge.boot()` must not wait forever.
+      this.bootTimer = setTimeout(() => {
+        if (this.settle === undefined) return;
+        this.fail(
+          new NudgeError(
+            0,
+            'unreachable',
+            `the Nudge API did not answer within ${String(Math.round(timeoutMs / 1000))} s (is ${this.api} reachable from this page?)`,
+          ),
+        );
+      }, timeoutMs);
     });
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.bootTimer);
     this.stream.stop();
     this.renderer.unmount();
     this.settle?.reject(new NudgeError(0, 'shut_down', 'Nudge.shutdown() was called before boot finished'));
@@ -154,6 +169,7 @@ export class Session {
       if (this.stopped) return;
     }
     this.showAtBoot(entries);
+    clearTimeout(this.bootTimer);
     this.settle?.resolve();
     this.settle = undefined;
   }

@@ -138,6 +138,18 @@ describe('the SDK in headless Chromium, against a fake of the client routes', { 
     await run('Nudge.shutdown()');
   });
 
+  it('rejects boot as unreachable when no API answers within its timeout, and stops trying', async () => {
+    // Port 9 (discard) on loopback: nothing listens, every connection is refused at once.
+    const unreachable = await run<{ code: string; status: number; message: string }>(
+      `Nudge.boot({ api: 'http://127.0.0.1:9', key: ${JSON.stringify(KEY)}, userId: ${JSON.stringify(USER)}, userHash: ${JSON.stringify(GOOD_HASH)}, timeoutMs: 1500 })
+        .then(() => ({ code: 'booted' }), (e) => ({ code: e.code, status: e.status, message: e.message }))`,
+    );
+    expect(unreachable).toMatchObject({ code: 'unreachable', status: 0 });
+    expect(unreachable.message).toContain('http://127.0.0.1:9');
+    expect(await run<string>('Nudge.status()')).toBe('stopped');
+    await run('Nudge.shutdown()');
+  });
+
   it('boots: renders the newest unseen message of each channel the inbox holds, marks it seen, lists the inbox', async () => {
     const older = fake.add(message('banner', 'An older banner'));
     const newer = fake.add(message('banner', 'Your upload is ready', 'Upload done'));
