@@ -80,9 +80,12 @@ describe('entryContract: the fast check holds to the schema of the same rules', 
         // Refusing unknown keys, the check gives the schema's entry; keeping them, the entry as written.
         if (rules.unknownKeys === 'refuse') expect(parsed.data).toEqual(entry);
       }),
-      { numRuns: 3_000 },
+      { numRuns: 5_000 },
     );
-    expect(accepted).toBeGreaterThan(20);
+    // Not vacuous: under the tightest rules about 1 candidate in 150 is well formed (some 30
+    // expected here), so 10 or fewer is a broken generator, not chance (the bar was 20 of 3,000
+    // runs, and a run drew 19).
+    expect(accepted).toBeGreaterThan(10);
   });
 
   it('a check keeping unknown keys keeps a scalar "__proto__" key of a flat object; one refusing them leaves it to the schema', () => {
