@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../../test/chromium.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
+import { SseParser } from '../../api/sdk/sse-parser.ts';
 import { newClientSecret, userHash } from '../../api/auth/user-hash.ts';
 import { applyMessages, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
@@ -100,7 +101,6 @@ class PlainConnection {
   ready = false;
   received = 0;
   private response: IncomingMessage | undefined;
-  private buffer = '';
 
   constructor(
     api: string,
@@ -122,21 +122,16 @@ class PlainConnection {
       (response) => {
         this.response = response;
         response.setEncoding('utf8');
+        const parser = new SseParser((frame) => {
+          if (frame.event === 'ready') this.ready = true;
+          if (frame.event !== 'message') return;
+          this.received++;
+          const { body } = JSON.parse(frame.data) as { body: string };
+          const sentAt = Number(/sent at (\d+)/.exec(body)?.[1]);
+          if (Number.isFinite(sentAt)) latencies.push(Date.now() - sentAt);
+        });
         response.on('data', (chunk: string) => {
-          this.buffer += chunk;
-          let end: number;
-          while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-            const block = this.buffer.slice(0, end);
-            this.buffer = this.buffer.slice(end + 2);
-            if (block.includes('event: ready')) this.ready = true;
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (block.includes('event: message') && data !== undefined) {
-              this.received++;
-              const { body } = JSON.parse(data) as { body: string };
-              const sentAt = Number(/sent at (\d+)/.exec(body)?.[1]);
-              if (Number.isFinite(sentAt)) latencies.push(Date.now() - sentAt);
-            }
-          }
+          parser.push(chunk);
         });
       },
     );

@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SseFrame } from '../../api/sdk/sse-parser.ts';
+import { SseParser } from '../../api/sdk/sse-parser.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { NatsInAppFeed } from '../../pipeline/adapters/nats/nats-inapp-feed.ts';
 import { RedisInbox } from '../../pipeline/adapters/redis/redis-inbox.ts';
@@ -200,10 +202,9 @@ describe('CORS', () => {
 
 /** One server-sent-events connection, its frames as they come. */
 class EventStream {
-  readonly frames: { id?: string; event: string; data: string }[] = [];
+  readonly frames: SseFrame[] = [];
   status = 0;
   private response: IncomingMessage | undefined;
-  private buffer = '';
   private readonly waiters: (() => void)[] = [];
 
   constructor(user: string, lastEventId?: number, hash?: string) {
@@ -218,23 +219,9 @@ class EventStream {
       this.response = response;
       this.status = response.statusCode ?? 0;
       response.setEncoding('utf8');
+      const parser = new SseParser((frame) => this.frames.push(frame));
       response.on('data', (chunk: string) => {
-        this.buffer += chunk;
-        let end: number;
-        while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-          const block = this.buffer.slice(0, end);
-          this.buffer = this.buffer.slice(end + 2);
-          const frame: { id?: string; event: string; data: string } = { event: 'message', data: '' };
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const [field, ...rest] = line.split(': ');
-            const value = rest.join(': ');
-            if (field === 'id') frame.id = value;
-            if (field === 'event') frame.event = value;
-            if (field === 'data') frame.data = value;
-          }
-          if (block.split('\n').some((l) => !l.startsWith(':'))) this.frames.push(frame);
-        }
+        parser.push(chunk);
         for (const wake of this.waiters.splice(0)) wake();
       });
       response.on('end', () => {
