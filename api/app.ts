@@ -6,11 +6,17 @@ import type { EntryLog } from '../pipeline/ports/entry-log.ts';
 import type { EventKeys } from '../pipeline/ports/event-keys.ts';
 import type { InAppOutcomes } from '../pipeline/ports/delivery.ts';
 import type { InAppFeed, Inbox } from '../pipeline/ports/inbox.ts';
-import type { ClientSecrets, KeyStore } from '../pipeline/ports/key-store.ts';
+import type {
+  ClientSecrets,
+  KeyStore,
+  UnsubscribeSecrets,
+  VapidKeyStore,
+} from '../pipeline/ports/key-store.ts';
 import type { MessageCatalog } from '../pipeline/ports/message-catalog.ts';
 import type { StateStore } from '../pipeline/ports/state-store.ts';
 import type { ReplayRunner } from '../pipeline/replay/replay-runner.ts';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
+import { UnsubscribeLinks } from './auth/unsubscribe-links.ts';
 import { errorAnswer } from './errors.ts';
 import type { RateLimits } from './plugins/auth.plugin.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
@@ -25,11 +31,13 @@ import type { Readiness } from './routes/health/health.routes.ts';
 import { healthRoutes } from './routes/health/health.routes.ts';
 import { ingestRoutes } from './routes/ingest/ingest.routes.ts';
 import { messageRoutes } from './routes/messages/messages.routes.ts';
+import { preferencesRoutes } from './routes/preferences/preferences.routes.ts';
 import { replayRoutes } from './routes/replays/replays.routes.ts';
 import { statsRoutes } from './routes/stats/stats.routes.ts';
 import type { DemoPage } from './routes/demo/demo.routes.ts';
 import { demoRoutes } from './routes/demo/demo.routes.ts';
 import { sdkRoutes } from './routes/sdk/sdk.routes.ts';
+import { linkLimitKey, unsubscribeRoutes } from './routes/unsubscribe/unsubscribe.routes.ts';
 import { LIMITS } from './routes/ingest/ingest.schemas.ts';
 
 /** What the API is given: ports, never clients (the composition roots build the adapters). */
@@ -43,6 +51,10 @@ export type ApiDeps = {
   readonly keys: KeyStore;
   /** The secret user hashes are made with (client keys, README "Show messages in your app"). */
   readonly clientSecrets: ClientSecrets;
+  /** The secret unsubscribe links are signed with (by the email sender) and checked with (here). */
+  readonly unsubscribeSecrets: UnsubscribeSecrets;
+  /** The VAPID public key pages subscribe to push with (`nudge keys vapid`). */
+  readonly vapid: Pick<VapidKeyStore, 'vapidKeys'>;
   /** Each user's in-app messages, and the feed of new ones every API process hears. */
   readonly inbox: Inbox;
   readonly feed: InAppFeed;
@@ -90,18 +102,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(bodyPlugin);
   await app.register(openapiPlugin);
-  await app.register(authPlugin, { keys: deps.keys, rateLimits: deps.rateLimits });
+  const unsubscribeLinks = new UnsubscribeLinks(deps.unsubscribeSecrets);
+  await app.register(authPlugin, {
+    keys: deps.keys,
+    rateLimits: { ...deps.rateLimits, apart: linkLimitKey(unsubscribeLinks) },
+  });
 
   await app.register(healthRoutes, { ready: deps.ready });
   await app.register(metricsPlugin, { metrics: deps.metrics });
   await app.register(ingestRoutes, deps);
   await app.register(messageRoutes, deps);
   await app.register(auditRoutes, deps);
+  await app.register(preferencesRoutes, { ...deps, prefix: '/v1/users' });
   await app.register(catalogRoutes, deps);
   await app.register(statsRoutes, deps);
   await app.register(replayRoutes, deps);
   await app.register(dashboardRoutes);
   await app.register(sdkRoutes);
+  await app.register(unsubscribeRoutes, { ...deps, links: unsubscribeLinks });
   await app.register(demoRoutes, deps.demo === undefined ? {} : { demo: deps.demo });
   await app.ready();
   return app;

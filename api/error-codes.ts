@@ -12,6 +12,10 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, meaning: 'the body is not JSON: the byte, line and column where it breaks' },
   invalid_message: { status: 400, meaning: 'a message definition is invalid: each problem with its path' },
   query_too_long: { status: 400, meaning: 'a stats query ran past its time limit: ask for a shorter range' },
+  invalid_unsubscribe_token: {
+    status: 400,
+    meaning: 'an unsubscribe link whose token is not one this deployment signed (cut short or altered)',
+  },
   unauthorized: { status: 401, meaning: 'no API key, or one that is not valid or was revoked' },
   forbidden: { status: 403, meaning: 'the API key lacks the scope the route needs (the message names both)' },
   user_not_verified: {
@@ -19,6 +23,10 @@ export const ERROR_CODES = {
     meaning: "a client key's user hash is not the user id's HMAC with the client secret",
   },
   not_found: { status: 404, meaning: 'no such route (with the nearest one), message, replay or user' },
+  push_not_configured: {
+    status: 404,
+    meaning: 'no VAPID keys yet, so pages cannot subscribe to push: run nudge keys vapid',
+  },
   method_not_allowed: {
     status: 405,
     meaning: 'the route exists for other methods (the Allow header lists them)',

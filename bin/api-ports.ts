@@ -45,10 +45,12 @@ export function apiPorts(services: {
   | 'eventKeys'
   | 'keys'
   | 'clientSecrets'
+  | 'vapid'
   | 'inbox'
   | 'feed'
   | 'outcomes'
   | 'replays'
+  | 'unsubscribeSecrets'
 > & {
   readonly rateLimitStore: ReturnType<typeof redisRateLimitStore>;
 } {
@@ -65,6 +67,8 @@ export function apiPorts(services: {
     eventKeys: new RedisEventCatalog(redis, ns),
     keys,
     clientSecrets: keys,
+    vapid: keys,
+    unsubscribeSecrets: keys,
     inbox: new RedisInbox(redis, ns),
     feed: new NatsInAppFeed(nc, ns),
     outcomes: new ClickHouseInAppOutcomes(clickhouse, ns.database),

@@ -5,7 +5,7 @@ import { ndjsonLines } from '../pipeline/adapters/file/ndjson-lines.ts';
 import { ensureLogStream, LogPublisher } from '../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { LogEntry } from '../pipeline/core/log-entry.ts';
-import { IngestEntrySchema, stampEntry } from '../pipeline/core/log-entry.ts';
+import { IngestEntrySchema, LogEntrySchema, stampEntry } from '../pipeline/core/log-entry.ts';
 import { formatIssues, keysOf } from '../pipeline/core/validation.ts';
 import { InputError, parseJson } from '../pipeline/errors.ts';
 import { Namespace } from '../pipeline/namespace.ts';
@@ -50,6 +50,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
 
 function entryOf(line: string, where: string, keepTime: boolean, receivedAt: number): LogEntry {
   const json = parseJson(line, where);
+  if (isNudgeWritten(json)) return stateEntryOf(json, where, keepTime, receivedAt);
   const result = IngestEntrySchema.safeParse(json);
   if (!result.success)
     throw new InputError(where, formatIssues(result.error.issues, [], keysOf(IngestEntrySchema)));
@@ -57,6 +58,32 @@ function entryOf(line: string, where: string, keepTime: boolean, receivedAt: num
   if (keepTime && recorded === undefined)
     throw new InputError(where, ['received_at: required with --keep-time']);
   return stampEntry(result.data, randomUUID, keepTime && recorded !== undefined ? recorded : receivedAt);
+}
+
+/**
+ * `preferences` and `push_subscription` entries, which Nudge writes itself (a recorded log holds
+ * them, and a file of them replays as the log did): stamped as a producer's entry is, then held to
+ * the log's contract.
+ */
+const isNudgeWritten = (json: unknown): json is Record<string, unknown> =>
+  typeof json === 'object' &&
+  json !== null &&
+  ['preferences', 'push_subscription'].includes((json as { type?: unknown }).type as string);
+
+function stateEntryOf(
+  json: Record<string, unknown>,
+  where: string,
+  keepTime: boolean,
+  receivedAt: number,
+): LogEntry {
+  const recorded = json['received_at'];
+  if (keepTime && recorded === undefined)
+    throw new InputError(where, ['received_at: required with --keep-time']);
+  const stamped = { ...json, id: json['id'] ?? randomUUID(), received_at: keepTime ? recorded : receivedAt };
+  const result = LogEntrySchema.safeParse(stamped);
+  if (!result.success)
+    throw new InputError(where, formatIssues(result.error.issues, [], keysOf(LogEntrySchema)));
+  return result.data;
 }
 
 /** A progress line on stderr, at most once a second, for long files. */

@@ -1,17 +1,20 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import webpush from 'web-push';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../api/auth/api-keys.ts';
 import { newApiKey, SCOPES } from '../api/auth/api-keys.ts';
 import { newClientSecret } from '../api/auth/user-hash.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
+import type { VapidKeys } from '../pipeline/ports/key-store.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
  * `nudge keys create --scope <s[,s]> --name <name> [--rate <per minute>]`, `nudge keys list`,
  * `nudge keys revoke <id or key>`, `nudge keys secret [--rotate]` (the client secret user hashes
- * are made with).
+ * are made with), `nudge keys vapid [--rotate] [--subject <mailto: or https: URL>]` (the key pair
+ * web push is signed with).
  */
 export async function keysCommand(args: string[]): Promise<void> {
   const [action, ...rest] = args;
@@ -25,6 +28,7 @@ export async function keysCommand(args: string[]): Promise<void> {
         name: { type: 'string' },
         rate: { type: 'string' },
         rotate: { type: 'boolean' },
+        subject: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -85,14 +89,55 @@ export async function keysCommand(args: string[]): Promise<void> {
           ? 'client secret replaced: user hashes made with the old one are refused from now on (within 5 s on running APIs)\n'
           : 'the client secret: your server signs user ids with it (HMAC-SHA256, hex); keep it off pages\n',
       );
+    } else if (action === 'vapid') {
+      const keys = await vapidKeys(store, values.rotate === true, values.subject);
+      process.stdout.write(`${keys.public_key}\n`);
+      process.stderr.write(
+        values.rotate === true
+          ? `VAPID keys replaced (${keys.subject}): subscriptions made with the old public key are refused by the push services; pages must subscribe again\n`
+          : `the VAPID public key (${keys.subject}): pages pass it to pushManager.subscribe as applicationServerKey; nudge send push signs with its private key\n`,
+      );
     } else {
       throw new UsageError(
-        'use "keys create --scope <ingest|read|admin|client>[,…] --name <name>", "keys list", "keys revoke <id or key>" or "keys secret [--rotate]"',
+        'use "keys create --scope <ingest|read|admin|client>[,…] --name <name>", "keys list", "keys revoke <id or key>", "keys secret [--rotate]" or "keys vapid [--rotate] [--subject mailto:<address>]"',
       );
     }
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * The stored VAPID keys, made when there are none or when rotating; `subject` replaces the stored
+ * one (the keys stay: subscriptions are bound to the public key, not to the subject).
+ */
+async function vapidKeys(
+  store: RedisKeyStore,
+  rotate: boolean,
+  subject: string | undefined,
+): Promise<VapidKeys> {
+  if (
+    subject !== undefined &&
+    !['mailto:', 'https:'].includes(URL.canParse(subject) ? new URL(subject).protocol : '')
+  )
+    throw new UsageError('--subject is a mailto: address or an https: URL, as mailto:push@example.com');
+  const stored = await store.vapidKeys();
+  if (stored !== undefined && !rotate) {
+    if (subject === undefined || subject === stored.subject) return stored;
+    const updated = { ...stored, subject };
+    await store.setVapidKeys(updated);
+    return updated;
+  }
+  const chosen = subject ?? stored?.subject;
+  if (chosen === undefined)
+    throw new UsageError(
+      '--subject mailto:<address> (or an https: URL) is required to make the VAPID keys: push services contact you there',
+    );
+  const { publicKey, privateKey } = webpush.generateVAPIDKeys();
+  const made = { public_key: publicKey, private_key: privateKey, subject: chosen };
+  if (!rotate) return store.ensureVapidKeys(made);
+  await store.setVapidKeys(made);
+  return made;
 }
 
 function parseScopes(text: string | undefined): Scope[] {

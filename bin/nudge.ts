@@ -32,6 +32,9 @@ commands:
          API keys: create prints the key once (stored hashed); a client key is publishable
   keys secret [--rotate]
          the client secret user hashes are made with (HMAC-SHA256 of the user id, hex)
+  keys vapid [--rotate] [--subject mailto:<address>]
+         the VAPID key pair web push is signed with: prints the public key pages subscribe
+         with, making the pair the first time (--subject is then required)
   namespace drop <name> [--yes]
          remove everything a namespace owns: its JetStream streams, its Redis keys and its
          ClickHouse database; lists them and asks for the name first unless --yes
@@ -41,6 +44,14 @@ commands:
   send email --smtp smtp://host:port --from <address>
          mails email deliveries to each user's email attribute through an SMTP server
          (pooled connections), with retries and backoff; outcomes as for webhook
+  send sms --account-sid <sid> --from <number> [--provider-url <url>] [--auth-token <token>]
+         texts sms deliveries to each user's phone attribute through Twilio's Messages API
+         (or a provider speaking it at --provider-url); the token from NUDGE_SMS_AUTH_TOKEN
+         when not given; 429 and 5xx retried, other refusals failed; outcomes as for webhook
+  send push [--ttl <seconds>]
+         pushes push deliveries to each user's Web Push subscriptions, signed with the keys
+         of "keys vapid"; a subscription the push service says is gone (404, 410) is
+         removed through the log; retries and outcomes as for webhook
   quickstart
          the demo (npm start): demo messages applied, the matcher running and demo
          traffic flowing, with where to look; Ctrl-C stops

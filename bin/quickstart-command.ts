@@ -198,7 +198,11 @@ function whereToLook(
   const query = (sql: string) => `    curl -s '${config.clickhouseUrl}/' --data-binary "${sql}"`;
   const upload = JSON.stringify({
     events: [
-      { type: 'identify', user_id: user, attributes: { plan: 'pro', first_name: 'Ada' } },
+      {
+        type: 'identify',
+        user_id: user,
+        attributes: { plan: 'pro', first_name: 'Ada', email: `${user}@example.com` },
+      },
       {
         type: 'track',
         name: 'upload-completed',
@@ -220,7 +224,7 @@ demo: traffic is flowing: 20 users, about 5 entries a second. Where to look:
   The API, to read and try every route (this run's admin key is ${key})
     ${api}/docs
 
-  Try it: an upload by a new user, ${user}, who is then sent "upload-ready" ("talk.mp4 is ready, Ada"):
+  Try it: an upload by a new user, ${user}, who is then mailed "upload-ready" ("talk.mp4 is ready, Ada"):
     curl -s ${api}/v1/events ${auth} -H 'content-type: application/json' \\
       -d '${upload}'
   What was decided for ${user}, and why (give the matcher a second):

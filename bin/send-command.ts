@@ -4,10 +4,16 @@ import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
+import { TWILIO_API, TwilioSms } from '../pipeline/adapters/http/twilio-sms.ts';
 import { webhookEndpoint } from '../pipeline/adapters/http/webhook-endpoint.ts';
 import { ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
+import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
+import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
+import { WebPushSender } from '../pipeline/adapters/push/web-push-sender.ts';
+import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import { deliveryReader } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
+import { RedisSentMarks } from '../pipeline/adapters/redis/redis-sent-marks.ts';
 import { SmtpMailer } from '../pipeline/adapters/smtp/smtp-mailer.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
@@ -15,12 +21,19 @@ import { Namespace } from '../pipeline/namespace.ts';
 import type { ChannelSend } from '../pipeline/ports/channel.ts';
 import { ChannelSender } from '../pipeline/runtime/channel-sender.ts';
 import { emailChannel } from '../pipeline/runtime/email-channel.ts';
+import { pushChannel } from '../pipeline/runtime/push-channel.ts';
+import { markedSend } from '../pipeline/runtime/marked-send.ts';
+import { smsChannel } from '../pipeline/runtime/sms-channel.ts';
 import { webhookResult } from '../pipeline/runtime/webhook-sender.ts';
+import { UnsubscribeLinks } from '../api/auth/unsubscribe-links.ts';
 import { stopSignal } from './stop-signal.ts';
 import { UsageError } from './usage-error.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
-const USAGE = 'use "send webhook --url <url>" or "send email --smtp smtp://host:port --from <address>"';
+const USAGE =
+  'use "send webhook --url <url>", "send email --smtp smtp://host:port --from <address>" or ' +
+  '"send sms --account-sid <sid> --from <number> [--provider-url <url>] [--auth-token <token>]" ' +
+  '(the token from NUDGE_SMS_AUTH_TOKEN when not given) or "send push [--ttl <seconds>]"';
 
 /** A channel's send, what it goes to (for people), and what to close once stopped. */
 export type Channel = {
@@ -29,14 +42,22 @@ export type Channel = {
   readonly close: () => Promise<void>;
 };
 
-/** `nudge send webhook --url <url>` and `nudge send email --smtp <url> --from <address>`: a sender, until Ctrl-C. */
+/** `nudge send webhook|email|sms|push …` (see USAGE): a sender, until Ctrl-C. */
 export async function sendCommand(args: string[]): Promise<void> {
   const [name, ...rest] = args;
-  if (name !== 'webhook' && name !== 'email') throw new UsageError(USAGE);
+  if (name !== 'webhook' && name !== 'email' && name !== 'sms' && name !== 'push')
+    throw new UsageError(USAGE);
   const values = parseOptions(rest);
   const config = loadConfig(process.env);
   const ns = new Namespace(config.namespace);
-  const channel = name === 'webhook' ? webhookChannel(values) : emailChannelFor(values, config, ns);
+  const channel =
+    name === 'webhook'
+      ? webhookChannel(values)
+      : name === 'email'
+        ? emailChannelFor(values, config, ns)
+        : name === 'sms'
+          ? smsChannelFor(values, config, ns)
+          : await pushChannelFor(values, config, ns);
   try {
     await runSender(name, channel, config, ns, stopSignal(), (line) =>
       process.stdout.write(`sender: ${line}\n`),
@@ -48,7 +69,7 @@ export async function sendCommand(args: string[]): Promise<void> {
 
 /** Reads the channel's deliveries and sends them, recording each outcome, until the signal aborts. */
 export async function runSender(
-  name: 'webhook' | 'email',
+  name: 'webhook' | 'email' | 'sms' | 'push',
   channel: Channel,
   config: Config,
   ns: Namespace,
@@ -84,11 +105,27 @@ export async function runSender(
   }
 }
 
-export type Options = { url?: string | undefined; smtp?: string | undefined; from?: string | undefined };
+export type Options = {
+  url?: string | undefined;
+  smtp?: string | undefined;
+  from?: string | undefined;
+  'provider-url'?: string | undefined;
+  'account-sid'?: string | undefined;
+  'auth-token'?: string | undefined;
+  ttl?: string | undefined;
+};
 
 function parseOptions(args: string[]): Options {
   try {
-    const options = { url: { type: 'string' }, smtp: { type: 'string' }, from: { type: 'string' } } as const;
+    const options = {
+      url: { type: 'string' },
+      smtp: { type: 'string' },
+      from: { type: 'string' },
+      'provider-url': { type: 'string' },
+      'account-sid': { type: 'string' },
+      'auth-token': { type: 'string' },
+      ttl: { type: 'string' },
+    } as const;
     return parseArgs({ args, options, strict: true }).values;
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
@@ -114,13 +151,105 @@ export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Nam
       '--from <address> is required, as no-reply@example.com or "Name" <no-reply@example.com>',
     );
   const redis = new Redis(config.redisUrl);
-  const mailer = new SmtpMailer({ url: smtpUrl.href, from });
+  // Every mail carries its signed unsubscribe link, under the address people reach the API at.
+  const links = new UnsubscribeLinks(new RedisKeyStore(redis, ns));
+  const mailer = new SmtpMailer({
+    url: smtpUrl.href,
+    from,
+    unsubscribeUrl: (delivery) =>
+      links.url(config.publicUrl, {
+        user_id: delivery.user_id,
+        message_id: delivery.message_id,
+        channel: 'email',
+      }),
+  });
   return {
-    send: emailChannel({ states: new RedisStateStore(redis, ns), partitions: config.partitions, mailer }),
-    target: `${smtpUrl.host} as ${from}`,
+    // SMTP takes no idempotency key: each mail is marked in Redis the moment the server accepts it.
+    send: markedSend(
+      emailChannel({ states: new RedisStateStore(redis, ns), partitions: config.partitions, mailer }),
+      new RedisSentMarks(redis, ns, 'email'),
+    ),
+    target: `${smtpUrl.host} as ${from}, unsubscribe links under ${config.publicUrl}${
+      config.publicUrl.startsWith('https:')
+        ? ''
+        : ' (not https, which mailbox providers need for one-click unsubscribe: set NUDGE_PUBLIC_URL for real mail)'
+    }`,
     close: async () => {
       mailer.close();
       await redis.quit();
     },
   };
+}
+
+/** The `sms` channel through a provider speaking Twilio's Messages API; the token from the flag, else the environment. */
+export function smsChannelFor(options: Options, config: Config, ns: Namespace): Channel {
+  const baseUrl = options['provider-url'] ?? TWILIO_API;
+  if (!URL.canParse(baseUrl) || !['http:', 'https:'].includes(new URL(baseUrl).protocol))
+    throw new UsageError('--provider-url must be an http(s) URL, as https://api.twilio.com (the default)');
+  const accountSid = options['account-sid']?.trim() ?? '';
+  if (accountSid === '') throw new UsageError('--account-sid <sid> is required');
+  const authToken = options['auth-token'] ?? config.smsAuthToken ?? '';
+  if (authToken === '')
+    throw new UsageError(
+      'the auth token is required: NUDGE_SMS_AUTH_TOKEN (kept out of the process list) or --auth-token',
+    );
+  const from = options.from?.trim() ?? '';
+  if (from === '') throw new UsageError('--from <number> is required, as +15005550006');
+  const redis = new Redis(config.redisUrl);
+  const provider = new TwilioSms({ baseUrl, accountSid, authToken, from });
+  return {
+    // Twilio's Messages API documents no idempotency key (the token header serves providers that
+    // honour one), so each text is also marked in Redis the moment the provider accepts it.
+    send: markedSend(
+      smsChannel({ states: new RedisStateStore(redis, ns), partitions: config.partitions, provider }),
+      new RedisSentMarks(redis, ns, 'sms'),
+    ),
+    target: `${new URL(baseUrl).host} account ${accountSid} from ${from}`,
+    close: async () => {
+      await redis.quit();
+    },
+  };
+}
+
+/**
+ * The `push` channel: signed with the VAPID keys `nudge keys vapid` stored, to the subscriptions
+ * in the user states; a subscription the push service says is gone is removed through the log.
+ */
+export async function pushChannelFor({ ttl }: Options, config: Config, ns: Namespace): Promise<Channel> {
+  const ttlSeconds = ttl === undefined ? undefined : Number(ttl);
+  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= 0))
+    throw new UsageError('--ttl is a whole number of seconds, 0 or more (default 86400, a day)');
+  const redis = new Redis(config.redisUrl);
+  try {
+    const vapid = await new RedisKeyStore(redis, ns).vapidKeys();
+    if (vapid === undefined)
+      throw new UsageError(
+        `no VAPID keys in namespace ${ns.name}: run "nudge keys vapid --subject mailto:<address>" first (pages subscribe with its public key)`,
+      );
+    const pusher = new WebPushSender({ vapid, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
+    const nc = await connectNats(config.natsUrl, 'nudge send push');
+    const publisher = new JetStreamPublisher(nc);
+    const log = new LogAppender(publisher, ns, config.partitions);
+    return {
+      send: pushChannel({
+        states: new RedisStateStore(redis, ns),
+        partitions: config.partitions,
+        pusher,
+        removeSubscription: async (entry) => {
+          await log.append([entry]);
+        },
+        now: Date.now,
+        report: (line) => process.stdout.write(`sender: ${line}\n`),
+      }),
+      target: `the push services of the subscriptions, as ${vapid.subject}`,
+      close: async () => {
+        publisher.close();
+        await nc.drain();
+        await redis.quit();
+      },
+    };
+  } catch (error) {
+    await redis.quit();
+    throw error;
+  }
 }

@@ -1,6 +1,9 @@
 // The dashboard (issue #5): the stats API drawn with Chart.js, a user's decisions, a replay's diff.
 // A plain ES module served as it is (no build step); it asks the API with the key it is given.
 
+import { number, plural, sum } from './format.js';
+import { showFunnel } from './funnel.js';
+
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -16,8 +19,6 @@ const COLORS = { sent: '#2f7d4f', suppressed: '#c2672d', filtered: '#7a7f87', us
 const IN_APP_CHANNELS = ['banner', 'post', 'chat', 'survey', 'tour', 'carousel'];
 const charts = new Map();
 const $ = (selector) => document.querySelector(selector);
-const number = (n) => Number(n).toLocaleString('en-US');
-const plural = (n, one, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 
 /** What the address asks for (`?key=…&from=…&to=…&message=…`), read before the key is taken out of it. */
 const params = new URLSearchParams(location.search);
@@ -97,7 +98,6 @@ function header(selector, columns) {
   $(`${selector} thead`).replaceChildren(tr);
 }
 
-const sum = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
 const time = (ms, bucket) =>
   new Date(ms)
     .toISOString()
@@ -283,21 +283,7 @@ async function load() {
     [number(h.user_days), true],
   ]);
 
-  // On other channels nothing reports what a person did: a dash, not a zero that reads as "nobody".
-  const inApp = (m, count) => (IN_APP_CHANNELS.includes(m.channel) ? number(count) : '–');
-  rows('#messages-table', messages.messages, (m) => [
-    [m.message_id],
-    [m.channel],
-    [number(m.triggered), true],
-    [number(m.passed_filters), true],
-    [number(m.sent), true],
-    [inApp(m, m.seen), true],
-    [inApp(m, m.clicked), true],
-    [inApp(m, m.dismissed), true],
-    [number(sum(m.suppressed)), true],
-    [number(sum(m.filtered)), true],
-    [number(m.users_reached), true],
-  ]);
+  showFunnel($('#messages-table tbody'), messages.messages, IN_APP_CHANNELS);
   rangeStatus = `${time(from, 'day')} to ${time(to - DAY, 'day')}: ${plural(summary.decisions, 'decision')}`;
   status(rangeStatus, 'ready');
 }

@@ -105,6 +105,14 @@ export class Namespace {
   }
 
   /**
+   * The mark of a delivery its provider accepted (`RedisSentMarks`): `<ns>:sent:<channel>:<decision
+   * id>`, a key of its own, so no hash tag.
+   */
+  sentMarkKey(channel: Channel, decisionId: string): string {
+    return `${this.name}:sent:${channel}:${decisionId}`;
+  }
+
+  /**
    * A key of one user's inbox: `<ns>:inbox:{<tag>}:<part>:<user id>`. The tag (16 hex digits of
    * the user id's SHA-1) puts a user's keys in one Redis Cluster slot, which a user id could not
    * do itself (it may hold braces); the id at the end keeps two users' keys apart whatever their tags.

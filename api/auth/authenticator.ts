@@ -48,7 +48,7 @@ export class Authenticator {
     return record;
   }
 
-  async check(authorization: string | undefined, scope: Scope): Promise<ApiKeyRecord> {
+  async check(authorization: string | undefined, scope: Scope | readonly Scope[]): Promise<ApiKeyRecord> {
     const key = bearer(authorization);
     if (key === undefined)
       throw new ApiError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
@@ -72,12 +72,17 @@ export class Authenticator {
   }
 }
 
-/** The record, if its key has the scope; a 403 otherwise. */
-export function requireScope(record: ApiKeyRecord, scope: Scope): ApiKeyRecord {
-  if (!allows(record, scope))
+/**
+ * The record, if its key has the scope (or one of the scopes: a route some keys of two kinds may
+ * call, as the preferences a page reads with its client key and a server with an admin key); a
+ * 403 otherwise.
+ */
+export function requireScope(record: ApiKeyRecord, scope: Scope | readonly Scope[]): ApiKeyRecord {
+  const scopes: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
+  if (!scopes.some((one) => allows(record, one)))
     throw new ApiError(
       'forbidden',
-      `this API key has no "${scope}" scope (it has ${record.scopes.join(', ')})`,
+      `this API key has no ${scopes.map((one) => `"${one}"`).join(' or ')} scope (it has ${record.scopes.join(', ')})`,
     );
   return record;
 }

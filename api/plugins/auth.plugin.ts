@@ -13,15 +13,21 @@ export type RateLimits = {
   readonly perKeyPerMinute: number;
   /** Requests a minute from one address without a valid key (what an attacker guessing keys gets). */
   readonly anonymousPerMinute: number;
+  /**
+   * The key of a request without an API key that is counted apart from its address (at
+   * `anonymousPerMinute` too), or undefined to count it by address: a valid unsubscribe link,
+   * whose one-click POSTs come from a mailbox provider's few servers for all its users.
+   */
+  readonly apart?: (request: FastifyRequest) => Promise<string | undefined>;
 };
 
 /**
- * A route's check of the request's API key, for one scope, as the route's own `onRequest` hook:
- * after the rate limit (a global `onRequest` hook), so guessing keys is limited too, and before
- * the body is inflated, read or checked, so a client without a key learns nothing of the schema
- * and never makes the server parse a large body.
+ * A route's check of the request's API key, for one scope (or any of a few), as the route's own
+ * `onRequest` hook: after the rate limit (a global `onRequest` hook), so guessing keys is limited
+ * too, and before the body is inflated, read or checked, so a client without a key learns nothing
+ * of the schema and never makes the server parse a large body.
  */
-export type ScopeGuard = (scope: Scope) => onRequestAsyncHookHandler;
+export type ScopeGuard = (scope: Scope | readonly Scope[]) => onRequestAsyncHookHandler;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,9 +69,11 @@ export const authPlugin = fastifyPlugin<{ keys: KeyStore; rateLimits: RateLimits
         const authorization = request.headers.authorization;
         // A key checked lately is answered without a promise (the ingest path).
         const known = authenticator.known(authorization);
-        return known === undefined
-          ? authenticator.identify(authorization).then((record) => limitKey(request, record, perKeyPerMinute))
-          : limitKey(request, known, perKeyPerMinute);
+        if (known !== undefined) return limitKey(request, known, perKeyPerMinute);
+        return authenticator.identify(authorization).then(async (record) => {
+          const apart = record === undefined ? await rateLimits.apart?.(request) : undefined;
+          return apart ?? limitKey(request, record, perKeyPerMinute);
+        });
       },
       // The key carries its rate: no second lookup.
       max: (_request, key) =>
@@ -77,12 +85,16 @@ export const authPlugin = fastifyPlugin<{ keys: KeyStore; rateLimits: RateLimits
       }),
     });
     app.addHook('onRequest', app.rateLimit());
-    app.decorate('guard', (scope: Scope): onRequestAsyncHookHandler => async (request: FastifyRequest) => {
-      request.apiKey =
-        request.identified === null
-          ? await authenticator.check(request.headers.authorization, scope)
-          : requireScope(request.identified, scope);
-    });
+    app.decorate(
+      'guard',
+      (scope: Scope | readonly Scope[]): onRequestAsyncHookHandler =>
+        async (request: FastifyRequest) => {
+          request.apiKey =
+            request.identified === null
+              ? await authenticator.check(request.headers.authorization, scope)
+              : requireScope(request.identified, scope);
+        },
+    );
     app.decorate('checkKey', (key: string, scope: Scope) => authenticator.check(`Bearer ${key}`, scope));
   },
   { name: 'nudge-auth' },

@@ -22,9 +22,41 @@ export type IngestResult = {
 type Scalar = string | number | boolean | null;
 export type Flat = Record<string, Scalar>;
 
+/** A user's opt-outs, as `GET /v1/users/:id/preferences` lists them: only what is `false`. */
+export type Preferences = {
+  readonly channels: Readonly<Record<string, false>>;
+  readonly messages: Readonly<Record<string, false>>;
+};
+
+/** A change of preferences: `false` opts out, `true` or `null` opts back in, what is left out stays. */
+export type PreferencesChange = {
+  readonly channels?: Readonly<Record<string, boolean | null>>;
+  readonly messages?: Readonly<Record<string, boolean | null>>;
+};
+
+/** The answer to a change: the id of its entry on the log, and the change as stored. */
+export type PreferencesResult = {
+  readonly id: string;
+  readonly preferences: Required<PreferencesChange>;
+};
+
+/** A browser's push subscription as the API takes it (`PushSubscription.toJSON()` less `expirationTime`). */
+export type PushSubscriptionWire = {
+  readonly endpoint: string;
+  readonly keys: { readonly p256dh: string; readonly auth: string };
+};
+
+/** The answer to a push subscription added: the id of its entry on the log, and the subscription. */
+export type PushResult = {
+  readonly id: string;
+  readonly action: 'add' | 'remove';
+  readonly subscription: PushSubscriptionWire;
+};
+
 /**
- * The client routes of the API (`/v1/client/*`), each request carrying the key and the verified
- * user. Every failure rejects with a `NudgeError`; nothing here touches the page.
+ * The routes of the API a page calls (`/v1/client/*`, and its user's preferences), each request
+ * carrying the key and the verified user. Every failure rejects with a `NudgeError`; nothing here
+ * touches the page.
  */
 export class ApiClient {
   readonly identity: Identity;
@@ -61,6 +93,37 @@ export class ApiClient {
     return messages.filter(isInboxEntry);
   }
 
+  /** The user's opt-outs: the one route outside `/v1/client` a client key reaches, for its own user. */
+  async preferences(): Promise<Preferences> {
+    const answer = await this.send<unknown>('GET', this.preferencesPath());
+    const listed = (key: string) => {
+      const value = isRecord(answer) ? answer[key] : undefined;
+      return isRecord(value) ? onlyFalse(value) : {};
+    };
+    return { channels: listed('channels'), messages: listed('messages') };
+  }
+
+  setPreferences(change: PreferencesChange): Promise<PreferencesResult> {
+    return this.send<PreferencesResult>('PUT', this.preferencesPath(), change);
+  }
+
+  /** The VAPID public key (base64url) the browser subscribes with. */
+  async pushKey(): Promise<string> {
+    const answer = await this.send<unknown>('GET', '/v1/client/push/key');
+    const key = isRecord(answer) ? answer['public_key'] : undefined;
+    if (typeof key !== 'string' || key === '')
+      throw new NudgeError(0, 'push_not_configured', 'the API gave no VAPID public key');
+    return key;
+  }
+
+  addPushSubscription(subscription: PushSubscriptionWire): Promise<PushResult> {
+    return this.send<PushResult>('POST', '/v1/client/push/subscriptions', { subscription });
+  }
+
+  private preferencesPath(): string {
+    return `/v1/users/${encodeURIComponent(this.identity.userId)}/preferences`;
+  }
+
   /**
    * Tells the inbox what the person did with a message. `keepalive`: a close or a click just
    * before the page is left is still recorded.
@@ -92,6 +155,13 @@ export class ApiClient {
       throw NudgeError.network(error);
     }
   }
+}
+
+/** Only the `false` choices (an answer of a newer API may list more). */
+function onlyFalse(choices: Record<string, unknown>): Record<string, false> {
+  const listed: [string, false][] = [];
+  for (const key of Object.keys(choices)) if (choices[key] === false) listed.push([key, false]);
+  return Object.fromEntries(listed);
 }
 
 /** An inbox entry as the API sends it; anything else (a newer API's shape gone wrong) is left out, never rendered. */

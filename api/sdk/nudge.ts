@@ -1,7 +1,16 @@
 import type { InboxEntry, InboxMessage } from '../../pipeline/ports/inbox.ts';
-import type { Flat, IngestResult } from './api-client.ts';
+import type {
+  Flat,
+  IngestResult,
+  Preferences,
+  PreferencesChange,
+  PreferencesResult,
+  PushResult,
+} from './api-client.ts';
 import type { StreamStatus } from './event-stream.ts';
 import { NudgeError, isRecord } from './nudge-error.ts';
+import type { SubscribePushOptions } from './push.ts';
+import { subscribePush } from './push.ts';
 import { Session } from './session.ts';
 import type { Timings } from './timings.ts';
 import { TimingLog } from './timings.ts';
@@ -37,6 +46,12 @@ export type NudgeApi = {
   track(name: string, metadata?: Flat): Promise<IngestResult>;
   identify(attributes: Flat): Promise<IngestResult>;
   inbox(): Promise<NudgeMessage[]>;
+  /** The user's opt-outs (`false` only), as the matcher applied them. */
+  preferences(): Promise<Preferences>;
+  /** `false` opts out of a channel or a message, `true` or `null` opts back in; applied within about a second. */
+  setPreferences(change: PreferencesChange): Promise<PreferencesResult>;
+  /** Subscribes this browser to Web Push for the user (or sends the subscription given). */
+  subscribePush(options?: SubscribePushOptions): Promise<PushResult>;
   shutdown(): void;
   onMessage(handler: (message: NudgeMessage) => void): () => void;
   onStatus(handler: (status: NudgeStatus) => void): () => void;
@@ -132,6 +147,21 @@ const Nudge: NudgeApi = {
   async inbox() {
     if (session === undefined) return notBooted();
     return (await session.inbox()).map(view);
+  },
+  async preferences() {
+    if (session === undefined) return notBooted();
+    return session.userApi().preferences();
+  },
+  async setPreferences(change) {
+    if (!isRecord(change)) return invalid('setPreferences needs { channels?, messages? }');
+    if (session === undefined) return notBooted();
+    return session.userApi().setPreferences(change);
+  },
+  async subscribePush(options) {
+    if (options !== undefined && !isRecord(options))
+      return invalid('subscribePush takes { subscription?, serviceWorker? }');
+    if (session === undefined) return notBooted();
+    return subscribePush(session.userApi(), options ?? {});
   },
   shutdown() {
     session?.stop();

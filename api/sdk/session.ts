@@ -144,6 +144,12 @@ export class Session {
     return this.client.identify(attributes);
   }
 
+  /** The booted user's API, for the calls outside the session's own (preferences, push). */
+  userApi(): ApiClient {
+    if (this.stopped) throw new NudgeError(0, 'shut_down', 'Nudge was shut down');
+    return this.client;
+  }
+
   /** The inbox as the API keeps it (every in-app channel, seen and dismissed as any page marked them), newest first. */
   async inbox(): Promise<InboxEntry[]> {
     if (this.stopped) throw new NudgeError(0, 'shut_down', 'Nudge was shut down');

@@ -7,11 +7,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { FactsReader } from '../../pipeline/adapters/clickhouse/facts-reader.ts';
+import { messages } from '../../pipeline/adapters/clickhouse/message-funnel.ts';
 import {
   deliveries,
   frequency,
   goals,
-  messages,
   series,
   summary,
 } from '../../pipeline/adapters/clickhouse/stats-queries.ts';

@@ -32,7 +32,11 @@ for (let i = 0; i < USERS; i++)
       id: `rec-identify-${i}`,
       user_id: `rec-user-${i}`,
       received_at: START + i,
-      attributes: { plan: i % 3 === 0 ? 'free' : pick(['pro', 'team']), first_name: pick(NAMES) },
+      attributes: {
+        plan: i % 3 === 0 ? 'free' : pick(['pro', 'team']),
+        first_name: pick(NAMES),
+        email: `rec-user-${i}@example.com`,
+      },
     }),
   );
 const step = (HOURS * 3_600_000) / ENTRIES;

@@ -63,6 +63,23 @@ const ConfigSchema = z.object({
     .min(0)
     .default(100_000),
   NUDGE_DATA_DIR: z.string().min(1).default('.data'),
+  NUDGE_SMS_AUTH_TOKEN: z.string().optional(),
+  NUDGE_PUBLIC_URL: z
+    .string()
+    .optional()
+    .refine(
+      (text) =>
+        text === undefined ||
+        text === '' ||
+        (URL.canParse(text) &&
+          ['http:', 'https:'].includes(new URL(text).protocol) &&
+          new URL(text).search === '' &&
+          new URL(text).hash === ''),
+      {
+        error:
+          'the address people reach the API at, such as https://nudge.example.com (http or https, a path allowed, no query)',
+      },
+    ),
 });
 
 export type Config = {
@@ -83,6 +100,13 @@ export type Config = {
   readonly stateCacheUsers: number;
   /** Where `nudge services` keeps the data and logs of the services it starts. */
   readonly dataDir: string;
+  /** The SMS provider's auth token for `nudge send sms`, kept out of the process list (a flag overrides it). */
+  readonly smsAuthToken: string | undefined;
+  /**
+   * The API's address as people and mailbox providers reach it, without a trailing "/": the base of
+   * the unsubscribe links in mails. Defaults to the API's own address.
+   */
+  readonly publicUrl: string;
 };
 
 /**
@@ -106,5 +130,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     partitions: c.NUDGE_PARTITIONS,
     stateCacheUsers: c.NUDGE_STATE_CACHE_USERS,
     dataDir: c.NUDGE_DATA_DIR,
+    smsAuthToken: c.NUDGE_SMS_AUTH_TOKEN === '' ? undefined : c.NUDGE_SMS_AUTH_TOKEN,
+    publicUrl:
+      c.NUDGE_PUBLIC_URL === undefined || c.NUDGE_PUBLIC_URL === ''
+        ? ownAddress(c.NUDGE_API_HOST, c.NUDGE_API_PORT)
+        : c.NUDGE_PUBLIC_URL.replace(/\/+$/, ''),
   });
+}
+
+/**
+ * `http://<host>:<port>` of the API, for links when no public address is set: a wildcard host
+ * (listening on every interface) is reached as localhost, an IPv6 address in brackets.
+ */
+function ownAddress(host: string, port: number): string {
+  const reachable =
+    host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${reachable}:${String(port)}`;
 }

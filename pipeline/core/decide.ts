@@ -6,11 +6,12 @@ import { decisionId } from './decision.ts';
 import type { Facts } from './facts.ts';
 import type { LogEntry, TrackEntry } from './log-entry.ts';
 import { usableMetadata } from './log-entry.ts';
+import { reachBlocked } from './reach.ts';
 import type { CompiledMessage, RuleIndex } from './rule-index.ts';
 import type { UserState } from './user-state.ts';
 import {
-  applyAttributes,
   applySends,
+  applyStateEntry,
   EMPTY_USER_STATE,
   findSends,
   lastSentAt,
@@ -46,8 +47,8 @@ export function decide(
   const at = entry.received_at;
   if (isRepeat(current.applied, entry.id, at))
     return { state: current, decisions: NO_DECISIONS, repeat: true };
-  if (entry.type === 'identify') {
-    const changed = applyAttributes(current, entry.attributes);
+  if (entry.type !== 'track') {
+    const changed = applyStateEntry(current, entry);
     return { state: withApplied(changed, entry.id, at), decisions: NO_DECISIONS, repeat: false };
   }
   const candidates = index.byEvent.get(entry.name);
@@ -81,6 +82,8 @@ const withApplied = (state: UserState, id: string, at: number): UserState => ({
   sends: state.sends,
   recent: state.recent,
   applied: recordApplied(state.applied, id, at),
+  optouts: state.optouts,
+  push: state.push,
 });
 
 /** The checks of DESIGN §4, in order: the first that fails gives the outcome and reason. */
@@ -99,6 +102,9 @@ function judge(
   const audienceFailure = message.audience(facts);
   if (audienceFailure !== undefined)
     return decisionOf(entry, message, 'filtered', 'audience', null, audienceFailure);
+  const unreached = reachBlocked(message, state);
+  if (unreached !== undefined)
+    return decisionOf(entry, message, unreached.outcome, unreached.reason, null, unreached.explanation);
   const closed = message.schedule(at);
   if (closed !== undefined) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
   const slot = findSends(state.sends, message.id);

@@ -9,6 +9,8 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const REASONS = [
   'event_filter',
   'audience',
+  'unsubscribed',
+  'unreachable',
   'schedule',
   'max_sends',
   'min_interval',
@@ -39,6 +41,22 @@ export type Verdict =
       readonly content: null;
       /** The failed condition itself: the leaf with the value seen, or every branch of an `any`. */
       readonly explanation: ConditionFailure;
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'unsubscribed';
+      readonly content: null;
+      /** The user opted out of this message, or of its channel (a transactional message ignores that). */
+      readonly explanation:
+        | { readonly opted_out_of: 'message'; readonly message_id: string }
+        | { readonly opted_out_of: 'channel'; readonly channel: Channel };
+    }
+  | {
+      readonly outcome: 'suppressed';
+      readonly reason: 'unreachable';
+      readonly content: null;
+      /** The channel, and what the user's state lacks to reach them on it (`user.email`, `user.phone`, `a push subscription`). */
+      readonly explanation: { readonly channel: Channel; readonly needs: string };
     }
   | {
       readonly outcome: 'suppressed';

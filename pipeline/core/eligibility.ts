@@ -5,6 +5,7 @@ import { explain } from './explain.ts';
 import type { Message } from './message-schema.ts';
 import type { CompiledMessage } from './rule-index.ts';
 import { compileMessage } from './rule-index.ts';
+import { reachBlocked } from './reach.ts';
 import type { UserState } from './user-state.ts';
 import { EMPTY_USER_STATE, findSends, lastSentAt, sendCount } from './user-state.ts';
 
@@ -105,6 +106,8 @@ function blocked(
   });
   if (audience !== undefined)
     return { outcome: 'filtered', reason: 'audience', content: null, explanation: audience };
+  const unreached = reachBlocked(message, state);
+  if (unreached !== undefined) return unreached;
   const closed = message.schedule(at);
   if (closed !== undefined)
     return { outcome: 'suppressed', reason: 'schedule', content: null, explanation: closed };
@@ -142,6 +145,8 @@ function eligibleAt(verdict: Blocked): number | null {
   switch (verdict.reason) {
     case 'event_filter':
     case 'audience':
+    case 'unsubscribed':
+    case 'unreachable':
     case 'max_sends':
       return null;
     case 'schedule':

@@ -30,6 +30,16 @@ export function explain(decision: Decision): string {
       return `filtered by the trigger's conditions: ${describeFailure(decision.explanation)}`;
     case 'audience':
       return `filtered by the audience: ${describeFailure(decision.explanation)}`;
+    case 'unsubscribed':
+      return decision.explanation.opted_out_of === 'message'
+        ? `suppressed: the user opted out of this message (${decision.explanation.message_id})`
+        : `suppressed: the user opted out of ${decision.explanation.channel} messages, and this one is not transactional`;
+    case 'unreachable': {
+      const { channel, needs } = decision.explanation;
+      return channel === 'push'
+        ? 'suppressed: the user has no push subscription, so a push cannot reach them'
+        : `suppressed: the user has no ${channel === 'email' ? 'email address' : 'phone number'} (${needs}), so ${channel === 'email' ? 'an email' : 'an SMS'} cannot reach them`;
+    }
     case 'schedule': {
       const { local_day, local_time, timezone, opens_at } = decision.explanation;
       const next = opens_at === null ? 'it never opens' : `it opens again at ${instant(opens_at)}`;

@@ -1,5 +1,11 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { entryContract } from './entry-contract.ts';
+import {
+  isWellFormedStateEntry,
+  PreferencesEntrySchema,
+  PushSubscriptionEntrySchema,
+} from './state-entries.ts';
+import type { Channel } from './message-schema.ts';
 import type { FlatObject } from './scalar.ts';
 
 export { notScalar } from './entry-contract.ts';
@@ -17,7 +23,27 @@ const log = entryContract({ unknownKeys: 'keep', id: 'required', receivedAt: 're
 export const FlatObjectSchema = log.flat;
 export const TrackEntrySchema = log.track;
 export const IdentifyEntrySchema = log.identify;
-export const LogEntrySchema = log.entry;
+const ENTRY_TYPES = ['track', 'identify', 'preferences', 'push_subscription'];
+/**
+ * Every entry the log holds: a producer's `track` and `identify` (the ingest API takes only these),
+ * and the `preferences` and `push_subscription` entries Nudge writes itself (`state-entries.ts`).
+ */
+export const LogEntrySchema = z.discriminatedUnion(
+  'type',
+  [log.track, log.identify, PreferencesEntrySchema, PushSubscriptionEntrySchema],
+  {
+    error: (issue) => {
+      const input = issue.input;
+      if (typeof input !== 'object' || input === null || Array.isArray(input))
+        return 'an entry is a JSON object';
+      const type = (input as { type?: unknown }).type;
+      const use = ENTRY_TYPES.map((t) => JSON.stringify(t)).join(', ');
+      return type === undefined
+        ? `required: one of ${use}`
+        : `unknown entry type ${JSON.stringify(type)}: use one of ${use}`;
+    },
+  },
+);
 
 /**
  * An entry as a producer sends it, before ingestion stamps it: `received_at` is assigned by
@@ -69,7 +95,35 @@ export type IdentifyEntry = {
   readonly received_at: number;
   readonly attributes: FlatObject;
 };
-export type LogEntry = TrackEntry | IdentifyEntry;
+/**
+ * A person's choices (DESIGN §2): `false` opts out of a channel or a message, `true` or `null` opts
+ * back in; a key not named is unchanged. Written by the preferences API and the unsubscribe link.
+ */
+export type PreferencesEntry = {
+  readonly type: 'preferences';
+  readonly id: string;
+  readonly user_id: string;
+  readonly received_at: number;
+  readonly channels: Readonly<Partial<Record<Channel, boolean | null>>>;
+  readonly messages: Readonly<Record<string, boolean | null>>;
+};
+/** A browser's Web Push subscription, as `PushSubscription.toJSON()` gives it less `expirationTime`. */
+export type PushSubscription = {
+  readonly endpoint: string;
+  readonly keys: { readonly p256dh: string; readonly auth: string };
+};
+/** Written by the SDK's `Nudge.subscribePush()` (`add`) and by the push sender when the push service says the subscription is gone (`remove`). */
+export type PushSubscriptionEntry = {
+  readonly type: 'push_subscription';
+  readonly id: string;
+  readonly user_id: string;
+  readonly received_at: number;
+  readonly action: 'add' | 'remove';
+  readonly subscription: PushSubscription;
+};
+/** The entries that change a user's state without being decided on. */
+export type StateEntry = IdentifyEntry | PreferencesEntry | PushSubscriptionEntry;
+export type LogEntry = TrackEntry | StateEntry;
 
 /**
  * True when `json` is an entry `LogEntrySchema` accepts, checked without zod (`entryCheck`): the
@@ -78,7 +132,12 @@ export type LogEntry = TrackEntry | IdentifyEntry;
  * through the schema, which accepts it or names the problem. Unknown keys are kept rather than
  * stripped.
  */
-export const isWellFormedEntry: (json: unknown) => json is LogEntry = log.isWellFormed;
+export const isWellFormedEntry = (json: unknown): json is LogEntry =>
+  log.isWellFormed(json) ||
+  (typeof json === 'object' &&
+    json !== null &&
+    !Array.isArray(json) &&
+    isWellFormedStateEntry(json as Record<string, unknown>));
 
 /** The metadata rules and templates may read: the first 20 keys in the order sent, the rest ignored. */
 export function usableMetadata(metadata: FlatObject | undefined): FlatObject | undefined {

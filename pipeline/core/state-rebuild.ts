@@ -1,18 +1,18 @@
 import type { AppliedEntries } from './applied-entries.ts';
 import { isRepeat, recordApplied, REPEAT_WINDOW_MS } from './applied-entries.ts';
 import type { Channel } from './message-schema.ts';
-import type { FlatObject } from './scalar.ts';
+import type { StateEntry } from './log-entry.ts';
 import type { UserState } from './user-state.ts';
-import { applyAttributes, EMPTY_USER_STATE } from './user-state.ts';
+import { applyStateEntry, EMPTY_USER_STATE } from './user-state.ts';
 
 /** An entry of the user's before the point, as the audit has it. */
 export type HistoryEntry = {
   readonly id: string;
   readonly at: number;
-  /** It had decisions (a `track` entry), or it is an `identify`. */
+  /** It had decisions (a `track` entry), or it changes the user's state (every other type). */
   readonly effect: boolean;
-  /** An `identify` entry's attributes. */
-  readonly attributes?: FlatObject | undefined;
+  /** The entry itself when it is an `identify`, `preferences` or `push_subscription`. */
+  readonly change?: StateEntry | undefined;
 };
 
 /** What the audit recorded of one user before a point of the log, enough to rebuild their state there. */
@@ -26,7 +26,7 @@ export type UserHistory = {
   /** The sends that count toward the global caps, within the caps' longest window at least; any order. */
   readonly recent: readonly { readonly at: number; readonly channel: Channel }[];
   /**
-   * In log order: every `identify` entry, and the `track` entries from a little over the repeat
+   * In log order: every entry other than a `track`, and the `track` entries from a little over the repeat
    * window before the point (`REPEAT_WINDOW_MS` and its skew).
    */
   readonly entries: readonly HistoryEntry[];
@@ -43,7 +43,7 @@ export type UserHistory = {
  * out past its hundred).
  */
 export function rebuildState(history: UserHistory): UserState {
-  let attributes = EMPTY_USER_STATE.attributes;
+  let changed: UserState = EMPTY_USER_STATE;
   let applied: AppliedEntries = EMPTY_USER_STATE.applied;
   const identified = new Map<string, number>();
   for (const entry of history.entries) {
@@ -53,8 +53,8 @@ export function rebuildState(history: UserHistory): UserState {
       isRepeat(applied, entry.id, entry.at) ||
       (earlier !== undefined && earlier > entry.at - REPEAT_WINDOW_MS);
     if (repeat) continue;
-    if (entry.attributes !== undefined) {
-      attributes = applyAttributes({ ...EMPTY_USER_STATE, attributes }, entry.attributes).attributes;
+    if (entry.change !== undefined) {
+      changed = applyStateEntry(changed, entry.change);
       identified.set(entry.id, entry.at);
     }
     applied = recordApplied(applied, entry.id, entry.at);
@@ -63,5 +63,12 @@ export function rebuildState(history: UserHistory): UserState {
     .sort((a, b) => (a.message_id < b.message_id ? -1 : a.message_id > b.message_id ? 1 : 0))
     .flatMap((s) => [s.message_id, s.count, s.last_at]);
   const recent = [...history.recent].sort((a, b) => a.at - b.at).flatMap((r) => [r.at, r.channel]);
-  return { attributes, sends, recent, applied };
+  return {
+    attributes: changed.attributes,
+    sends,
+    recent,
+    applied,
+    optouts: changed.optouts,
+    push: changed.push,
+  };
 }

@@ -1,6 +1,7 @@
 import type { AppliedEntries } from './applied-entries.ts';
 import type { CompiledCaps, RecentList } from './caps.ts';
 import type { Channel } from './message-schema.ts';
+import type { PreferencesEntry, PushSubscription, PushSubscriptionEntry, StateEntry } from './log-entry.ts';
 import type { FlatObject } from './scalar.ts';
 
 /** Sends of one message to one user (a view of `UserState.sends`). */
@@ -28,6 +29,13 @@ export type UserState = {
   readonly sends: SendsList;
   readonly recent: RecentList;
   readonly applied: AppliedEntries;
+  /**
+   * What the user opted out of (`preferences` entries), sorted: `channel:<channel>` and
+   * `message:<message id>`. Absent when none (a state stored before preferences existed has none).
+   */
+  readonly optouts?: readonly string[] | undefined;
+  /** The user's Web Push subscriptions (`push_subscription` entries), newest last; absent when none. */
+  readonly push?: readonly PushSubscription[] | undefined;
 };
 
 export const EMPTY_USER_STATE: UserState = Object.freeze({
@@ -124,6 +132,8 @@ export function applySends(
     sends,
     recent: recent === state.recent ? recent : keptForCaps(recent, caps),
     applied: state.applied,
+    optouts: state.optouts,
+    push: state.push,
   };
 }
 
@@ -177,3 +187,71 @@ export function applyAttributes(state: UserState, attributes: FlatObject): UserS
   // fromEntries defines own properties, so a key such as "__proto__" stays data.
   return { ...state, attributes: Object.fromEntries(merged) };
 }
+
+/**
+ * DESIGN §2: `false` opts out of a channel or a message, `true` or `null` opts back in; a key not
+ * named is unchanged. The opt-outs are kept sorted, so the same choices give the same state.
+ */
+export function applyPreferences(state: UserState, entry: PreferencesEntry): UserState {
+  const optouts = new Set(state.optouts);
+  const choose = (key: string, choice: boolean | null | undefined) => {
+    if (choice === false) optouts.add(key);
+    else if (choice !== undefined) optouts.delete(key);
+  };
+  for (const [channel, choice] of Object.entries(entry.channels)) choose(`channel:${channel}`, choice);
+  for (const [message, choice] of Object.entries(entry.messages)) choose(`message:${message}`, choice);
+  const sorted = [...optouts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ...state, optouts: sorted.length === 0 ? undefined : sorted };
+}
+
+/** A user keeps at most this many push subscriptions (browsers and devices); the oldest goes first. */
+export const MAX_PUSH_SUBSCRIPTIONS = 10;
+
+/**
+ * A subscription added replaces one with the same endpoint (a browser that subscribes again gets
+ * new keys) and goes last; one removed is found by its endpoint.
+ */
+export function applyPushSubscription(state: UserState, entry: PushSubscriptionEntry): UserState {
+  const others = (state.push ?? []).filter((s) => s.endpoint !== entry.subscription.endpoint);
+  const push =
+    entry.action === 'add' ? [...others, entry.subscription].slice(-MAX_PUSH_SUBSCRIPTIONS) : others;
+  return { ...state, push: push.length === 0 ? undefined : push };
+}
+
+/** A `identify`, `preferences` or `push_subscription` entry's change to the user's state. */
+export function applyStateEntry(state: UserState, entry: StateEntry): UserState {
+  if (entry.type === 'identify') return applyAttributes(state, entry.attributes);
+  if (entry.type === 'preferences') return applyPreferences(state, entry);
+  return applyPushSubscription(state, entry);
+}
+
+/** Whether the user opted out of the message, or of its channel (which a transactional message ignores). */
+export function optedOut(
+  state: UserState,
+  messageId: string,
+  channel: Channel,
+  transactional: boolean,
+): 'message' | 'channel' | undefined {
+  const optouts = state.optouts;
+  if (optouts === undefined) return undefined;
+  if (optouts.includes(`message:${messageId}`)) return 'message';
+  if (!transactional && optouts.includes(`channel:${channel}`)) return 'channel';
+  return undefined;
+}
+
+/** Where a channel's address comes from, for the channels that need one (DESIGN §4). */
+export const ADDRESS_OF: Readonly<Partial<Record<Channel, string>>> = {
+  email: 'user.email',
+  sms: 'user.phone',
+  push: 'a push subscription',
+};
+
+/** Whether the user has an address for the channel: the in-app channels and `webhook` always do. */
+export function hasAddress(state: UserState, channel: Channel): boolean {
+  if (channel === 'email') return isAddress(state.attributes['email']);
+  if (channel === 'sms') return isAddress(state.attributes['phone']);
+  if (channel === 'push') return state.push !== undefined && state.push.length > 0;
+  return true;
+}
+
+const isAddress = (value: unknown) => typeof value === 'string' && value.trim() !== '';

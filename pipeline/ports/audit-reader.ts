@@ -36,6 +36,10 @@ export type StatsSeries = TimeRange & {
   points: { at: number; key: string; decisions: number }[];
 };
 
+/** A reason a channel gave for failing, and how many deliveries failed for it. */
+export type FailureReason = { reason: string; failed: number };
+
+/** One row per message, with its channel (a message has one: whether it reports delivered or seen follows from it). */
 export type StatsMessages = TimeRange & {
   messages: {
     message_id: string;
@@ -43,6 +47,11 @@ export type StatsMessages = TimeRange & {
     triggered: number;
     passed_filters: number;
     sent: number;
+    /** What its sender reported (`delivery_outcomes`), by when: 0 where no sender runs. */
+    delivered: number;
+    failed: number;
+    /** The most frequent reasons of `failed` (at most `TOP_FAILURE_REASONS`), most first. */
+    failed_reasons: FailureReason[];
     /** In-app outcomes of its sends, each counted once per send; 0 on other channels. */
     seen: number;
     clicked: number;
@@ -52,6 +61,9 @@ export type StatsMessages = TimeRange & {
     users_reached: number;
   }[];
 };
+
+/** How many failure reasons a funnel row lists. */
+export const TOP_FAILURE_REASONS = 5;
 
 export type StatsFrequency = TimeRange & {
   histogram: { sends: number; user_days: number }[];

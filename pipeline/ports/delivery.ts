@@ -18,6 +18,11 @@ export type DeliveryOutcome = {
   readonly attempts: number;
   /** The endpoint's last HTTP status, 0 when it could not be reached. */
   readonly status: number;
+  /**
+   * Why it failed, as the channel said it (`no email address`, the SMTP server's reply, `the
+   * endpoint answered 410`); '' when delivered.
+   */
+  readonly reason: string;
   /** From the entry's received_at to the outcome, ms. */
   readonly latency_ms: number;
   /** When the outcome was reached, ms since the epoch. */

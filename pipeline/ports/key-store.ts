@@ -37,3 +37,40 @@ export type ClientSecrets = {
   ensureClientSecret(candidate: string): Promise<string>;
   setClientSecret(secret: string): Promise<void>;
 };
+
+/**
+ * The deployment's VAPID key pair (RFC 8292), which the push sender signs its requests with: the
+ * public key is what pages pass to `pushManager.subscribe` as `applicationServerKey`, so a
+ * subscription is bound to it, and `subject` (a `mailto:` or `https:` URL) is whom push services
+ * contact about this sender. Keys as web-push makes them: base64url, the public key uncompressed
+ * (65 bytes), the private key its 32-byte scalar.
+ */
+export const VapidKeysSchema = z.object({
+  public_key: z.string().min(1),
+  private_key: z.string().min(1),
+  subject: z.string().min(1),
+});
+export type VapidKeys = Readonly<z.output<typeof VapidKeysSchema>>;
+
+/**
+ * Where the VAPID keys live. Contract: `ensure` stores the candidate only when there are none, so
+ * concurrent first starts agree on one pair; `set` replaces them (rotating the keys orphans every
+ * subscription made with the old public key: pages must subscribe again).
+ */
+export type VapidKeyStore = {
+  vapidKeys(): Promise<VapidKeys | undefined>;
+  ensureVapidKeys(candidate: VapidKeys): Promise<VapidKeys>;
+  setVapidKeys(keys: VapidKeys): Promise<void>;
+};
+
+/**
+ * The deployment's secret unsubscribe links are signed with (HMAC-SHA256): the email sender signs,
+ * the API verifies. Apart from the client secret, because rotating that one (a leaked page key)
+ * must not break the links in mails already sent, which people follow months later. Contract:
+ * `ensure` stores the candidate only when there is none, so whichever process needs it first
+ * makes it and every other agrees on it; it is never replaced (that would break every link sent).
+ */
+export type UnsubscribeSecrets = {
+  unsubscribeSecret(): Promise<string | undefined>;
+  ensureUnsubscribeSecret(candidate: string): Promise<string>;
+};

@@ -9,6 +9,8 @@ export function replayLine(decision: Decision): string {
 const VERDICT_TEXT = {
   event_filter: '"outcome":"filtered","reason":"event_filter"}',
   audience: '"outcome":"filtered","reason":"audience"}',
+  unsubscribed: '"outcome":"suppressed","reason":"unsubscribed"}',
+  unreachable: '"outcome":"suppressed","reason":"unreachable"}',
   schedule: '"outcome":"suppressed","reason":"schedule"}',
   max_sends: '"outcome":"suppressed","reason":"max_sends"}',
   min_interval: '"outcome":"suppressed","reason":"min_interval"}',

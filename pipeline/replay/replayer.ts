@@ -29,7 +29,16 @@ export class Replayer {
     failures: 0,
     decisions: 0,
     outcomes: { sent: 0, suppressed: 0, filtered: 0 },
-    reasons: { event_filter: 0, audience: 0, schedule: 0, max_sends: 0, min_interval: 0, global_cap: 0 },
+    reasons: {
+      event_filter: 0,
+      audience: 0,
+      unsubscribed: 0,
+      unreachable: 0,
+      schedule: 0,
+      max_sends: 0,
+      min_interval: 0,
+      global_cap: 0,
+    },
   };
 
   constructor(
@@ -80,6 +89,14 @@ function count(summary: ReplaySummary, decision: Decision): void {
       outcomes.filtered++;
       reasons.audience++;
       return;
+    case 'unsubscribed':
+      outcomes.suppressed++;
+      reasons.unsubscribed++;
+      return;
+    case 'unreachable':
+      outcomes.suppressed++;
+      reasons.unreachable++;
+      return;
     case 'schedule':
       outcomes.suppressed++;
       reasons.schedule++;
@@ -96,5 +113,10 @@ function count(summary: ReplaySummary, decision: Decision): void {
       outcomes.suppressed++;
       reasons.global_cap++;
       return;
+    default: {
+      // A reason added to the core and not counted here fails the type check.
+      const unknown: never = decision;
+      return unknown;
+    }
   }
 }

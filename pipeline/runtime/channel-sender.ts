@@ -9,15 +9,24 @@ export type ChannelSenderOptions = {
   readonly now: () => number;
   readonly maxAttempts?: number;
   readonly backoffMs?: number;
-  /** Told of each delivery that failed for good, with why (the outcomes table keeps no reason). */
+  /** Told of each delivery that failed for good, with why (a line for the operator's log). */
   readonly report?: (line: string) => void;
 };
+
+/**
+ * The most of a failure's reason `delivery_outcomes` keeps: the funnel groups failures by it, and an
+ * SMTP server's reply can run to several lines.
+ */
+const MAX_REASON = 200;
+
+/** A reason on one line, at most `MAX_REASON` characters. */
+const reasonText = (reason: string): string => reason.replace(/\s+/g, ' ').trim().slice(0, MAX_REASON);
 
 /**
  * A channel's sender: one delivery at a time, handed to the channel's `send`. Delivered is
  * recorded; a permanent failure is recorded as failed at once; a transient one is tried again
  * with exponential backoff (nak with a delay, capped at 30 s), up to `maxAttempts`, then recorded
- * as failed. The outcome is recorded before the delivery is acked, so none is lost; the
+ * as failed, with the channel's reason. The outcome is recorded before the delivery is acked, so none is lost; the
  * deliveries stream keeps a delivery until then. Tries are counted in memory: a sender that
  * restarts counts a delivery's tries from one again, which errs toward trying more, never less.
  */
@@ -58,6 +67,7 @@ export class ChannelSender {
         outcome,
         attempts,
         status: sent.status,
+        reason: sent.result === 'delivered' ? '' : reasonText(sent.reason),
         latency_ms: Math.max(0, at - delivery.at),
         at,
       },

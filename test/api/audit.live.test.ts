@@ -13,7 +13,7 @@ beforeAll(async () => {
   const config = { ...loadConfig(process.env), namespace: api.ns.name, partitions: PARTITIONS };
   const created = await call('POST', '/v1/messages', {
     id: 'upload-ready',
-    channel: 'push',
+    channel: 'banner',
     state: 'live',
     trigger: {
       event: 'upload_completed',

@@ -103,6 +103,22 @@ const onMessage =
   };
 const inState = (state: string) => async (id: string) => (await messageOf(id))?.['state'] === state;
 
+/** A push subscription of its own per run (its endpoint names the run), with keys of the right lengths. */
+const pushSubscription = (run: string) => ({
+  endpoint: `https://push.example/send/${run}`,
+  keys: {
+    p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+    auth: 'tBHItJI5svbpez7KI4CCXg',
+  },
+});
+const pushLogged = (action: 'add' | 'remove') => async (run: string) =>
+  (await f.logged()).some(
+    (entry) =>
+      entry.type === 'push_subscription' &&
+      entry.action === action &&
+      entry.subscription.endpoint === pushSubscription(run).endpoint,
+  );
+
 /** A cap distinct per run, so that each PUT /v1/caps is a change that can be seen. */
 const capOf = (run: string) => parseInt(run.slice(-6), 16);
 
@@ -263,6 +279,48 @@ const KNOWN: Readonly<Record<string, Known>> = {
     scope: 'client',
     request: () => Promise.resolve({ url: '/v1/client/stream', headers: clientHeaders('u-auth') }),
     endless: true,
+  },
+  // The one route outside /v1/client a client key reaches: its own user's (admin: any user's).
+  'GET /v1/users/{id}/preferences': {
+    scope: 'client',
+    request: () => Promise.resolve({ url: '/v1/users/u-auth/preferences', headers: clientHeaders('u-auth') }),
+  },
+  'PUT /v1/users/{id}/preferences': {
+    scope: 'client',
+    request: (id) =>
+      Promise.resolve({
+        url: '/v1/users/u-auth/preferences',
+        body: { messages: { [id]: false } },
+        headers: clientHeaders('u-auth'),
+      }),
+    effect: async (id) =>
+      (await f.logged()).some((entry) => entry.type === 'preferences' && Object.hasOwn(entry.messages, id)),
+  },
+  'GET /v1/client/push/key': {
+    scope: 'client',
+    request: () => Promise.resolve({ url: '/v1/client/push/key', headers: clientHeaders('u-auth') }),
+    // The fixture makes no VAPID keys: 404 push_not_configured once let in.
+    succeeds: false,
+  },
+  'POST /v1/client/push/subscriptions': {
+    scope: 'client',
+    request: (id) =>
+      Promise.resolve({
+        url: '/v1/client/push/subscriptions',
+        body: { subscription: pushSubscription(id) },
+        headers: clientHeaders('u-auth'),
+      }),
+    effect: pushLogged('add'),
+  },
+  'DELETE /v1/client/push/subscriptions': {
+    scope: 'client',
+    request: (id) =>
+      Promise.resolve({
+        url: '/v1/client/push/subscriptions',
+        body: pushSubscription(id),
+        headers: clientHeaders('u-auth'),
+      }),
+    effect: pushLogged('remove'),
   },
   'GET /v1/users/{id}/eligibility': {
     scope: 'read',

@@ -15,7 +15,30 @@ export const HOUR = 3_600_000;
 export const T0 = Date.UTC(2026, 9, 5);
 export const END = T0 + 3 * DAY;
 
-/** A seeded traffic mix: 40 users over three days, three messages with limits that bite, a goal. */
+/** What makes a user reachable by email and SMS: attributes an `identify` carries. */
+export const contactOf = (user_id: string) => ({ email: `${user_id}@example.com`, phone: '+15550100' });
+
+/** A push subscription for the user (RFC 8291's example keys), so a push send reaches them. */
+export const pushSubscriptionOf = (user_id: string, received_at: number): LogEntry => ({
+  type: 'push_subscription',
+  id: `push-${user_id}`,
+  user_id,
+  received_at,
+  action: 'add',
+  subscription: {
+    endpoint: `https://push.example/${user_id}`,
+    keys: {
+      p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+      auth: 'tBHItJI5svbpez7KI4CCXg',
+    },
+  },
+});
+
+/**
+ * A seeded traffic mix: 40 users over three days, three messages with limits that bite, a goal.
+ * An hour before it, each user is given an email address, a phone number and a push subscription,
+ * so that every channel reaches them.
+ */
 function traffic(): LogEntry[] {
   let seed = 7;
   const random = () => {
@@ -23,6 +46,13 @@ function traffic(): LogEntry[] {
     return seed / 2 ** 31;
   };
   const entries: LogEntry[] = [];
+  for (let u = 0; u < 40; u++) {
+    const user_id = `u${u}`;
+    entries.push(
+      { type: 'identify', id: `c${u}`, user_id, received_at: T0 - HOUR, attributes: contactOf(user_id) },
+      pushSubscriptionOf(user_id, T0 - HOUR),
+    );
+  }
   for (let i = 0; i < 1_500; i++) {
     const user_id = `u${Math.floor(random() * 40)}`;
     const received_at = T0 + Math.floor((i / 1_500) * 3 * DAY);
@@ -54,7 +84,7 @@ function traffic(): LogEntry[] {
  * Records that traffic in the fixture's namespace as the pipeline would: the messages in the
  * catalog, every entry in the log's audit, every decision the core makes in the decisions audit,
  * with repeated batches (a writer's retry) and one day merged, one merged then written to again
- * and one never merged; and a delivery outcome for every send.
+ * and one never merged; and a delivery outcome for every send (a fifth failed, for one of two reasons).
  */
 export async function recordTraffic(api: Awaited<ReturnType<typeof apiFixture>>) {
   await migrateAudit(api.clickhouse, api.ns.database);
@@ -111,7 +141,9 @@ export async function recordTraffic(api: Awaited<ReturnType<typeof apiFixture>>)
         channel: d.decision.channel,
         outcome: i % 5 === 0 ? 'failed' : 'delivered',
         attempts: 1 + (i % 3),
-        status: i % 5 === 0 ? 500 : 200,
+        status: i % 5 !== 0 ? 200 : i % 10 === 0 ? 500 : 0,
+        reason:
+          i % 5 !== 0 ? '' : i % 10 === 0 ? 'the endpoint answered 500' : 'the endpoint could not be reached',
         latency_ms: 100 + ((i * 37) % 900),
         at: d.decision.at + 1_000,
       })),

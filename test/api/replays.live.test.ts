@@ -15,7 +15,7 @@ let api: Awaited<ReturnType<typeof apiFixture>>;
 
 const nudge = {
   id: 'nudge',
-  channel: 'push',
+  channel: 'banner',
   state: 'live',
   live_since: T0 - MINUTE,
   trigger: { event: 'upload' },

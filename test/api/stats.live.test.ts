@@ -111,18 +111,37 @@ describe(
       const reached = await clickhouseClient<{ message_id: string; users: string }>(
         `SELECT message_id, uniqExact(user_id) AS users FROM ${final()} WHERE ${within(T0, END)} AND outcome = 'sent' GROUP BY message_id`,
       );
+      // What senders reported in the range, per message (the prefix of the decision id) and reason.
+      const reported = await clickhouseClient<{
+        message_id: string;
+        outcome: string;
+        reason: string;
+        n: string;
+      }>(
+        `SELECT extract(decision_id, '^[^:]*') AS message_id, outcome, reason, count() AS n
+       FROM ${api.ns.database}.delivery_outcomes FINAL WHERE ${within(T0, END)}
+       GROUP BY message_id, outcome, reason ORDER BY n DESC, reason`,
+      );
       for (const message of messages) {
         const mine = rows.filter((r) => r.message_id === message.id);
         const sum = (keep: (r: (typeof mine)[number]) => boolean) =>
           mine.filter(keep).reduce((a, r) => a + Number(r.n), 0);
         const byReason = (outcome: string) =>
           Object.fromEntries(mine.filter((r) => r.outcome === outcome).map((r) => [r.reason, Number(r.n)]));
+        const outcomes = reported.filter((r) => r.message_id === message.id);
+        const howMany = (outcome: string) =>
+          outcomes.filter((r) => r.outcome === outcome).reduce((a, r) => a + Number(r.n), 0);
         expect(answer.find((m) => m['message_id'] === message.id)).toEqual({
           message_id: message.id,
           channel: message.channel,
           triggered: sum(() => true),
           passed_filters: sum((r) => r.outcome !== 'filtered'),
           sent: sum((r) => r.outcome === 'sent'),
+          delivered: howMany('delivered'),
+          failed: howMany('failed'),
+          failed_reasons: outcomes
+            .filter((r) => r.outcome === 'failed')
+            .map((r) => ({ reason: r.reason, failed: Number(r.n) })),
           // No in-app message in this traffic: inapp-funnel.live.test.ts counts what people did.
           seen: 0,
           clicked: 0,

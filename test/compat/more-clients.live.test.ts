@@ -41,7 +41,7 @@ const MESSAGES = [
   {
     // Segment's e-commerce spec: the products of an order, as an array.
     id: 'big-order',
-    channel: 'push',
+    channel: 'banner',
     state: 'live',
     trigger: { event: 'Order Completed', where: { field: 'metadata.products.0.price', op: 'gt', value: 50 } },
     audience: { field: 'user.plan', op: 'eq', value: 'pro' },
@@ -49,7 +49,7 @@ const MESSAGES = [
   },
   {
     id: 'trial-welcome',
-    channel: 'email',
+    channel: 'post',
     state: 'live',
     trigger: { event: 'Trial Started', where: { field: 'metadata.trial_days', op: 'gte', value: 14 } },
     audience: { field: 'user.address.city', op: 'eq', value: 'Lyon' },

@@ -34,7 +34,7 @@ let key = '';
 const MESSAGES = [
   {
     id: 'order-thanks',
-    channel: 'push',
+    channel: 'banner',
     state: 'live',
     trigger: { event: 'Order Completed', where: { field: 'metadata.product.id', op: 'eq', value: 'p1' } },
     audience: { field: 'user.plan', op: 'eq', value: 'pro' },
@@ -42,7 +42,7 @@ const MESSAGES = [
   },
   {
     id: 'invite-thanks',
-    channel: 'email',
+    channel: 'post',
     state: 'live',
     trigger: { event: 'invited-friend', where: { field: 'metadata.price.currency', op: 'eq', value: 'eur' } },
     template: {

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       partitions: 8,
       stateCacheUsers: 100_000,
       dataDir: '.data',
+      publicUrl: 'http://127.0.0.1:3000',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
       NUDGE_STATE_CACHE_USERS: '0',
       NUDGE_DATA_DIR: '/var/lib/nudge',
       NUDGE_CLIENT_ORIGINS: 'https://app.example.com, http://localhost:8080',
+      NUDGE_SMS_AUTH_TOKEN: 'sms-secret',
     });
     expect(config).toMatchObject({
       stateCacheUsers: 0,
@@ -40,7 +42,18 @@ describe('loadConfig', () => {
       namespace: 't_1234',
       clickhouseUrl: 'https://ch.internal:8443',
       clientOrigins: ['https://app.example.com', 'http://localhost:8080'],
+      smsAuthToken: 'sms-secret',
     });
+  });
+
+  it.each([
+    [{}, 'http://127.0.0.1:3000'],
+    [{ NUDGE_API_HOST: '0.0.0.0', NUDGE_API_PORT: '8080' }, 'http://localhost:8080'],
+    [{ NUDGE_API_HOST: '::1' }, 'http://[::1]:3000'],
+    [{ NUDGE_PUBLIC_URL: 'https://nudge.example.com/' }, 'https://nudge.example.com'],
+    [{ NUDGE_PUBLIC_URL: 'https://example.com/nudge' }, 'https://example.com/nudge'],
+  ])('the public URL of %j, the base of unsubscribe links, is %s', (env, url) => {
+    expect(loadConfig(env).publicUrl).toBe(url);
   });
 
   it.each([
@@ -52,6 +65,9 @@ describe('loadConfig', () => {
     ['NUDGE_REDIS_URL', 'http://127.0.0.1:6379', 'NUDGE_REDIS_URL: the scheme must be redis: or rediss:'],
     ['NUDGE_CLICKHOUSE_URL', 'not a url', 'NUDGE_CLICKHOUSE_URL'],
     ['NUDGE_CLIENT_ORIGINS', 'https://app.example.com/page', 'NUDGE_CLIENT_ORIGINS[0]: origins such as'],
+    ['NUDGE_PUBLIC_URL', 'nudge.example.com', 'NUDGE_PUBLIC_URL: the address people reach the API at'],
+    ['NUDGE_PUBLIC_URL', 'ftp://nudge.example.com', 'NUDGE_PUBLIC_URL: the address people reach the API at'],
+    ['NUDGE_PUBLIC_URL', 'https://nudge.example.com/?a=1', 'NUDGE_PUBLIC_URL'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(InputError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

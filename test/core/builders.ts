@@ -4,7 +4,13 @@ import { compileCaps } from '../../pipeline/core/caps.ts';
 import { decide } from '../../pipeline/core/decide.ts';
 import type { Decision, Reason } from '../../pipeline/core/decision.ts';
 import type { Facts } from '../../pipeline/core/facts.ts';
-import type { IdentifyEntry, LogEntry, TrackEntry } from '../../pipeline/core/log-entry.ts';
+import type {
+  IdentifyEntry,
+  LogEntry,
+  PreferencesEntry,
+  PushSubscriptionEntry,
+  TrackEntry,
+} from '../../pipeline/core/log-entry.ts';
 import type { Message, MessageInput } from '../../pipeline/core/message-schema.ts';
 import { GlobalCapListSchema, MessageSchema } from '../../pipeline/core/message-schema.ts';
 import type { RuleIndex } from '../../pipeline/core/rule-index.ts';
@@ -24,11 +30,11 @@ export function at(iso: string): number {
   return ms;
 }
 
-/** A valid live message triggered by `evt` on the `push` channel, with `overrides` on top, parsed. */
+/** A valid live message triggered by `evt` on the `banner` channel (always reachable), with `overrides` on top, parsed. */
 export function message(overrides: Partial<MessageInput> = {}): Message {
   return MessageSchema.parse({
     id: 'm',
-    channel: 'push',
+    channel: 'banner',
     state: 'live',
     trigger: { event: 'evt' },
     template: { body: 'hi' },
@@ -40,13 +46,18 @@ export function message(overrides: Partial<MessageInput> = {}): Message {
 export function messageInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id: 'm',
-    channel: 'push',
+    channel: 'banner',
     state: 'live',
     trigger: { event: 'evt' },
     template: { body: 'hi' },
     ...overrides,
   };
 }
+
+/** A P-256 public key and an auth secret of the right sizes (RFC 8291's example), for subscriptions in tests. */
+export const P256DH =
+  'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM';
+export const AUTH = 'tBHItJI5svbpez7KI4CCXg';
 
 let sequence = 0;
 
@@ -63,6 +74,50 @@ export function identify(
 ): IdentifyEntry {
   sequence += 1;
   return { type: 'identify', id: `i${sequence}`, user_id: 'u1', received_at: 0, attributes, ...fields };
+}
+
+/** A `preferences` entry of `u1` at 0 unless overridden; channels and messages empty unless given. */
+export function preferences(
+  choices: Partial<Pick<PreferencesEntry, 'channels' | 'messages'>>,
+  fields: Partial<Omit<PreferencesEntry, 'type' | 'channels' | 'messages'>> = {},
+): PreferencesEntry {
+  sequence += 1;
+  return {
+    type: 'preferences',
+    id: `p${sequence}`,
+    user_id: 'u1',
+    received_at: 0,
+    channels: {},
+    messages: {},
+    ...choices,
+    ...fields,
+  };
+}
+
+/** A `push_subscription` entry of `u1` at 0 unless overridden, for the endpoint `https://push.example/<n>`. */
+export function pushSubscription(
+  action: 'add' | 'remove',
+  endpoint = 0,
+  fields: Partial<Omit<PushSubscriptionEntry, 'type' | 'action' | 'subscription'>> = {},
+): PushSubscriptionEntry {
+  sequence += 1;
+  return {
+    type: 'push_subscription',
+    id: `s${sequence}`,
+    user_id: 'u1',
+    received_at: 0,
+    action,
+    subscription: { endpoint: `https://push.example/${endpoint}`, keys: { p256dh: P256DH, auth: AUTH } },
+    ...fields,
+  };
+}
+
+/** Entries that give `user_id` an email address, a phone number and a push subscription, so every channel reaches them. */
+export function reachable(user_id = 'u1'): LogEntry[] {
+  return [
+    identify({ email: `${user_id}@example.com`, phone: '+15550001' }, { user_id }),
+    pushSubscription('add', 0, { user_id }),
+  ];
 }
 
 export function index(...messages: Message[]): RuleIndex {

@@ -20,6 +20,7 @@ import {
   track,
   verdicts,
   withReason,
+  reachable,
 } from './builders.ts';
 
 const T0 = at('2026-01-05T12:00:00Z');
@@ -147,6 +148,7 @@ describe('global caps in decide', () => {
     const cap = caps({ max: 1, per: '1w', channel: 'sms' });
     const { decisions } = run(
       [
+        ...reachable(),
         track({ received_at: T0, name: 'push' }),
         track({ received_at: T0 + 1, name: 'sms' }), // push sends do not count toward the sms cap
         track({ received_at: T0 + 2, name: 'push' }), // the sms cap does not apply to push
@@ -173,6 +175,7 @@ describe('global caps in decide', () => {
     const cap = caps({ max: 2, per: '1d' }, { max: 1, per: '1d', channel: 'sms' });
     const { decisions } = run(
       [
+        ...reachable(),
         track({ received_at: T0, name: 'sms' }),
         track({ received_at: T0 + 1, name: 'sms' }),
         track({ received_at: T0 + 2, name: 'email' }),
@@ -214,7 +217,7 @@ describe('global caps in decide', () => {
       'receipt:sent',
       'promo:global_cap',
     ]);
-    expect(recentOf(states.get('u1'))).toEqual([{ at: T0 + 2, channel: 'push' }]);
+    expect(recentOf(states.get('u1'))).toEqual([{ at: T0 + 2, channel: 'banner' }]);
   });
 
   it('sends for earlier candidates of one entry count, in priority order', () => {
@@ -225,7 +228,7 @@ describe('global caps in decide', () => {
       message({ id: 'exempt', priority: 9, global_cap_exempt: true }),
     );
     const { decisions } = run(
-      [track({ received_at: T0 })],
+      [...reachable(), track({ received_at: T0 })],
       rules,
       caps({ max: 2, per: '1h' }, { max: 1, per: '1h', channel: 'sms' }),
     );
@@ -297,6 +300,7 @@ describe('global caps in decide', () => {
     );
     const { decisions } = run(
       [
+        ...reachable(),
         track({ received_at: T0 }),
         track({ received_at: T0 + 10_000, name: 'push' }),
         track({ received_at: T0 + 9_999 }), // (T0 - 1, T0 + 9999] holds the sms send at T0

@@ -17,6 +17,7 @@ import {
   NONE,
   nth,
   only,
+  preferences,
   run,
   track,
   verdicts,
@@ -32,27 +33,50 @@ describe('the reasons, in order', () => {
     audience: { field: 'user.plan', op: 'eq', value: 'pro' },
     schedule: { timezone: 'UTC', days: ['sun'] },
     frequency: { min_interval: '1h', max_sends: 1 },
+    channel: 'email',
   };
   const cap = caps({ max: 1, per: '1d' });
-  const stateAfterOneSend = (): UserState => {
-    const lenient = index(message());
-    const first = decide(undefined, identify({ plan: 'free' }), lenient, cap).state;
+  /** After the send: the user opts out of email, or loses their address, or neither. */
+  type After = 'opts out' | 'no address' | undefined;
+  const stateAfterOneSend = (after?: After): UserState => {
+    const lenient = index(message({ channel: 'email' }));
+    const first = decide(undefined, identify({ plan: 'free', email: 'a@example.com' }), lenient, cap).state;
     const sent = decide(first, track({ received_at: T0 }), lenient, cap);
     expect(verdicts(sent.decisions)).toEqual(['sent']);
+    if (after === 'opts out')
+      return decide(sent.state, preferences({ channels: { email: false } }), lenient, cap).state;
+    if (after === 'no address') return decide(sent.state, identify({ email: null }), lenient, cap).state;
     return sent.state;
   };
 
-  type Row = readonly [string, Partial<MessageInput>, Record<string, 1 | 2>, boolean, string];
+  type Row = readonly [string, Partial<MessageInput>, Record<string, 1 | 2>, boolean, string, After];
   const rows: readonly Row[] = [
-    ['everything fails', strict, { x: 2 }, true, 'filtered:event_filter'],
-    ['the trigger passes', strict, { x: 1 }, true, 'filtered:audience'],
-    ['the audience passes', { ...strict, audience: undefined }, { x: 1 }, true, 'suppressed:schedule'],
+    ['everything fails', strict, { x: 2 }, true, 'filtered:event_filter', 'opts out'],
+    ['the trigger passes', strict, { x: 1 }, true, 'filtered:audience', 'opts out'],
+    [
+      'the audience passes',
+      { ...strict, audience: undefined },
+      { x: 1 },
+      true,
+      'suppressed:unsubscribed',
+      'opts out',
+    ],
+    [
+      'not opted out',
+      { ...strict, audience: undefined },
+      { x: 1 },
+      true,
+      'suppressed:unreachable',
+      'no address',
+    ],
+    ['an address', { ...strict, audience: undefined }, { x: 1 }, true, 'suppressed:schedule', undefined],
     [
       'the schedule is open',
       { ...strict, audience: undefined, schedule: undefined },
       { x: 1 },
       true,
       'suppressed:max_sends',
+      undefined,
     ],
     [
       'max_sends is unlimited',
@@ -60,6 +84,7 @@ describe('the reasons, in order', () => {
       { x: 1 },
       true,
       'suppressed:min_interval',
+      undefined,
     ],
     [
       'no minimum interval',
@@ -67,6 +92,7 @@ describe('the reasons, in order', () => {
       { x: 1 },
       true,
       'suppressed:global_cap',
+      undefined,
     ],
     [
       'no global caps',
@@ -74,13 +100,14 @@ describe('the reasons, in order', () => {
       { x: 1 },
       false,
       'sent',
+      undefined,
     ],
   ];
 
-  it.each(rows)('%s → %s', (_label, overrides, metadata, capped, expected) => {
+  it.each(rows)('%s → %s', (_label, overrides, metadata, capped, expected, after) => {
     const rules = index(message(overrides));
     const entry = track({ received_at: T0 + MINUTE, metadata });
-    const { decisions } = decide(stateAfterOneSend(), entry, rules, capped ? cap : NONE);
+    const { decisions } = decide(stateAfterOneSend(after), entry, rules, capped ? cap : NONE);
     expect(verdicts(decisions)).toEqual([expected]);
   });
 
@@ -90,10 +117,10 @@ describe('the reasons, in order', () => {
   });
 
   it('filtered reasons are outcome filtered, the others suppressed', () => {
-    for (const [, overrides, metadata, capped] of rows) {
+    for (const [, overrides, metadata, capped, , after] of rows) {
       const decision = only(
         decide(
-          stateAfterOneSend(),
+          stateAfterOneSend(after),
           track({ received_at: T0 + MINUTE, metadata }),
           index(message(overrides)),
           capped ? cap : NONE,
@@ -325,7 +352,13 @@ describe('decision fields', () => {
       }),
     );
     const entry = track({ id: 'e1', user_id: 'u7', received_at: T0, metadata: { file: 'a.png' } });
-    const decision: Decision = only(decide(undefined, entry, rules, NONE).decisions);
+    const addressed = decide(
+      undefined,
+      identify({ email: 'u7@example.com' }, { user_id: 'u7' }),
+      rules,
+      NONE,
+    );
+    const decision: Decision = only(decide(addressed.state, entry, rules, NONE).decisions);
     expect(decision).toEqual({
       decision_id: 'upload-ready:e1',
       entry_id: 'e1',

@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import type { Decision, Reason } from '../../pipeline/core/decision.ts';
 import { REASONS } from '../../pipeline/core/decision.ts';
 import { describeFailure, explain } from '../../pipeline/core/explain.ts';
-import { at, caps, HOUR, identify, index, message, MINUTE, nth, run, track } from './builders.ts';
+import {
+  at,
+  caps,
+  HOUR,
+  identify,
+  index,
+  message,
+  MINUTE,
+  nth,
+  preferences,
+  run,
+  track,
+} from './builders.ts';
 
 const T0 = at('2026-01-05T12:00:00Z'); // a Monday
 
@@ -31,6 +43,15 @@ function decisionFor(reason: Reason | null): Decision {
       const rules = index(message({ audience: { field: 'user.plan', op: 'in', value: ['pro', 'team'] } }));
       return nth(run([identify({ plan: 'free' }), track({ received_at: T0 })], rules).decisions, 0);
     }
+    case 'unsubscribed': {
+      const rules = index(message({ channel: 'email' }));
+      return nth(
+        run([preferences({ channels: { email: false } }), track({ received_at: T0 })], rules).decisions,
+        0,
+      );
+    }
+    case 'unreachable':
+      return nth(run([track({ received_at: T0 })], index(message({ channel: 'email' }))).decisions, 0);
     case 'schedule': {
       const rules = index(
         message({ schedule: { timezone: 'America/New_York', days: ['tue'], from: '09:00', to: '17:00' } }),
@@ -57,10 +78,12 @@ function decisionFor(reason: Reason | null): Decision {
     case 'global_cap': {
       const rules = index(message({ channel: 'sms' }));
       const cap = caps({ max: 1, per: '1d', channel: 'sms' });
-      return nth(
-        run([track({ received_at: T0 }), track({ received_at: T0 + HOUR })], rules, cap).decisions,
-        1,
-      );
+      const log = [
+        identify({ phone: '+15550001' }),
+        track({ received_at: T0 }),
+        track({ received_at: T0 + HOUR }),
+      ];
+      return nth(run(log, rules, cap).decisions, 1);
     }
   }
 }
@@ -78,6 +101,8 @@ describe('explain', () => {
     [null, 'sent: every rule passed at 2026-01-05T12:00:00.000Z'],
     ['event_filter', "filtered by the trigger's conditions: metadata.duration_s was 30, expected > 120"],
     ['audience', 'filtered by the audience: user.plan was "free", expected one of ["pro","team"]'],
+    ['unsubscribed', 'suppressed: the user opted out of email messages, and this one is not transactional'],
+    ['unreachable', 'suppressed: the user has no email address (user.email), so an email cannot reach them'],
     [
       'schedule',
       'suppressed by the schedule: it was mon 07:00 in America/New_York, outside the window; it opens again at 2026-01-06T14:00:00.000Z',

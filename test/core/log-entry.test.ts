@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../pipeline/core/decide.ts';
-import { LogEntrySchema, USABLE_METADATA_KEYS, usableMetadata } from '../../pipeline/core/log-entry.ts';
+import {
+  isWellFormedEntry,
+  LogEntrySchema,
+  USABLE_METADATA_KEYS,
+  usableMetadata,
+} from '../../pipeline/core/log-entry.ts';
 import type { FlatObject } from '../../pipeline/core/scalar.ts';
 import { validate } from '../../pipeline/core/validation.ts';
-import { index, message, NONE, track, verdicts } from './builders.ts';
+import { AUTH, index, message, NONE, P256DH, track, verdicts } from './builders.ts';
 
 const keys = (n: number): FlatObject =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i + 1}`, i + 1]));
@@ -45,6 +50,79 @@ describe('LogEntrySchema', () => {
     const result = validate(LogEntrySchema, input);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.errors[0]?.startsWith(error), JSON.stringify(result.errors)).toBe(true);
+  });
+});
+
+const sub = { endpoint: 'https://push.example/1', keys: { p256dh: P256DH, auth: AUTH } };
+const head = { id: 'e', user_id: 'u', received_at: 1 };
+
+describe('the preferences and push_subscription entries', () => {
+  it.each([
+    { type: 'preferences', ...head, channels: { email: false, sms: null }, messages: { 'weekly-tip': true } },
+    { type: 'push_subscription', ...head, action: 'add', subscription: sub },
+    { type: 'push_subscription', ...head, action: 'remove', subscription: sub },
+  ])('accepts %j, and the fast check gives it back as written', (entry) => {
+    expect(LogEntrySchema.parse(entry)).toEqual(entry);
+    expect(isWellFormedEntry(JSON.parse(JSON.stringify(entry)))).toBe(true);
+  });
+
+  it('fills in channels and messages left out of a preferences entry (through the schema, not the fast check)', () => {
+    const entry = { type: 'preferences', ...head, channels: { email: false } };
+    expect(isWellFormedEntry(entry)).toBe(false);
+    expect(LogEntrySchema.parse(entry)).toEqual({ ...entry, messages: {} });
+  });
+
+  it.each([
+    [{ type: 'preferences', ...head, channels: { emial: false } }, 'channels.emial: unknown channel "emial"'],
+    [
+      { type: 'preferences', ...head, messages: { m: 'no' } },
+      'messages.m: false opts out; true or null opts back in',
+    ],
+    [{ type: 'preferences', ...head, channels: {}, extra: 1 }, '(root): unknown key "extra"'],
+    [
+      { type: 'push_subscription', ...head, action: 'drop', subscription: sub },
+      'action: expected "add" or "remove"',
+    ],
+    [
+      { type: 'push_subscription', ...head, action: 'add', subscription: { ...sub, expirationTime: null } },
+      'subscription: unknown key "expirationTime"',
+    ],
+    [
+      { type: 'push_subscription', ...head, action: 'add', subscription: { ...sub, endpoint: 'ftp://x' } },
+      'subscription.endpoint: expected an https URL',
+    ],
+    [
+      {
+        type: 'push_subscription',
+        ...head,
+        action: 'add',
+        subscription: { endpoint: sub.endpoint, keys: { p256dh: P256DH } },
+      },
+      'subscription.keys.auth: required',
+    ],
+    [
+      {
+        type: 'push_subscription',
+        ...head,
+        action: 'add',
+        subscription: { ...sub, keys: { p256dh: 'BNcR', auth: AUTH } },
+      },
+      'subscription.keys.p256dh: expected a P-256 public key: 65 bytes, base64url',
+    ],
+  ] as const)('refuses %j: %s', (input, error) => {
+    expect(isWellFormedEntry(input)).toBe(false);
+    const result = validate(LogEntrySchema, input);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]?.startsWith(error), JSON.stringify(result.errors)).toBe(true);
+  });
+
+  it('names every entry type when the type is unknown', () => {
+    const result = validate(LogEntrySchema, { type: 'page', ...head });
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.errors[0]).toBe(
+        'type: unknown entry type "page": use one of "track", "identify", "preferences", "push_subscription"',
+      );
   });
 });
 

@@ -15,13 +15,13 @@ import type { UserState } from '../../pipeline/core/user-state.ts';
 import { EMPTY_USER_STATE } from '../../pipeline/core/user-state.ts';
 import { replayLine } from '../../pipeline/replay/replay-line.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
-import { at, DAY, deepFreeze, HOUR, MINUTE } from './builders.ts';
+import { at, DAY, deepFreeze, HOUR, MINUTE, AUTH, P256DH } from './builders.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries: small message sets and logs over a few users, so that limits are actually hit.
 // ---------------------------------------------------------------------------------------------
 
-const CHANNEL_POOL = ['push', 'sms', 'email'] as const satisfies readonly Channel[];
+const CHANNEL_POOL = ['push', 'sms', 'email', 'banner'] as const satisfies readonly Channel[];
 const USERS = ['u1', 'u2', 'u3 "quoted"'];
 const X_VALUES: readonly (Scalar | undefined)[] = [undefined, null, 0, 1, '1', 3, 'pro'];
 
@@ -151,7 +151,25 @@ const capArb = fc.record(
 
 type EntrySpec =
   | { readonly kind: 'track'; readonly user: number; readonly event: string; readonly x: Scalar | undefined }
-  | { readonly kind: 'identify'; readonly user: number; readonly plan: 'pro' | 'free' | null };
+  | {
+      readonly kind: 'identify';
+      readonly user: number;
+      readonly plan: 'pro' | 'free' | null;
+      /** `drop` removes the address (null), `blank` makes it an empty string, `set` gives one. */
+      readonly contact: 'keep' | 'drop' | 'blank' | 'set';
+    }
+  | {
+      readonly kind: 'preferences';
+      readonly user: number;
+      readonly key: string;
+      readonly choice: boolean | null;
+    }
+  | {
+      readonly kind: 'push';
+      readonly user: number;
+      readonly action: 'add' | 'remove';
+      readonly endpoint: number;
+    };
 
 const entrySpecArb: fc.Arbitrary<EntrySpec> = fc.oneof(
   {
@@ -169,9 +187,64 @@ const entrySpecArb: fc.Arbitrary<EntrySpec> = fc.oneof(
       kind: fc.constant('identify' as const),
       user: fc.integer({ min: 0, max: USERS.length - 1 }),
       plan: fc.constantFrom('pro' as const, 'free' as const, null),
+      contact: fc.constantFrom(
+        'keep' as const,
+        'keep' as const,
+        'drop' as const,
+        'blank' as const,
+        'set' as const,
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('preferences' as const),
+      user: fc.integer({ min: 0, max: USERS.length - 1 }),
+      // `channel:<channel>` or `message:<id>`, among the channels and ids messages are drawn from.
+      key: fc.constantFrom(
+        ...CHANNEL_POOL.map((c) => `channel:${c}`),
+        ...['a', 'b', 'm1', 'constructor'].map((id) => `message:${id}`),
+      ),
+      choice: fc.constantFrom(false, false, true, null),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('push' as const),
+      user: fc.integer({ min: 0, max: USERS.length - 1 }),
+      action: fc.constantFrom('add' as const, 'remove' as const),
+      endpoint: fc.integer({ min: 0, max: 1 }),
     }),
   },
 );
+
+const subscription = (endpoint: number) => ({
+  endpoint: `https://push.example/${endpoint}`,
+  keys: { p256dh: P256DH, auth: AUTH },
+});
+
+/** Every user starts reachable on every channel, so that the limits have sends to count. */
+function contactEntries(base: number): LogEntry[] {
+  return USERS.flatMap((user_id, i): LogEntry[] => [
+    {
+      type: 'identify',
+      id: `c${i}`,
+      user_id,
+      received_at: base,
+      attributes: { email: `${i}@example.com`, phone: `+1555000${i}` },
+    },
+    {
+      type: 'push_subscription',
+      id: `s${i}`,
+      user_id,
+      received_at: base,
+      action: 'add',
+      subscription: subscription(0),
+    },
+  ]);
+}
 
 /** Mostly small steps forward, sometimes a long gap, sometimes a small step back (ingest clocks disagree). */
 const stepArb = (jitter: boolean) =>
@@ -183,12 +256,45 @@ const stepArb = (jitter: boolean) =>
 
 function buildLog(base: number, items: readonly (readonly [EntrySpec, number])[]): LogEntry[] {
   let time = base;
-  return items.map(([spec, step], i): LogEntry => {
+  const log = items.map(([spec, step], i): LogEntry => {
     time += step;
     const user_id = USERS[spec.user] ?? 'u1';
     const id = `e${i}`;
     if (spec.kind === 'identify') {
-      return { type: 'identify', id, user_id, received_at: time, attributes: { plan: spec.plan } };
+      const contact: FlatObject =
+        spec.contact === 'keep'
+          ? {}
+          : spec.contact === 'set'
+            ? { email: 'x@example.com', phone: '+15550009' }
+            : { email: spec.contact === 'drop' ? null : '', phone: spec.contact === 'drop' ? null : '' };
+      return {
+        type: 'identify',
+        id,
+        user_id,
+        received_at: time,
+        attributes: { plan: spec.plan, ...contact },
+      };
+    }
+    if (spec.kind === 'preferences') {
+      const [scope, key] = spec.key.split(':') as ['channel' | 'message', string];
+      return {
+        type: 'preferences',
+        id,
+        user_id,
+        received_at: time,
+        channels: scope === 'channel' ? { [key]: spec.choice } : {},
+        messages: scope === 'message' ? { [key]: spec.choice } : {},
+      };
+    }
+    if (spec.kind === 'push') {
+      return {
+        type: 'push_subscription',
+        id,
+        user_id,
+        received_at: time,
+        action: spec.action,
+        subscription: subscription(spec.endpoint),
+      };
     }
     return {
       type: 'track',
@@ -199,6 +305,7 @@ function buildLog(base: number, items: readonly (readonly [EntrySpec, number])[]
       ...(spec.x === undefined ? {} : { metadata: { x: spec.x, other: 'y' } }),
     };
   });
+  return [...contactEntries(base), ...log];
 }
 
 type Scenario = {
@@ -482,7 +589,7 @@ describe('state', () => {
           const { state, decisions } = decide(before, entry, index, caps);
           expect(JSON.stringify(before ?? null)).toBe(text);
           const was = before ?? EMPTY_USER_STATE;
-          if (entry.type === 'identify') expect(decisions).toHaveLength(0);
+          if (entry.type !== 'track') expect(decisions).toHaveLength(0);
           else if (decisions.length === 0) expect(state).toBe(was);
           else if (decisions.every((d) => d.outcome !== 'sent')) {
             expect(state.sends).toBe(was.sends);
@@ -503,7 +610,7 @@ describe('state', () => {
         for (const step of replay(scenario.log, index, caps).steps) {
           const entry = step.entry;
           const expected =
-            entry.type === 'identify'
+            entry.type !== 'track'
               ? []
               : scenario.messages
                   .filter(
@@ -554,6 +661,8 @@ function scheduleOpen(spec: ScheduleSpec, time: number): boolean {
 function model(scenario: Scenario): string[] {
   const out: string[] = [];
   const attributes = new Map<string, FlatObject>();
+  const optouts = new Map<string, Set<string>>();
+  const subscriptions = new Map<string, Set<string>>();
   const history = new Map<string, ModelSend[]>();
   const candidates = [...scenario.specs]
     .filter((s) => s.state === 'live')
@@ -569,13 +678,41 @@ function model(scenario: Scenario): string[] {
       );
       continue;
     }
+    const mine = optouts.get(entry.user_id) ?? new Set<string>();
+    optouts.set(entry.user_id, mine);
+    const endpoints = subscriptions.get(entry.user_id) ?? new Set<string>();
+    subscriptions.set(entry.user_id, endpoints);
+    if (entry.type === 'preferences') {
+      const choices = [
+        ...Object.entries(entry.channels).map(([k, v]) => [`channel:${k}`, v] as const),
+        ...Object.entries(entry.messages).map(([k, v]) => [`message:${k}`, v] as const),
+      ];
+      for (const [key, choice] of choices)
+        if (choice === false) mine.add(key);
+        else mine.delete(key);
+      continue;
+    }
+    if (entry.type === 'push_subscription') {
+      if (entry.action === 'add') endpoints.add(entry.subscription.endpoint);
+      else endpoints.delete(entry.subscription.endpoint);
+      continue;
+    }
     const sends = history.get(entry.user_id) ?? [];
     const time = entry.received_at;
     const facts: Facts = { metadata: entry.metadata ?? {}, user };
     for (const spec of candidates) {
       if (spec.event !== entry.name || time < scenario.base + (spec.live_since ?? -Infinity)) continue;
-      const mine = sends.filter((s) => s.message === spec.id);
-      const last = mine.at(-1);
+      const sent = sends.filter((s) => s.message === spec.id);
+      const last = sent.at(-1);
+      const address = (value: unknown) => typeof value === 'string' && value.trim() !== '';
+      const reachable =
+        spec.channel === 'email'
+          ? address(user['email'])
+          : spec.channel === 'sms'
+            ? address(user['phone'])
+            : spec.channel === 'push'
+              ? endpoints.size > 0
+              : true;
       const blockingCap = scenario.capList.some((cap) => {
         if (spec.exempt || (cap.channel !== undefined && cap.channel !== spec.channel)) return false;
         const inWindow = sends.filter(
@@ -591,8 +728,11 @@ function model(scenario: Scenario): string[] {
       if (spec.where !== undefined && !(WHERES[spec.where]?.test(facts) ?? true)) verdict = 'event_filter';
       else if (spec.audience !== undefined && !(AUDIENCES[spec.audience]?.test(facts) ?? true))
         verdict = 'audience';
+      else if (mine.has(`message:${spec.id}`) || (!spec.exempt && mine.has(`channel:${spec.channel}`)))
+        verdict = 'unsubscribed';
+      else if (!reachable) verdict = 'unreachable';
       else if (spec.schedule !== undefined && !scheduleOpen(spec.schedule, time)) verdict = 'schedule';
-      else if (spec.max_sends !== null && mine.length >= spec.max_sends) verdict = 'max_sends';
+      else if (spec.max_sends !== null && sent.length >= spec.max_sends) verdict = 'max_sends';
       // A min_interval of 0 means none, even for an entry stamped before the last send.
       else if (spec.min_interval > 0 && last !== undefined && time - last.at < spec.min_interval)
         verdict = 'min_interval';

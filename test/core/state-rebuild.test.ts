@@ -7,7 +7,19 @@ import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import type { UserHistory } from '../../pipeline/core/state-rebuild.ts';
 import { rebuildState } from '../../pipeline/core/state-rebuild.ts';
 import type { UserState } from '../../pipeline/core/user-state.ts';
-import { caps, HOUR, identify, index, message, MINUTE, track } from './builders.ts';
+import {
+  caps,
+  HOUR,
+  identify,
+  index,
+  message,
+  MINUTE,
+  preferences,
+  pushSubscription,
+  track,
+  AUTH,
+  P256DH,
+} from './builders.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 10);
 const rules = index(
@@ -24,7 +36,7 @@ const exempt = new Set(['b']);
 
 const itemArb = fc.record({
   user: fc.constantFrom('u1', 'u2'),
-  kind: fc.constantFrom('e1', 'e2', 'e3', 'identify', 'repeat'),
+  kind: fc.constantFrom('e1', 'e2', 'e3', 'identify', 'repeat', 'preferences', 'push'),
   x: fc.integer({ min: 0, max: 3 }),
   step: fc.integer({ min: 0, max: 25 * MINUTE }),
 });
@@ -41,9 +53,26 @@ function logOf(items: readonly Item[]): LogEntry[] {
     else if (item.kind === 'identify')
       log.push(
         identify(
-          { plan: item.x > 1 ? 'pro' : 'free' },
+          { plan: item.x > 1 ? 'pro' : 'free', phone: item.x === 0 ? null : '+15550001' },
           { id: `id${i}`, user_id: item.user, received_at: time },
         ),
+      );
+    else if (item.kind === 'preferences')
+      log.push(
+        preferences(
+          item.x % 2 === 0
+            ? { channels: { sms: item.x === 0 ? false : null } }
+            : { messages: { a: item.x === 1 ? false : true } },
+          { id: `id${i}`, user_id: item.user, received_at: time },
+        ),
+      );
+    else if (item.kind === 'push')
+      log.push(
+        pushSubscription(item.x > 1 ? 'add' : 'remove', item.x % 2, {
+          id: `id${i}`,
+          user_id: item.user,
+          received_at: time,
+        }),
       );
     else
       log.push(
@@ -79,12 +108,12 @@ function historyOf(
     sends: [...sends.values()],
     recent: sent.filter((d) => !exempt.has(d.message_id)).map((d) => ({ at: d.at, channel: d.channel })),
     entries: mine
-      .filter(({ entry }) => entry.type === 'identify' || entry.received_at > at - REPEAT_WINDOW_MS - MINUTE)
+      .filter(({ entry }) => entry.type !== 'track' || entry.received_at > at - REPEAT_WINDOW_MS - MINUTE)
       .map(({ entry, made }) => ({
         id: entry.id,
         at: entry.received_at,
-        effect: entry.type === 'identify' || made.length > 0,
-        attributes: entry.type === 'identify' ? entry.attributes : undefined,
+        effect: entry.type !== 'track' || made.length > 0,
+        change: entry.type === 'track' ? undefined : entry,
       })),
   };
 }
@@ -129,10 +158,32 @@ describe('rebuildState', () => {
         { at: T0 - HOUR, channel: 'sms' },
       ],
       entries: [
-        { id: 'p', at: T0 - 5 * HOUR, effect: true, attributes: { plan: 'pro', name: 'Ann' } },
-        { id: 'q', at: T0 - 5 * HOUR + 5 * MINUTE, effect: true, attributes: { plan: null } },
+        {
+          id: 'p',
+          at: T0 - 5 * HOUR,
+          effect: true,
+          change: identify({ plan: 'pro', name: 'Ann' }, { id: 'p' }),
+        },
+        {
+          id: 'q',
+          at: T0 - 5 * HOUR + 5 * MINUTE,
+          effect: true,
+          change: identify({ plan: null }, { id: 'q' }),
+        },
         // A repeat of p, stamped anew within the hour: dropped live, so not applied again.
-        { id: 'p', at: T0 - 5 * HOUR + 10 * MINUTE, effect: true, attributes: { plan: 'pro', name: 'Ann' } },
+        {
+          id: 'p',
+          at: T0 - 5 * HOUR + 10 * MINUTE,
+          effect: true,
+          change: identify({ plan: 'pro', name: 'Ann' }, { id: 'p' }),
+        },
+        {
+          id: 'o',
+          at: T0 - 4 * HOUR,
+          effect: true,
+          change: preferences({ channels: { email: false }, messages: { a: false } }, { id: 'o' }),
+        },
+        { id: 's', at: T0 - 4 * HOUR, effect: true, change: pushSubscription('add', 1, { id: 's' }) },
         { id: 'x', at: T0 - 2 * HOUR, effect: true },
         { id: 'y', at: T0 - HOUR, effect: false },
         { id: 'x', at: T0, effect: true },
@@ -140,6 +191,8 @@ describe('rebuildState', () => {
     });
     expect(state).toEqual({
       attributes: { name: 'Ann' },
+      optouts: ['channel:email', 'message:a'],
+      push: [{ endpoint: 'https://push.example/1', keys: { p256dh: P256DH, auth: AUTH } }],
       sends: ['a', 1, T0 - HOUR, 'b', 2, T0],
       recent: [T0 - HOUR, 'sms', T0, 'push'],
       // x at T0 - 2h is past the hour by T0, so x at T0 is a new entry, recorded anew.

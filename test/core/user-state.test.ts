@@ -79,8 +79,8 @@ describe('sends in the state', () => {
       compiled,
     );
     expect(recentOf(states.get('u1'))).toEqual([
-      { at: 0, channel: 'push' },
-      { at: HOUR / 2, channel: 'push' },
+      { at: 0, channel: 'banner' },
+      { at: HOUR / 2, channel: 'banner' },
     ]);
     const later = run([track({ received_at: HOUR })], rules, compiled, states).states;
     // The 5 newest counted sends are kept whatever their age, so all three here.

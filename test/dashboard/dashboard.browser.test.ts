@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseClient } from '../clickhouse-cli.ts';
 import { apiFixture } from '../api/api-fixture.ts';
 import { DAY, END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
+import { recordDeliveryTraffic } from '../api/delivery-traffic.ts';
 import { recordDemoBurst } from './demo-burst.ts';
 
 /**
@@ -15,6 +16,8 @@ const SCREENSHOT = new URL('../../.data/screenshots/dashboard.png', import.meta.
 const shot = (name: string) => SCREENSHOT.replace('.png', `-${name}.png`);
 /** A day, well after the recorded traffic, holding only what the quick-start demo leaves: two hours of decisions. */
 const DEMO_DAY = END + 10 * DAY;
+/** A day apart from both, of sends to people who can and cannot be reached, and what became of them. */
+const DELIVERY_DAY = END + 20 * DAY;
 /** The sweep shown: the window of the global cap (recorded: 2 sends per 1d) at these values. */
 const SWEPT = ['1h', '6h', '1d', '2d', '1w'];
 
@@ -86,20 +89,39 @@ const byOutcome = async (from: number, to: number): Promise<Record<string, numbe
       )
     ).map((r): [string, number] => [r['outcome'] ?? '', Number(r['n'])]),
   );
-/** The funnel's columns, as a person reads them. */
-const FUNNEL_COLUMNS = [
+/** The funnel's headers, as a person reads them: the groups' row, then the columns under them. */
+const FUNNEL_HEADERS = [
   'message',
   'channel',
   'triggered',
-  'passed filters',
+  'not sent',
+  'sent, and what became of it',
+  'users reached',
+  'filtered',
+  'unsubscribed',
+  'unreachable',
+  'other suppressed',
   'sent',
+  'delivered',
+  'failed',
   'seen',
   'clicked',
   'dismissed',
-  'suppressed',
-  'filtered',
-  'users reached',
 ];
+type Cells = Record<string, string>;
+/** The funnel's rows as shown: each cell's figure by its column (a step's count without its share). */
+const funnelShown = (on: Page) =>
+  on.evaluate<Cells[]>(`[...document.querySelectorAll('#messages-table tbody tr.message')].map(
+    (tr) => Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [
+      td.dataset.column,
+      (td.querySelector('.count') ?? td).textContent.trim(),
+    ])),
+  )`);
+/** The failure reasons shown under a message's row, as [reason, count]. */
+const failuresShown = (on: Page, message: string) =>
+  on.evaluate<[string, number][]>(`[...document.querySelectorAll(
+    '#messages-table tr.failures[data-message=${JSON.stringify(message)}] .reason',
+  )].map((chip) => [chip.firstChild.textContent.trim(), Number(chip.querySelector('b').textContent.replaceAll(',', ''))])`);
 const watch = (on: Page) => {
   on.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
@@ -122,6 +144,7 @@ beforeAll(async () => {
   api = await apiFixture();
   const { messages } = await recordTraffic(api);
   demo = await recordDemoBurst(api, messages, DEMO_DAY);
+  await recordDeliveryTraffic(api, DELIVERY_DAY);
   // The cap the traffic was recorded with, in force in the catalog: the one the sweep varies.
   await api.app.inject({
     method: 'PUT',
@@ -176,15 +199,22 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
       `SELECT message_id, count() AS triggered, countIf(outcome != 'filtered') AS passed, countIf(outcome = 'sent') AS sent
        FROM ${final()} GROUP BY message_id ORDER BY message_id`,
     );
-    const shown = await tableRows('#messages-table');
+    const shown = await funnelShown(page);
     expect(
-      shown.map((cells) => [cells[0], ...[2, 3, 4].map((i) => Number((cells[i] ?? '').replaceAll(',', '')))]),
+      shown.map((cells) => [
+        cells['message'],
+        asNumber(cells['triggered'] ?? ''),
+        asNumber(cells['triggered'] ?? '') - asNumber(cells['filtered'] ?? ''),
+        asNumber(cells['sent'] ?? ''),
+      ]),
     ).toEqual(
       expected.map((r) => [r['message_id'], Number(r['triggered']), Number(r['passed']), Number(r['sent'])]),
     );
-    expect(await page.locator('#messages-table thead th').allInnerTexts()).toEqual(FUNNEL_COLUMNS);
+    expect(await page.locator('#messages-table thead th').allInnerTexts()).toEqual(FUNNEL_HEADERS);
     // Push, email and sms: nothing reports what a person did, so a dash rather than a zero.
-    expect(shown.map((cells) => cells.slice(5, 8))).toEqual(shown.map(() => ['–', '–', '–']));
+    expect(shown.map((cells) => [cells['seen'], cells['clicked'], cells['dismissed']])).toEqual(
+      shown.map(() => ['–', '–', '–']),
+    );
     const reasons = await counted(
       `SELECT reason, count() AS n FROM ${final()} AND reason IS NOT NULL GROUP BY reason ORDER BY n DESC, reason`,
     );
@@ -329,14 +359,19 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
         countIf(outcome = 'dismissed') AS dismissed FROM ${api.ns.database}.inapp_outcomes FINAL
        WHERE at >= ${DEMO_DAY - 6 * DAY} AND at < ${DEMO_DAY + DAY} GROUP BY message_id`,
     );
-    const rows = (await week.locator('#messages-table tbody tr').allInnerTexts()).map((row) =>
-      row.split('\t').map((cell) => cell.trim()),
-    );
+    const rows = await funnelShown(week);
     expect(expected.map((r) => r['message_id'])).toEqual(['upload-tip']);
-    const banner = rows.find((cells) => cells[0] === 'upload-tip') ?? [];
-    const cell = (i: number) => asNumber(banner[i] ?? '');
-    const shown = { sent: cell(4), seen: cell(5), clicked: cell(6), dismissed: cell(7) };
-    expect(banner[1]).toBe('banner');
+    const banner = rows.find((cells) => cells['message'] === 'upload-tip') ?? {};
+    const cell = (column: string) => asNumber(banner[column] ?? '');
+    const shown = {
+      sent: cell('sent'),
+      seen: cell('seen'),
+      clicked: cell('clicked'),
+      dismissed: cell('dismissed'),
+    };
+    expect(banner['channel']).toBe('banner');
+    // Nothing sends an in-app message but the page: no delivered or failed to report.
+    expect([banner['delivered'], banner['failed']]).toEqual(['–', '–']);
     expect({ seen: shown.seen, clicked: shown.clicked, dismissed: shown.dismissed }).toEqual({
       seen: Number(expected[0]?.['seen']),
       clicked: Number(expected[0]?.['clicked']),
@@ -346,12 +381,87 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
     expect(shown.seen).toBeGreaterThan(0);
     expect(shown.seen).toBeLessThan(shown.sent);
     expect(shown.clicked + shown.dismissed).toBeLessThanOrEqual(shown.seen);
-    for (const cells of rows.filter((c) => c !== banner)) expect(cells.slice(5, 8)).toEqual(['–', '–', '–']);
-    await week
-      .locator('#messages-table')
-      .locator('xpath=..')
-      .screenshot({ path: shot('funnel') });
+    for (const cells of rows.filter((c) => c !== banner))
+      expect([cells['seen'], cells['clicked'], cells['dismissed']]).toEqual(['–', '–', '–']);
+    await week.locator('#funnel').screenshot({ path: shot('funnel') });
     await week.close();
+  });
+
+  it("shows each message's delivery funnel: delivered, failed and why, unsubscribed and unreachable, as ClickHouse counts them", async () => {
+    const funnel = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    watch(funnel);
+    await funnel.goto(
+      `${base}/dashboard?key=${api.keys.read}&from=${day(DELIVERY_DAY)}&to=${day(DELIVERY_DAY)}`,
+    );
+    await funnel.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+    const range = (column: string) => `${column} >= ${DELIVERY_DAY} AND ${column} < ${DELIVERY_DAY + DAY}`;
+    const decided = await counted(
+      `SELECT message_id, channel, countIf(outcome = 'sent') AS sent,
+        countIf(ifNull(reason, '') = 'unsubscribed') AS unsubscribed,
+        countIf(ifNull(reason, '') = 'unreachable') AS unreachable
+       FROM ${api.ns.database}.decisions FINAL WHERE ${range('at')} GROUP BY message_id, channel ORDER BY message_id, channel`,
+    );
+    const reported = await counted(
+      `SELECT extract(decision_id, '^[^:]*') AS message_id, channel, countIf(outcome = 'delivered') AS delivered,
+        countIf(outcome = 'failed') AS failed FROM ${api.ns.database}.delivery_outcomes FINAL
+       WHERE ${range('at')} GROUP BY message_id, channel`,
+    );
+    const acted = await counted(
+      `SELECT message_id, channel, countIf(outcome = 'seen') AS seen, countIf(outcome = 'clicked') AS clicked
+       FROM ${api.ns.database}.inapp_outcomes FINAL WHERE ${range('at')} GROUP BY message_id, channel`,
+    );
+    const of = (list: Record<string, string>[], r: Record<string, string>, column: string) =>
+      list.find((o) => o['message_id'] === r['message_id'] && o['channel'] === r['channel'])?.[column];
+    const inApp = (r: Record<string, string>) => r['channel'] === 'banner';
+    const shown = await funnelShown(funnel);
+    expect(
+      shown.map((cells) =>
+        [
+          'message',
+          'channel',
+          'sent',
+          'delivered',
+          'failed',
+          'seen',
+          'clicked',
+          'unsubscribed',
+          'unreachable',
+        ].map((column) => cells[column]),
+      ),
+    ).toEqual(
+      decided.map((r) => [
+        r['message_id'],
+        r['channel'],
+        r['sent'],
+        inApp(r) ? '–' : (of(reported, r, 'delivered') ?? '0'),
+        inApp(r) ? '–' : (of(reported, r, 'failed') ?? '0'),
+        inApp(r) ? of(acted, r, 'seen') : '–',
+        inApp(r) ? of(acted, r, 'clicked') : '–',
+        r['unsubscribed'],
+        r['unreachable'],
+      ]),
+    );
+    // The data under test: unsubscribed, unreachable and failed sends on both addressed channels.
+    for (const channel of ['email', 'push']) {
+      const row = shown.find((cells) => cells['channel'] === channel) ?? {};
+      for (const column of ['unsubscribed', 'unreachable', 'delivered', 'failed'])
+        expect(asNumber(row[column] ?? ''), `${channel} ${column}`).toBeGreaterThan(0);
+    }
+    // Under the mail's row, its commonest failure reasons, then the rest in one.
+    const reasons = await counted(
+      `SELECT reason, count() AS n FROM ${api.ns.database}.delivery_outcomes FINAL
+       WHERE ${range('at')} AND outcome = 'failed' AND decision_id LIKE 'weekly-tip:%'
+       GROUP BY reason ORDER BY n DESC, reason`,
+    );
+    const top = reasons.slice(0, 5).map((r): [string, number] => [r['reason'] ?? '', Number(r['n'])]);
+    const rest = reasons.slice(5).reduce((a, r) => a + Number(r['n']), 0);
+    expect(reasons.length).toBeGreaterThan(5);
+    expect(await failuresShown(funnel, 'weekly-tip')).toEqual([...top, ['other reasons', rest]]);
+    expect(await funnel.textContent('#messages-table tr.failures[data-message="weekly-tip"] .label')).toBe(
+      `${top.reduce((a, [, n]) => a + n, rest)} sends failed:`,
+    );
+    await funnel.locator('#funnel').screenshot({ path: shot('delivery-funnel') });
+    await funnel.close();
   });
 
   it('raised no error in the console, and leaves a screenshot', async () => {

@@ -8,6 +8,7 @@ import type { InAppOutcome } from '../../pipeline/ports/delivery.ts';
 import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
 import type { apiFixture } from '../api/api-fixture.ts';
+import { contactOf, pushSubscriptionOf } from '../api/recorded-traffic.ts';
 
 const MINUTE = 60_000;
 
@@ -57,7 +58,7 @@ export async function recordDemoBurst(
         id: `demo-i${i}`,
         user_id: `demo${i}`,
         received_at,
-        attributes: { plan: i % 2 === 0 ? 'pro' : 'free' },
+        attributes: { plan: i % 2 === 0 ? 'pro' : 'free', ...contactOf(`demo${i}`) },
       });
     else
       entries.push({
@@ -73,6 +74,8 @@ export async function recordDemoBurst(
     buildRuleIndex([...messages, BANNER]),
     compileCaps([{ max: 2, per: 86_400_000 }]),
   );
+  // Each user can be reached on every channel before their first event (decisions only are written).
+  for (let i = 0; i < 20; i++) replayer.apply(pushSubscriptionOf(`demo${i}`, start - 1));
   // A partition of their own (9), so no (partition, sequence) of the recorded traffic is reused.
   const decisions = entries.flatMap((entry, i) =>
     replayer.apply(entry).map((decision) => ({ decision, partition: 9, seq: i + 1 })),

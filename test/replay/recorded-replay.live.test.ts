@@ -37,7 +37,7 @@ let deps: ReplayJobDeps;
 
 const nudge = {
   id: 'nudge',
-  channel: 'push',
+  channel: 'banner',
   state: 'live',
   live_since: T0 - MINUTE,
   trigger: { event: 'upload' },

@@ -84,13 +84,20 @@ describe('the webhook sender', () => {
     for (let step = 0; step < 30 && recorded < deliveries.length; step++) await sender.step();
 
     const result = await clickhouse.query({
-      query: `SELECT decision_id, outcome, attempts, status, latency_ms FROM \`${ns.database}\`.delivery_outcomes FINAL ORDER BY decision_id`,
+      query: `SELECT decision_id, outcome, attempts, status, reason, latency_ms FROM \`${ns.database}\`.delivery_outcomes FINAL ORDER BY decision_id`,
       format: 'JSONEachRow',
     });
     expect(await result.json()).toEqual([
-      { decision_id: 'bad:e3', outcome: 'failed', attempts: 1, status: 400, latency_ms: '4000' },
-      { decision_id: 'm:e1', outcome: 'delivered', attempts: 2, status: 200, latency_ms: '4000' },
-      { decision_id: 'm:e2', outcome: 'delivered', attempts: 2, status: 200, latency_ms: '4000' },
+      {
+        decision_id: 'bad:e3',
+        outcome: 'failed',
+        attempts: 1,
+        status: 400,
+        reason: 'the endpoint answered 400',
+        latency_ms: '4000',
+      },
+      { decision_id: 'm:e1', outcome: 'delivered', attempts: 2, status: 200, reason: '', latency_ms: '4000' },
+      { decision_id: 'm:e2', outcome: 'delivered', attempts: 2, status: 200, reason: '', latency_ms: '4000' },
     ]);
     expect(seen.get('m:e1')?.keys).toEqual(['m:e1', 'm:e1']);
     expect(seen.has('x:e9')).toBe(false);

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
@@ -16,6 +17,8 @@ import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
 import { MessageSchema } from '../../pipeline/core/message-schema.ts';
+import { partitionOf } from '../../pipeline/core/partition.ts';
+import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
 import type { Scope } from '../../pipeline/ports/key-store.ts';
 
@@ -56,6 +59,9 @@ type Sdk = {
   track(name: string, metadata?: Record<string, string | number>): Promise<unknown>;
   identify(attributes: Record<string, string | number>): Promise<unknown>;
   inbox(): Promise<Record<string, unknown>[]>;
+  preferences(): Promise<{ channels: Record<string, false>; messages: Record<string, false> }>;
+  setPreferences(change: { messages: Record<string, boolean | null> }): Promise<unknown>;
+  subscribePush(options: { subscription: unknown }): Promise<unknown>;
 };
 declare const window: { Nudge?: Sdk };
 
@@ -308,6 +314,120 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
     expect(await page.$$('[data-nudge-message] img')).toEqual([]);
     await page.screenshot({ path: `${SHOTS}sdk-markup-as-text.png` });
     await page.close();
+  });
+
+  it('sets and reads preferences, and adds a push subscription to the user', async () => {
+    const { page, booted } = await pageOf('gus');
+    expect(booted).toBe('booted');
+    const set = await page.evaluate(() => window.Nudge?.setPreferences({ messages: { x: false } }));
+    expect(set).toMatchObject({ preferences: { channels: {}, messages: { x: false } } });
+    // Read from the user's state: there once the matcher applied the entry.
+    const preferences = await until(
+      () => page.evaluate(() => window.Nudge?.preferences() ?? Promise.resolve(undefined)),
+      (got) => got?.messages['x'] === false,
+    );
+    expect(preferences).toEqual({ channels: {}, messages: { x: false } });
+    const subscription = {
+      endpoint: 'https://push.example/send/gus-1',
+      // What PushSubscription.toJSON() gives: expirationTime is not sent.
+      expirationTime: null,
+      keys: {
+        p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+        auth: 'tBHItJI5svbpez7KI4CCXg',
+      },
+    };
+    const added = await page.evaluate(
+      (given) => window.Nudge?.subscribePush({ subscription: given }),
+      subscription,
+    );
+    expect(added).toMatchObject({ action: 'add', subscription: { endpoint: subscription.endpoint } });
+    const redis = new Redis(config.redisUrl);
+    const states = new RedisStateStore(redis, ns);
+    const state = await until(
+      async () => (await states.load(partitionOf('gus', 4), ['gus'])).states[0],
+      (got) => got?.push !== undefined,
+    );
+    await redis.quit();
+    expect(state?.push).toEqual([{ endpoint: subscription.endpoint, keys: subscription.keys }]);
+    expect(state?.optouts).toEqual(['message:x']);
+    // Subscribing the browser itself: its service worker registered, then the VAPID key asked for,
+    // which this deployment has none of (no "nudge keys vapid").
+    const refused = await page.evaluate(
+      `Nudge.subscribePush({ serviceWorker: '/sdk/nudge-sw.js' }).then(() => 'subscribed', (e) => e.status + ' ' + e.code)`,
+    );
+    expect(refused).toBe('404 push_not_configured');
+    await page.close();
+  });
+
+  it("the service worker a site's own sw.js imports shows a push as a notification", async () => {
+    // The site's origin is not the API's: its sw.js imports the API's worker, as README says.
+    const site = createHttpServer((request, response) => {
+      if (request.url === '/sw.js') {
+        response.writeHead(200, { 'content-type': 'application/javascript' });
+        response.end(`importScripts(${JSON.stringify(`${api}/sdk/nudge-sw.js`)});`);
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<!doctype html><title>site</title>');
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const address = site.address();
+    const origin = typeof address === 'object' && address !== null ? `http://127.0.0.1:${address.port}` : '';
+    const context = await browser.newContext();
+    await context.grantPermissions(['notifications'], { origin });
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    const cdp = await context.newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string }[] = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
+    await cdp.send('ServiceWorker.enable');
+    // Strings: the tests compile without the DOM's types.
+    await page.evaluate(
+      `navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready)`,
+    );
+    const registration = await until(
+      () => Promise.resolve(registrations.find((r) => r.scopeURL === `${origin}/`)),
+      (found) => found !== undefined,
+      30_000,
+    );
+    const registrationId = registration?.registrationId ?? '';
+    // What the push sender sends, delivered as a push service would (Chromium's DevTools protocol).
+    const payload = {
+      subject: 'Upload done',
+      body: 'talk.mp4 is ready',
+      decision_id: 'd-1',
+      message_id: 'upload-ready',
+    };
+    type Notified = { title: string; body: string; tag: string; data: unknown };
+    const notifications = () =>
+      page.evaluate<Notified[]>(`navigator.serviceWorker.ready
+        .then((registration) => registration.getNotifications())
+        .then((list) => list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))`);
+    // A push delivered while the worker is still starting can be lost on a loaded machine: delivered
+    // again until it shows (one tag per decision, so a second delivery replaces the first).
+    const shown = await until(
+      async () => {
+        await cdp.send('ServiceWorker.deliverPushMessage', {
+          origin,
+          registrationId,
+          data: JSON.stringify(payload),
+        });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return notifications();
+      },
+      (list) => list.length > 0,
+      30_000,
+    );
+    expect(shown).toEqual([
+      {
+        title: 'Upload done',
+        body: 'talk.mp4 is ready',
+        tag: 'd-1',
+        data: { decision_id: 'd-1', message_id: 'upload-ready' },
+      },
+    ]);
+    await context.close();
+    await new Promise((resolve) => site.close(resolve));
   });
 
   it('reconnects after the API process restarts, and misses nothing, twice nothing', async () => {

@@ -4,6 +4,7 @@ import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
+import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { apiFixture, clientHeaders } from '../api/api-fixture.ts';
 import { expectErrorShape, isRecord, send } from '../api/api-helpers.ts';
 import { END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
@@ -37,6 +38,12 @@ const f = await apiFixture();
 await migrateAudit(f.clickhouse, f.ns.database);
 await recordTraffic(f);
 const documented = await documentedOperations(f.app);
+// The VAPID keys `nudge keys vapid` makes, so GET /v1/client/push/key has one to give.
+await new RedisKeyStore(f.redis, f.ns).setVapidKeys({
+  public_key: 'BFuzzPublicKey',
+  private_key: 'fuzz-private-key',
+  subject: 'mailto:fuzz@example.com',
+});
 /**
  * The in-app stream stays open once let in, and inject waits for an answer's end: its refusals
  * and its frames are tested over real connections (test/api/client-routes.live.test.ts).
@@ -125,6 +132,11 @@ const cursor: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: hostileString },
 );
 
+const PUSH_KEYS = {
+  p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+  auth: 'tBHItJI5svbpez7KI4CCXg',
+};
+
 const HINTS: Hints = {
   id: poolId,
   message: poolId,
@@ -151,6 +163,16 @@ const HINTS: Hints = {
   ),
   where: condition(),
   audience: condition(),
+  // A browser's push subscription (keys of the right lengths), and near misses.
+  subscription: fc.constantFrom(
+    { endpoint: 'https://push.example/send/fz-1', keys: PUSH_KEYS },
+    { endpoint: 'https://push.example/send/fz-2', keys: PUSH_KEYS, expirationTime: null },
+    { endpoint: 'http://push.example/send/fz-3', keys: PUSH_KEYS },
+  ),
+  endpoint: fc.constantFrom('https://push.example/send/fz-1', 'https://push.example/send/none', 'ftp://x'),
+  keys: fc.constantFrom(PUSH_KEYS, { p256dh: 'AA', auth: PUSH_KEYS.auth }),
+  // (Not `messages`: a replay's body has its own, a list of messages.)
+  channels: fc.constantFrom({ email: false }, { sms: true, push: null }, { fax: false }),
 };
 
 function condition(): fc.Arbitrary<unknown> {

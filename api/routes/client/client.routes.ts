@@ -17,10 +17,13 @@ import {
   MarkParamsSchema,
   MarkResultSchema,
 } from './client.schemas.ts';
+import { clientCors } from './client-cors.ts';
 import { LivePage, LivePages } from './live-pages.ts';
-import { USER_HASH_HEADER, USER_ID_HEADER, verifyUser } from './verified-user.ts';
+import type { PushDeps } from './push.routes.ts';
+import { pushRoutes } from './push.routes.ts';
+import { verifyUser } from './verified-user.ts';
 
-export type ClientDeps = {
+export type ClientDeps = PushDeps & {
   /** One entry through the ingest path (its ids, duplicates, counters and the log). */
   readonly ingest: (entry: ApiEntry, contentLength: string | undefined) => Promise<unknown>;
   readonly inbox: Inbox;
@@ -50,15 +53,7 @@ const SECURITY = [{ apiKey: [] }];
  */
 export const clientRoutes: FastifyPluginAsync<ClientDeps> = async (app, deps) => {
   app.decorateRequest('verifiedUser', null);
-  await app.register(fastifyCors, {
-    origin: deps.clientOrigins.length === 0 ? '*' : [...deps.clientOrigins],
-    methods: ['GET', 'POST'],
-    allowedHeaders: ['authorization', 'content-type', 'last-event-id', USER_ID_HEADER, USER_HASH_HEADER],
-    // The SDK waits as long as a 429 or 503 asks before it tries again.
-    exposedHeaders: ['retry-after'],
-    maxAge: 86_400,
-    strictPreflight: false,
-  });
+  await app.register(fastifyCors, clientCors(deps.clientOrigins, ['GET', 'POST', 'DELETE']));
   const checks = [app.guard('client'), verifyUser(deps.clientSecrets)];
   const userOf = (request: FastifyRequest): string => {
     if (request.verifiedUser === null) throw new Error('a client route ran without verifyUser');
@@ -83,6 +78,7 @@ export const clientRoutes: FastifyPluginAsync<ClientDeps> = async (app, deps) =>
     done();
   });
 
+  pushRoutes(app, deps, { checks, userOf });
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.post(
     '/events',

@@ -24,6 +24,17 @@ declare module 'fastify' {
  * wrong a 403: the key was right, the user is not proven.
  */
 export function verifyUser(secrets: ClientSecrets): onRequestAsyncHookHandler {
+  const verified = userVerifier(secrets);
+  return async (request: FastifyRequest) => {
+    request.verifiedUser = await verified(request);
+  };
+}
+
+/**
+ * The check `verifyUser` makes, as a function giving the user the request proves (or throwing the
+ * 401 or 403): for a route that also takes keys of other scopes, which need no user.
+ */
+export function userVerifier(secrets: ClientSecrets): (request: FastifyRequest) => Promise<string> {
   let cached: { readonly secret: string | undefined; readonly until: number } | undefined;
   const secret = async (): Promise<string | undefined> => {
     if (cached !== undefined && cached.until > Date.now()) return cached.secret;
@@ -59,7 +70,7 @@ export function verifyUser(secrets: ClientSecrets): onRequestAsyncHookHandler {
         'user_not_verified',
         'X-Nudge-User-Hash is not the hex HMAC-SHA256 of the user id with the client secret',
       );
-    request.verifiedUser = userId;
+    return userId;
   };
 }
 

@@ -13,6 +13,8 @@ const chartJs = join(dirname(createRequire(import.meta.url).resolve('chart.js'))
 const FILES: Record<string, { path: string; type: string }> = {
   '/dashboard': { path: here('index.html'), type: 'text/html; charset=utf-8' },
   '/dashboard/dashboard.js': { path: here('dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/format.js': { path: here('format.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/funnel.js': { path: here('funnel.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/dashboard.css': { path: here('dashboard.css'), type: 'text/css; charset=utf-8' },
   '/dashboard/vendor/chart.umd.min.js': { path: chartJs, type: 'text/javascript; charset=utf-8' },
 };

@@ -86,10 +86,13 @@ export const statsRoutes: FastifyPluginCallback<StatsDeps> = (app, deps, done) =
       schema: {
         tags,
         summary:
-          'Per message: the funnel (triggering entries → passed filters → sent → seen, clicked, dismissed), reasons, users reached',
+          'Per message, on its channel: the funnel (triggering entries → passed filters → sent → delivered or failed, ' +
+          'seen, clicked, dismissed), failure and suppression reasons, users reached',
         description:
-          `${description} Seen, clicked and dismissed (in-app channels only) are what the user's pages reported, ` +
-          'each action counted once per send, by when it was reported; they are given for the messages decided in the range.',
+          `${description} Delivered and failed are what the channel's sender reported (\`delivery_outcomes\`), ` +
+          "with the commonest reasons of the failures; seen, clicked and dismissed (in-app channels only) what the user's " +
+          'pages reported, each action counted once per send. Outcomes count by when they were reported, ' +
+          'for the messages decided in the range.',
         querystring: RangeQuery,
         response: { 200: out.Messages, ...errors },
       },

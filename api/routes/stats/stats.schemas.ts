@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { InstantInput } from '../../../pipeline/core/instant.ts';
 import { InstantSchema, resolveInstant } from '../../../pipeline/core/instant.ts';
 import { CHANNELS, MessageIdSchema } from '../../../pipeline/core/message-schema.ts';
+import { TOP_FAILURE_REASONS } from '../../../pipeline/ports/audit-reader.ts';
 import { ApiError } from '../../errors.ts';
 
 const WEEK = 7 * 86_400_000;
@@ -66,6 +67,18 @@ export const Messages = z
         triggered: z.int().describe('entries it was a candidate for (one decision each)'),
         passed_filters: z.int().describe('of those, not filtered out by its trigger filter or audience'),
         sent: z.int(),
+        delivered: z
+          .int()
+          .describe(
+            "sends its channel's sender delivered, by when it reported (delivery_outcomes); 0 where no sender runs",
+          ),
+        failed: z.int().describe('sends its sender gave up on, for good or after its last try'),
+        failed_reasons: z
+          .array(z.object({ reason: z.string(), failed: z.int() }))
+          .describe(
+            `the commonest reasons of \`failed\` as the channel gave them (at most ${TOP_FAILURE_REASONS}), most first; ` +
+              '"" for failures recorded before reasons were',
+          ),
         seen: z
           .int()
           .describe(
@@ -77,7 +90,9 @@ export const Messages = z
         dismissed: z
           .int()
           .describe('in-app channels: sends their user closed, each once; 0 for other channels'),
-        suppressed: Counts,
+        suppressed: Counts.describe(
+          'suppressed decisions by reason, among them `unsubscribed` (the user opted out) and `unreachable` (no address for the channel)',
+        ),
         filtered: Counts,
         users_reached: z.int(),
       }),

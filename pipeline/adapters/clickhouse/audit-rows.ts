@@ -1,6 +1,7 @@
 import type { Decision } from '../../core/decision.ts';
 import { explain } from '../../core/explain.ts';
-import type { LogEntry } from '../../core/log-entry.ts';
+import type { LogEntry, PreferencesEntry, PushSubscriptionEntry, StateEntry } from '../../core/log-entry.ts';
+import type { FlatObject } from '../../core/scalar.ts';
 
 /** Where an entry sits in the log: its partition and its sequence there. */
 export type LogPosition = { readonly partition: number; readonly seq: number };
@@ -20,8 +21,47 @@ export function logEntryRow(entry: LogEntry, position: LogPosition, place = 0) {
     position: place,
     metadata: JSON.stringify(track?.metadata ?? {}),
     context: JSON.stringify(track?.context ?? {}),
-    attributes: JSON.stringify(entry.type === 'identify' ? entry.attributes : {}),
+    attributes: JSON.stringify(stateFieldsOf(entry)),
   };
+}
+
+/**
+ * What the `attributes` column holds: an `identify`'s attributes, a `preferences` entry's
+ * `{channels, messages}`, a `push_subscription`'s `{action, subscription}`, `{}` for a `track`
+ * (one column for the three, so the table and its readers did not change shape).
+ */
+function stateFieldsOf(entry: LogEntry): object {
+  switch (entry.type) {
+    case 'track':
+      return {};
+    case 'identify':
+      return entry.attributes;
+    case 'preferences':
+      return { channels: entry.channels, messages: entry.messages };
+    case 'push_subscription':
+      return { action: entry.action, subscription: entry.subscription };
+  }
+}
+
+/** The state entry a `log_entries` row holds, from its `attributes` column (see `stateFieldsOf`). */
+export function stateEntryOf(row: {
+  readonly type: string;
+  readonly entry_id: string;
+  readonly user_id: string;
+  readonly received_at: number;
+  readonly attributes: string;
+}): StateEntry {
+  const head = { id: row.entry_id, user_id: row.user_id, received_at: row.received_at };
+  const fields = JSON.parse(row.attributes) as Record<string, unknown>;
+  if (row.type === 'preferences')
+    return { type: 'preferences', ...head, ...(fields as Pick<PreferencesEntry, 'channels' | 'messages'>) };
+  if (row.type === 'push_subscription')
+    return {
+      type: 'push_subscription',
+      ...head,
+      ...(fields as Pick<PushSubscriptionEntry, 'action' | 'subscription'>),
+    };
+  return { type: 'identify', ...head, attributes: fields as FlatObject };
 }
 
 /** A `decisions` row, with the explanation both as a sentence and as data. */

@@ -139,6 +139,11 @@ export const AUDIT_TABLES = {
       { name: 'outcome', type: 'String', doc: '"delivered" or "failed", as the sender reports it' },
       { name: 'attempts', type: 'UInt32', doc: 'tries it took' },
       { name: 'status', type: 'UInt16', doc: "the endpoint's last HTTP status (0: unreachable)" },
+      {
+        name: 'reason',
+        type: 'String',
+        doc: 'why it failed, as the channel said it ("" when delivered, or written before this column)',
+      },
       { name: 'latency_ms', type: 'UInt64', doc: "from the entry's received_at to the outcome" },
       { name: 'at', type: 'UInt64', doc: 'when the outcome was reached, ms' },
       { name: 'day', type: DAY.replace('{time}', 'at'), doc: 'UTC day of at (partitions by month)' },

@@ -14,7 +14,8 @@ import type {
 import { FactsReader } from './facts-reader.ts';
 import type { Sql } from './sql.ts';
 import { ident, raw, sql } from './sql.ts';
-import { deliveries, frequency, goals, messages, series, summary } from './stats-queries.ts';
+import { messages } from './message-funnel.ts';
+import { deliveries, frequency, goals, series, summary } from './stats-queries.ts';
 
 /**
  * The audit in ClickHouse, as the API reads it (every query the API makes is here): a user's

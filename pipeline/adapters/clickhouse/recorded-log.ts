@@ -12,6 +12,7 @@ import type {
   RecordedWindow,
 } from '../../ports/recorded-log.ts';
 import type { Sql } from './sql.ts';
+import { stateEntryOf } from './audit-rows.ts';
 import { ident, sql } from './sql.ts';
 
 /** Beyond any stream sequence: a partition without an end to its window. */
@@ -23,7 +24,7 @@ type EntryRow = {
   seq: string;
   position: number;
   entry_id: string;
-  type: 'track' | 'identify';
+  type: LogEntry['type'];
   user_id: string;
   name: string;
   received_at: string;
@@ -156,11 +157,11 @@ export class ClickHouseRecordedLog implements RecordedLog {
       partition: number;
     }>(
       sql`SELECT partition, seq, position, user_id, entry_id, type, received_at, attributes,
-          type = 'identify' OR (user_id, entry_id, received_at) IN (
+          type != 'track' OR (user_id, entry_id, received_at) IN (
             SELECT user_id, entry_id, at FROM ${this.table('decisions')} WHERE ${users} AND at >= ${since}
           ) AS effect
         FROM ${this.table('log_entries')}
-        WHERE ${users} AND ${before} AND (type = 'identify' OR received_at >= ${since})
+        WHERE ${users} AND ${before} AND (type != 'track' OR received_at >= ${since})
         ORDER BY partition, seq, position`,
     );
     let last = '';
@@ -172,7 +173,8 @@ export class ClickHouseRecordedLog implements RecordedLog {
         id: row.entry_id,
         at: Number(row.received_at),
         effect: row.effect === 1,
-        attributes: row.type === 'identify' ? (JSON.parse(row.attributes) as FlatObject) : undefined,
+        change:
+          row.type === 'track' ? undefined : stateEntryOf({ ...row, received_at: Number(row.received_at) }),
       });
     }
     return histories;
@@ -301,14 +303,7 @@ const recorded = (row: DecisionRow): RecordedDecision => ({
 
 function entryOf(row: EntryRow): LogEntry {
   const received_at = Number(row.received_at);
-  if (row.type === 'identify')
-    return {
-      type: 'identify',
-      id: row.entry_id,
-      user_id: row.user_id,
-      received_at,
-      attributes: JSON.parse(row.attributes) as FlatObject,
-    };
+  if (row.type !== 'track') return stateEntryOf({ ...row, received_at });
   return {
     type: 'track',
     id: row.entry_id,

@@ -1,5 +1,4 @@
-import type { Sql } from './sql.ts';
-import { ident, raw, sql } from './sql.ts';
+import { ident, sql } from './sql.ts';
 import type { Message } from '../../core/message-schema.ts';
 import type { FactsReader } from './facts-reader.ts';
 import type {
@@ -9,12 +8,12 @@ import type {
   StatsDeliveries,
   StatsFrequency,
   StatsGoals,
-  StatsMessages,
   StatsSeries,
   StatsSummary,
   TimeRange,
 } from '../../ports/audit-reader.ts';
 import { BUCKETS } from '../../ports/audit-reader.ts';
+import { deliveryConditions } from './message-funnel.ts';
 
 /** The column of `decision_facts` each split of a series reads (an allow-list: never input). */
 const SERIES_COLUMNS: Record<SeriesKey, string> = {
@@ -28,10 +27,6 @@ type Count = string | number;
 const n = (value: Count | undefined): number => Number(value ?? 0);
 
 type Outcome = 'sent' | 'suppressed' | 'filtered';
-
-/** What people did with a message's in-app sends; all 0 for a message of another channel. */
-type InAppCounts = { seen: number; clicked: number; dismissed: number };
-const NO_OUTCOMES: InAppCounts = { seen: 0, clicked: 0, dismissed: 0 };
 
 /** Totals over a range: decisions by outcome and reason, users decided for and reached. */
 export async function summary(
@@ -91,87 +86,6 @@ export async function series(
 }
 
 /**
- * Per message: the funnel (entries that triggered it, passed its filters, sent, and for in-app
- * channels what people did with the sends), reasons, users reached.
- */
-export async function messages(
-  reader: FactsReader,
-  database: string,
-  range: TimeRange,
-  filter: FactsFilter,
-): Promise<StatsMessages> {
-  const [rows, reached] = await reader.both<
-    { message_id: string; channel: string; outcome: Outcome; reason: string; decisions: Count },
-    { message_id: string; users: Count }
-  >(
-    range,
-    filter,
-    (facts) =>
-      sql`SELECT message_id, any(channel) AS channel, outcome, reason, count() AS decisions
-        FROM ${facts} GROUP BY message_id, outcome, reason ORDER BY message_id`,
-    (facts) =>
-      sql`SELECT message_id, uniqExact(user_key) AS users FROM ${facts} WHERE outcome = 'sent' GROUP BY message_id`,
-  );
-  // Asked only when there is a message to attach them to: a range (or a store not yet migrated)
-  // with no decision answers an empty funnel without reading a table that may not exist.
-  const outcomes =
-    rows.length === 0 ? new Map<string, InAppCounts>() : await inAppOutcomes(reader, database, range, filter);
-  const users = new Map(reached.map((row) => [row.message_id, n(row.users)]));
-  const byMessage = new Map<string, StatsMessages['messages'][number]>();
-  for (const row of rows) {
-    let stats = byMessage.get(row.message_id);
-    if (stats === undefined) {
-      stats = {
-        message_id: row.message_id,
-        channel: row.channel,
-        triggered: 0,
-        passed_filters: 0,
-        sent: 0,
-        ...(outcomes.get(row.message_id) ?? NO_OUTCOMES),
-        suppressed: {},
-        filtered: {},
-        users_reached: users.get(row.message_id) ?? 0,
-      };
-      byMessage.set(row.message_id, stats);
-    }
-    const count = n(row.decisions);
-    stats.triggered += count;
-    if (row.outcome !== 'filtered') stats.passed_filters += count;
-    if (row.outcome === 'sent') stats.sent += count;
-    else stats[row.outcome][row.reason] = (stats[row.outcome][row.reason] ?? 0) + count;
-  }
-  return { ...range, messages: [...byMessage.values()] };
-}
-
-/**
- * Seen, clicked and dismissed per message, by when the page reported them (in the range). One row
- * per (send, action) through `FINAL`: a page that reports an action twice counts it once. The
- * outcomes are few (at most three per in-app send), so FINAL over them is cheap.
- */
-async function inAppOutcomes(
-  reader: FactsReader,
-  database: string,
-  range: TimeRange,
-  filter: FactsFilter,
-): Promise<Map<string, InAppCounts>> {
-  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
-  if (filter.message !== undefined) where.push(sql`message_id = ${filter.message}`);
-  if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
-  const rows = await reader.run<{ message_id: string; seen: Count; clicked: Count; dismissed: Count }>(
-    sql`SELECT message_id, countIf(outcome = 'seen') AS seen, countIf(outcome = 'clicked') AS clicked,
-        countIf(outcome = 'dismissed') AS dismissed
-      FROM ${ident(database)}.inapp_outcomes FINAL WHERE ${raw(where.map((w) => w.text).join(' AND '))}
-      GROUP BY message_id`,
-  );
-  return new Map(
-    rows.map((row) => [
-      row.message_id,
-      { seen: n(row.seen), clicked: n(row.clicked), dismissed: n(row.dismissed) },
-    ]),
-  );
-}
-
-/**
  * The over-messaging histogram: how many (user, UTC day) pairs got 1, 2, 3… sends. Pairs are
  * grouped by one 64-bit hash of both, not the two columns: a third faster at ten million.
  */
@@ -198,13 +112,6 @@ export async function deliveries(
   range: TimeRange,
   filter: FactsFilter,
 ): Promise<StatsDeliveries> {
-  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
-  if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
-  if (filter.message !== undefined) {
-    // A decision id is `<message_id>:<entry_id>`, and message ids are ASCII without ":" (18.16 has no startsWith).
-    const prefix = `${filter.message}:`;
-    where.push(sql`substring(decision_id, 1, ${prefix.length}) = ${prefix}`);
-  }
   // The outcomes are few (one per send a sender reported on): FINAL over them is cheap.
   const rows = await reader.run<{
     channel: string;
@@ -213,7 +120,7 @@ export async function deliveries(
     latency: Count[];
   }>(
     sql`SELECT channel, outcome, count() AS deliveries, quantilesExact(0.5, 0.9, 0.99)(latency_ms) AS latency
-      FROM ${ident(database)}.delivery_outcomes FINAL WHERE ${raw(where.map((w) => w.text).join(' AND '))}
+      FROM ${ident(database)}.delivery_outcomes FINAL WHERE ${deliveryConditions(range, filter)}
       GROUP BY channel, outcome ORDER BY channel, outcome`,
   );
   return {

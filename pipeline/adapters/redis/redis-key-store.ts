@@ -1,15 +1,26 @@
 import type { Redis } from 'ioredis';
 import type { Namespace } from '../../namespace.ts';
-import type { ApiKeyRecord, ClientSecrets, KeyStore } from '../../ports/key-store.ts';
-import { ApiKeyRecordSchema } from '../../ports/key-store.ts';
+import type {
+  ApiKeyRecord,
+  ClientSecrets,
+  KeyStore,
+  UnsubscribeSecrets,
+  VapidKeys,
+  VapidKeyStore,
+} from '../../ports/key-store.ts';
+import { ApiKeyRecordSchema, VapidKeysSchema } from '../../ports/key-store.ts';
 
 /**
  * API keys in one Redis hash, `<ns>:api_keys`, field = key id, value = the record as JSON; the
- * client secret in `<ns>:client_secret`.
+ * client secret in `<ns>:client_secret`; the VAPID keys in `<ns>:vapid`, one JSON value
+ * (`{public_key, private_key, subject}`), so that one `SET NX` makes the whole pair at once; the
+ * unsubscribe links' secret in `<ns>:unsubscribe_secret`.
  */
-export class RedisKeyStore implements KeyStore, ClientSecrets {
+export class RedisKeyStore implements KeyStore, ClientSecrets, VapidKeyStore, UnsubscribeSecrets {
   private readonly key: string;
   private readonly secretKey: string;
+  private readonly vapidKey: string;
+  private readonly unsubscribeKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -17,6 +28,31 @@ export class RedisKeyStore implements KeyStore, ClientSecrets {
   ) {
     this.key = `${ns.name}:api_keys`;
     this.secretKey = `${ns.name}:client_secret`;
+    this.vapidKey = `${ns.name}:vapid`;
+    this.unsubscribeKey = `${ns.name}:unsubscribe_secret`;
+  }
+
+  async unsubscribeSecret(): Promise<string | undefined> {
+    return (await this.redis.get(this.unsubscribeKey)) ?? undefined;
+  }
+
+  async ensureUnsubscribeSecret(candidate: string): Promise<string> {
+    await this.redis.set(this.unsubscribeKey, candidate, 'NX');
+    return (await this.unsubscribeSecret()) ?? candidate;
+  }
+
+  async vapidKeys(): Promise<VapidKeys | undefined> {
+    const json = await this.redis.get(this.vapidKey);
+    return json === null ? undefined : VapidKeysSchema.parse(JSON.parse(json));
+  }
+
+  async ensureVapidKeys(candidate: VapidKeys): Promise<VapidKeys> {
+    await this.redis.set(this.vapidKey, JSON.stringify(candidate), 'NX');
+    return (await this.vapidKeys()) ?? candidate;
+  }
+
+  async setVapidKeys(keys: VapidKeys): Promise<void> {
+    await this.redis.set(this.vapidKey, JSON.stringify(keys));
   }
 
   async clientSecret(): Promise<string | undefined> {

@@ -18,9 +18,11 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
  * the rendered body as it is, which reads well alone; the HTML part is the same body escaped (a
  * body is text, never markup), its blank lines as paragraphs and its line breaks kept, in one
  * narrow column with inline styles and no images, so it reads the same in a client that strips
- * `<style>` or blocks images.
+ * `<style>` or blocks images. With an unsubscribe link (every mail `nudge send email` sends has
+ * one), both parts end with a footer that offers it, below a separator: the text part after the
+ * signature line `-- ` (which mail programs show as a footer), the HTML part as a small grey link.
  */
-export function renderMail(delivery: Delivery): RenderedMail {
+export function renderMail(delivery: Delivery, unsubscribeUrl?: string): RenderedMail {
   const subject = delivery.subject ?? delivery.message_id;
   const paragraphs = delivery.body
     .split(/\r?\n\s*\r?\n/)
@@ -39,10 +41,26 @@ export function renderMail(delivery: Delivery): RenderedMail {
     '<body style="margin:0;padding:24px 16px;background:#ffffff;color:#1f2328;font:16px/1.5 -apple-system,\'Segoe UI\',Helvetica,Arial,sans-serif">',
     '<div style="max-width:560px;margin:0 auto">',
     ...paragraphs,
+    ...(unsubscribeUrl === undefined ? [] : htmlFooter(unsubscribeUrl)),
     '</div>',
     '</body>',
     '</html>',
     '',
   ].join('\n');
-  return { subject, text: delivery.body, html };
+  const text =
+    unsubscribeUrl === undefined ? delivery.body : `${delivery.body.trimEnd()}${textFooter(unsubscribeUrl)}`;
+  return { subject, text, html };
 }
+
+const FOOTER_QUESTION = 'Don’t want these emails?';
+
+/**
+ * After the signature line "-- " (dash, dash, space), which mail programs show as the mail's
+ * footer; the link on a line of its own, so that no text around it is taken for part of it.
+ */
+const textFooter = (url: string): string => `\n\n-- \n${FOOTER_QUESTION} Unsubscribe:\n${url}\n`;
+
+const htmlFooter = (url: string): string[] => [
+  '<hr style="border:0;border-top:1px solid #d0d7de;margin:32px 0 16px">',
+  `<p style="margin:0;font-size:13px;line-height:1.5;color:#57606a">${escapeHtml(FOOTER_QUESTION)} <a href="${escapeHtml(url)}" style="color:#57606a;text-decoration:underline">Unsubscribe</a></p>`,
+];

@@ -15,6 +15,14 @@ export type SmtpMailerOptions = {
   /** false: a connection of its own for every mail (what `bench:email` measures the pool against). */
   readonly pool?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * The signed unsubscribe link of a delivery (README "Deliveries"): put in the `List-Unsubscribe`
+   * header with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058: a mailbox
+   * provider's "Unsubscribe" button POSTs it) and in the footer of both parts. `nudge send email`
+   * always gives it; a rejection (its secret could not be read) is the sender's own failure, and
+   * the delivery comes again.
+   */
+  readonly unsubscribeUrl?: (delivery: Delivery) => Promise<string>;
 };
 
 /**
@@ -50,7 +58,8 @@ export class SmtpMailer implements Mailer {
   }
 
   async send(delivery: Delivery, to: string): Promise<SendResult> {
-    const mail = renderMail(delivery);
+    const unsubscribe = await this.options.unsubscribeUrl?.(delivery);
+    const mail = renderMail(delivery, unsubscribe);
     try {
       // Pooled or not, the answer is the same SentMessageInfo; the union of transports loses its type.
       const info = (await this.transport.sendMail({
@@ -60,7 +69,15 @@ export class SmtpMailer implements Mailer {
         text: mail.text,
         html: mail.html,
         messageId: messageId(delivery.decision_id, this.domain),
-        headers: { 'X-Nudge-Decision-Id': delivery.decision_id },
+        headers: {
+          'X-Nudge-Decision-Id': delivery.decision_id,
+          ...(unsubscribe === undefined
+            ? {}
+            : {
+                'List-Unsubscribe': `<${unsubscribe}>`,
+                'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+              }),
+        },
       })) as { readonly response: string };
       // The reply to the end of DATA: "250 …" (a reply code is the protocol, not message text).
       return { result: 'delivered', status: Number(/^\d{3}/.exec(info.response)?.[0] ?? 250) };
