@@ -31,6 +31,12 @@ export type BootOptions = {
   readonly userHash: string;
   /** How long boot waits for the API before it rejects with `unreachable` (ms, 15,000 by default). */
   readonly timeoutMs?: number;
+  /**
+   * `false` keeps the browser's timezone to itself. Otherwise boot identifies the user with it
+   * (`timezone`, an IANA name) whenever it differs from the one last sent from this browser, so a
+   * schedule in `"user"` time opens in the user's own hours.
+   */
+  readonly sendTimezone?: boolean;
 };
 
 const BOOT_TIMEOUT_MS = 15_000;
@@ -133,7 +139,10 @@ const Nudge: NudgeApi = {
     );
     const timeoutMs =
       typeof options.timeoutMs === 'number' && options.timeoutMs > 0 ? options.timeoutMs : BOOT_TIMEOUT_MS;
-    return session.start(timeoutMs);
+    const booted = session.start(timeoutMs);
+    if (options.sendTimezone !== false)
+      void booted.then(() => session?.sendTimezone()).catch(() => undefined);
+    return booted;
   },
   track(name, metadata) {
     if (!isText(name)) return invalid('track needs an event name');

@@ -43,9 +43,11 @@ export class Session {
   private settle: { resolve: () => void; reject: (error: NudgeError) => void } | undefined;
   private bootTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly api: string;
+  private readonly userId: string;
 
   constructor(identity: Identity, timings: TimingLog, events: SessionEvents) {
     this.api = identity.api;
+    this.userId = identity.userId;
     this.client = new ApiClient(identity);
     this.timings = timings;
     this.events = events;
@@ -137,6 +139,20 @@ export class Session {
       timing.answered_at = epochNow();
       return result;
     });
+  }
+
+  /**
+   * Identifies the user with the browser's timezone when it is not the one last sent for this user
+   * from this browser (kept in localStorage): one `identify` when it changes, not one a page load.
+   */
+  async sendTimezone(): Promise<void> {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (typeof zone !== 'string' || zone === '' || this.stopped) return;
+    const key = `nudge:timezone:${this.userId}`;
+    const sent = readStorage(key);
+    if (sent === zone) return;
+    await this.client.identify({ timezone: zone });
+    writeStorage(key, zone);
   }
 
   identify(attributes: Flat): Promise<IngestResult> {
@@ -233,4 +249,21 @@ function newId(): string {
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** localStorage, which a page may forbid (privacy modes, sandboxed frames): then nothing is kept. */
+function readStorage(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeStorage(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Not kept: the zone is sent again at the next boot, which is harmless.
+  }
 }

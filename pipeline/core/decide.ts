@@ -105,7 +105,7 @@ function judge(
   const unreached = reachBlocked(message, state);
   if (unreached !== undefined)
     return decisionOf(entry, message, unreached.outcome, unreached.reason, null, unreached.explanation);
-  const closed = message.schedule(at);
+  const closed = message.schedule(at, facts.user);
   if (closed !== undefined) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
   const slot = findSends(state.sends, message.id);
   const count = sendCount(state.sends, slot);

@@ -108,7 +108,7 @@ function blocked(
     return { outcome: 'filtered', reason: 'audience', content: null, explanation: audience };
   const unreached = reachBlocked(message, state);
   if (unreached !== undefined) return unreached;
-  const closed = message.schedule(at);
+  const closed = message.schedule(at, state.attributes);
   if (closed !== undefined)
     return { outcome: 'suppressed', reason: 'schedule', content: null, explanation: closed };
   const slot = findSends(state.sends, message.id);

@@ -41,9 +41,15 @@ export function explain(decision: Decision): string {
         : `suppressed: the user has no ${channel === 'email' ? 'email address' : 'phone number'} (${needs}), so ${channel === 'email' ? 'an email' : 'an SMS'} cannot reach them`;
     }
     case 'schedule': {
-      const { local_day, local_time, timezone, opens_at } = decision.explanation;
+      const { local_day, local_time, timezone, opens_at, zone_from, fallback_because } = decision.explanation;
       const next = opens_at === null ? 'it never opens' : `it opens again at ${instant(opens_at)}`;
-      return `suppressed by the schedule: it was ${local_day} ${local_time} in ${timezone}, outside the window; ${next}`;
+      const zone =
+        zone_from === undefined
+          ? timezone
+          : zone_from === 'user'
+            ? `${timezone} (the user's timezone)`
+            : `${timezone} (the fallback: ${fallback_because === 'missing' ? 'the user has no timezone' : "the user's timezone is not an IANA name"})`;
+      return `suppressed by the schedule: it was ${local_day} ${local_time} in ${zone}, outside the window; ${next}`;
     }
     case 'max_sends': {
       const { sends, max_sends } = decision.explanation;

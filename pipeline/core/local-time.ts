@@ -108,6 +108,21 @@ export function timeZone(name: string): TimeZone {
   return zone;
 }
 
+/**
+ * The zone named, when the runtime knows it (an IANA name: `Asia/Tokyo`), else undefined. For
+ * names that come from users' attributes: a name no zone answers to is not remembered, so a user
+ * cannot grow the table of zones.
+ */
+export function knownTimeZone(name: string): TimeZone | undefined {
+  const known = zones.get(name);
+  if (known !== undefined) return known;
+  try {
+    return timeZone(name);
+  } catch {
+    return undefined;
+  }
+}
+
 export function mod(a: number, n: number): number {
   return ((a % n) + n) % n;
 }

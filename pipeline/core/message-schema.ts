@@ -118,8 +118,16 @@ export const ScheduleSchema = z
   .strictObject({
     timezone: z
       .string()
-      .refine(isTimeZone, { error: (issue) => `unknown IANA timezone ${JSON.stringify(issue.input)}` })
+      .refine((name) => name === 'user' || isTimeZone(name), {
+        error: (issue) =>
+          `unknown IANA timezone ${JSON.stringify(issue.input)}: use an IANA name such as "Europe/London", or "user" for each user's own`,
+      })
       .default('UTC'),
+    /** With `timezone: "user"`: the zone of a user whose `timezone` attribute is missing or names no zone. */
+    fallback_timezone: z
+      .string()
+      .refine(isTimeZone, { error: (issue) => `unknown IANA timezone ${JSON.stringify(issue.input)}` })
+      .optional(),
     days: z
       .array(z.enum(DAYS, { error: oneOf('day', DAYS) }))
       .min(1, 'list at least one day, or leave days out for every day')
@@ -129,6 +137,12 @@ export const ScheduleSchema = z
     to: z.string().regex(CLOCK, 'a time of day is "HH:MM", from 00:00 to 24:00').default('24:00'),
   })
   .superRefine((schedule, ctx) => {
+    if (schedule.fallback_timezone !== undefined && schedule.timezone !== 'user')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fallback_timezone'],
+        message: 'only with timezone "user": a schedule in a zone of its own needs no fallback',
+      });
     if (schedule.from === '24:00')
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'a window cannot open at 24:00' });
     if (clockMinutes(schedule.from) === clockMinutes(schedule.to)) {

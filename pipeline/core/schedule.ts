@@ -1,11 +1,20 @@
 import type { Day, Schedule } from './message-schema.ts';
 import { DAYS } from './message-schema.ts';
-import type { LocalTime } from './local-time.ts';
-import { DAY_MS, mod, timeZone } from './local-time.ts';
+import type { LocalTime, TimeZone } from './local-time.ts';
+import { DAY_MS, knownTimeZone, mod, timeZone } from './local-time.ts';
+import type { FlatObject } from './scalar.ts';
 
 /** Why a send is outside its schedule: the local time seen and when the window next opens. */
 export type ScheduleClosed = {
+  /** The zone the window was read in. */
   readonly timezone: string;
+  /**
+   * Only for `timezone: "user"`: `user` when the user's `timezone` attribute named a zone, else
+   * `fallback` with why (`missing`: no such attribute; `invalid`: it named no zone the runtime
+   * knows). Absent for a message with a zone of its own, so those decisions read as before.
+   */
+  readonly zone_from?: 'user' | 'fallback';
+  readonly fallback_because?: 'missing' | 'invalid';
   readonly local_day: Day;
   /** `HH:MM` in the schedule's timezone. */
   readonly local_time: string;
@@ -13,7 +22,11 @@ export type ScheduleClosed = {
   readonly opens_at: number | null;
 };
 
-export type CompiledSchedule = (at: number) => ScheduleClosed | undefined;
+/** Whether the window is open at `at` for a user with these attributes (read only for `timezone: "user"`). */
+export type CompiledSchedule = (at: number, user: FlatObject) => ScheduleClosed | undefined;
+
+/** `schedule.timezone` for the user's own zone, from their `timezone` attribute. */
+export const USER_TIMEZONE = 'user';
 
 export const ALWAYS_OPEN: CompiledSchedule = () => undefined;
 
@@ -27,7 +40,8 @@ const clockText = (minutes: number) =>
  */
 export function compileSchedule(schedule: Schedule | undefined): CompiledSchedule {
   if (schedule === undefined) return ALWAYS_OPEN;
-  const zone = timeZone(schedule.timezone);
+  const perUser = schedule.timezone === USER_TIMEZONE;
+  const own = timeZone(perUser ? (schedule.fallback_timezone ?? 'UTC') : schedule.timezone);
   const days = new Set((schedule.days ?? DAYS).map((day) => DAYS.indexOf(day)));
   const from = clockMinutes(schedule.from);
   const to = clockMinutes(schedule.to);
@@ -38,7 +52,7 @@ export function compileSchedule(schedule: Schedule | undefined): CompiledSchedul
         (days.has(mod(local.weekday - 1, 7)) && local.minutes < to)
       : days.has(local.weekday) && local.minutes >= from && local.minutes < to;
 
-  const nextOpening = (at: number, local: LocalTime): number | null => {
+  const nextOpening = (zone: TimeZone, at: number, local: LocalTime): number | null => {
     for (let ahead = 0; ahead <= 7; ahead++) {
       const date = local.date + ahead;
       if (!days.has(mod(date + 4, 7))) continue;
@@ -48,14 +62,24 @@ export function compileSchedule(schedule: Schedule | undefined): CompiledSchedul
     return null;
   };
 
-  return (at) => {
+  const closed = (zone: TimeZone, at: number): Omit<ScheduleClosed, 'zone_from'> | undefined => {
     const local = zone.localTime(at);
     if (isOpen(local)) return undefined;
     return {
-      timezone: schedule.timezone,
+      timezone: zone.name,
       local_day: DAYS[local.weekday] ?? 'sun',
       local_time: clockText(local.minutes),
-      opens_at: nextOpening(at, local),
+      opens_at: nextOpening(zone, at, local),
     };
+  };
+
+  if (!perUser) return (at) => closed(own, at);
+  return (at, user) => {
+    const named = user['timezone'];
+    const zone = typeof named === 'string' ? knownTimeZone(named) : undefined;
+    const shut = closed(zone ?? own, at);
+    if (shut === undefined) return undefined;
+    if (zone !== undefined) return { ...shut, zone_from: 'user' };
+    return { ...shut, zone_from: 'fallback', fallback_because: named === undefined ? 'missing' : 'invalid' };
   };
 }

@@ -6,11 +6,11 @@ import type { Day } from '../../pipeline/core/message-schema.ts';
 import { DAYS, ScheduleSchema } from '../../pipeline/core/message-schema.ts';
 import type { ScheduleClosed } from '../../pipeline/core/schedule.ts';
 import { compileSchedule } from '../../pipeline/core/schedule.ts';
-import { at, DAY, index, message, MINUTE, NONE, only, track, withReason } from './builders.ts';
+import { at, DAY, identify, index, message, MINUTE, NONE, only, run, track, withReason } from './builders.ts';
 
 function schedule(input: Record<string, unknown>): (instant: string | number) => ScheduleClosed | undefined {
   const compiled = compileSchedule(ScheduleSchema.parse(input));
-  return (instant) => compiled(typeof instant === 'number' ? instant : at(instant));
+  return (instant) => compiled(typeof instant === 'number' ? instant : at(instant), {});
 }
 
 /** Whether the window is open at each instant: table rows are [instant, open]. */
@@ -26,7 +26,7 @@ describe('no schedule, and defaults', () => {
   it('an absent schedule is always open', () => {
     const always = compileSchedule(undefined);
     for (const instant of [0, at('2026-03-29T01:30:00Z'), at('2030-12-31T23:59:59Z')]) {
-      expect(always(instant)).toBeUndefined();
+      expect(always(instant, {})).toBeUndefined();
     }
   });
 
@@ -319,6 +319,83 @@ describe('opens_at (property)', () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('the user\'s timezone (timezone "user")', () => {
+  // 2026-12-07T00:30Z is a Monday: 09:30 in Tokyo (UTC+9), Sunday 16:30 in Los Angeles (UTC-8).
+  const instant = at('2026-12-07T00:30:00Z');
+  const workdays = {
+    timezone: 'user',
+    days: ['mon', 'tue', 'wed', 'thu', 'fri'] as Day[],
+    from: '09:00',
+    to: '18:00',
+  };
+  const rules = index(message({ schedule: workdays }));
+  const decided = (attributes: Record<string, string | number>) =>
+    only(run([identify(attributes), track({ received_at: instant })], rules).decisions);
+
+  it('one message, one instant: open for a user in Tokyo, closed for one in Los Angeles, each in their own zone', () => {
+    expect(decided({ timezone: 'Asia/Tokyo' }).outcome).toBe('sent');
+    const la = withReason(decided({ timezone: 'America/Los_Angeles' }), 'schedule');
+    expect(la.explanation).toEqual({
+      timezone: 'America/Los_Angeles',
+      zone_from: 'user',
+      local_day: 'sun',
+      local_time: '16:30',
+      // Monday 09:00 in Los Angeles is 17:00 UTC.
+      opens_at: at('2026-12-07T17:00:00Z'),
+    });
+    expect(explain(la)).toBe(
+      "suppressed by the schedule: it was sun 16:30 in America/Los_Angeles (the user's timezone), outside the window; it opens again at 2026-12-07T17:00:00.000Z",
+    );
+  });
+
+  it('a user without a timezone, or with one that names no zone, is read in the fallback, and the explanation says why', () => {
+    const missing = withReason(decided({}), 'schedule');
+    expect(missing.explanation).toMatchObject({
+      timezone: 'UTC',
+      zone_from: 'fallback',
+      fallback_because: 'missing',
+    });
+    expect(explain(missing)).toContain('in UTC (the fallback: the user has no timezone)');
+    const invalid = withReason(decided({ timezone: 'Mars/Olympus' }), 'schedule');
+    expect(invalid.explanation).toMatchObject({ zone_from: 'fallback', fallback_because: 'invalid' });
+    expect(explain(invalid)).toContain("(the fallback: the user's timezone is not an IANA name)");
+    expect(withReason(decided({ timezone: 9 }), 'schedule').explanation).toMatchObject({
+      fallback_because: 'invalid',
+    });
+    // Sydney (UTC+11 in December) makes it Monday 11:30: the fallback zone decides.
+    const sydney = index(message({ schedule: { ...workdays, fallback_timezone: 'Australia/Sydney' } }));
+    expect(only(run([track({ received_at: instant })], sydney).decisions).outcome).toBe('sent');
+  });
+
+  it('a message with a zone of its own reads as before: no zone_from in its explanation', () => {
+    const london = index(message({ schedule: { ...workdays, timezone: 'Europe/London' } }));
+    const closed = withReason(only(run([track({ received_at: instant })], london).decisions), 'schedule');
+    expect(closed.explanation).toEqual({
+      timezone: 'Europe/London',
+      local_day: 'mon',
+      local_time: '00:30',
+      opens_at: at('2026-12-07T09:00:00Z'),
+    });
+  });
+
+  it('the schema takes "user" and a fallback with it, and refuses a fallback without it', () => {
+    expect(ScheduleSchema.parse({ timezone: 'user', fallback_timezone: 'Asia/Tokyo' })).toMatchObject({
+      timezone: 'user',
+      fallback_timezone: 'Asia/Tokyo',
+    });
+    const refused = ScheduleSchema.safeParse({ timezone: 'Europe/London', fallback_timezone: 'UTC' });
+    expect(refused.error?.issues[0]?.message).toBe(
+      'only with timezone "user": a schedule in a zone of its own needs no fallback',
+    );
+    expect(ScheduleSchema.safeParse({ timezone: 'user', fallback_timezone: 'Mars/Olympus' }).success).toBe(
+      false,
+    );
+    expect(ScheduleSchema.safeParse({ timezone: 'Mars/Olympus' }).error?.issues[0]?.message).toContain(
+      'or "user" for each user\'s own',
     );
   });
 });

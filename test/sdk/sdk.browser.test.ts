@@ -359,6 +359,32 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
     await page.close();
   });
 
+  it("tells the API the browser's timezone at boot, once per change, so a schedule in user time reads it", async () => {
+    const context = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
+    const page = await context.newPage();
+    await page.goto(`${api}/demo`);
+    const boot = () =>
+      page.evaluate((options) => window.Nudge?.boot(options).then(() => 'booted'), {
+        api,
+        key: clientKey,
+        userId: 'hana',
+        userHash: userHash(SECRET, 'hana'),
+      });
+    expect(await boot()).toBe('booted');
+    const redis = new Redis(config.redisUrl);
+    const states = new RedisStateStore(redis, ns);
+    const state = await until(
+      async () => (await states.load(partitionOf('hana', 4), ['hana'])).states[0],
+      (got) => got?.attributes['timezone'] !== undefined,
+    );
+    await redis.quit();
+    expect(state?.attributes['timezone']).toBe('Asia/Tokyo');
+    // Kept in the browser: the next boot of this user finds the same zone and sends nothing.
+    expect(await boot()).toBe('booted');
+    expect(await page.evaluate("localStorage.getItem('nudge:timezone:hana')")).toBe('Asia/Tokyo');
+    await context.close();
+  });
+
   it("the service worker a site's own sw.js imports shows a push as a notification", async () => {
     // The site's origin is not the API's: its sw.js imports the API's worker, as README says.
     const site = createHttpServer((request, response) => {
