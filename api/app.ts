@@ -38,6 +38,7 @@ import type { DemoPage } from './routes/demo/demo.routes.ts';
 import { demoRoutes } from './routes/demo/demo.routes.ts';
 import { sdkRoutes } from './routes/sdk/sdk.routes.ts';
 import { linkLimitKey, unsubscribeRoutes } from './routes/unsubscribe/unsubscribe.routes.ts';
+import { trackLimitKey, trackRoutes } from './routes/track/track.routes.ts';
 import { LIMITS } from './routes/ingest/ingest.schemas.ts';
 
 /** What the API is given: ports, never clients (the composition roots build the adapters). */
@@ -58,7 +59,7 @@ export type ApiDeps = {
   /** Each user's in-app messages, and the feed of new ones every API process hears. */
   readonly inbox: Inbox;
   readonly feed: InAppFeed;
-  /** Seen, dismissed and clicked, as pages report them. */
+  /** Seen, dismissed and clicked, as pages report them; mail opens and push clicks, as their tracking links do. */
   readonly outcomes: InAppOutcomes;
   /** Origins pages may use the SDK from (`NUDGE_CLIENT_ORIGINS`; empty: any). */
   readonly clientOrigins: readonly string[];
@@ -103,9 +104,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(bodyPlugin);
   await app.register(openapiPlugin);
   const unsubscribeLinks = new UnsubscribeLinks(deps.unsubscribeSecrets);
+  const [unsubscribeKey, trackKey] = [linkLimitKey(unsubscribeLinks), trackLimitKey(unsubscribeLinks)];
   await app.register(authPlugin, {
     keys: deps.keys,
-    rateLimits: { ...deps.rateLimits, apart: linkLimitKey(unsubscribeLinks) },
+    rateLimits: {
+      ...deps.rateLimits,
+      // Each looks at its own paths only and answers undefined for any other.
+      apart: async (request) => (await unsubscribeKey(request)) ?? (await trackKey(request)),
+    },
   });
 
   await app.register(healthRoutes, { ready: deps.ready });
@@ -120,6 +126,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(dashboardRoutes);
   await app.register(sdkRoutes);
   await app.register(unsubscribeRoutes, { ...deps, links: unsubscribeLinks });
+  await app.register(trackRoutes, { ...deps, links: unsubscribeLinks });
   await app.register(demoRoutes, deps.demo === undefined ? {} : { demo: deps.demo });
   await app.ready();
   return app;

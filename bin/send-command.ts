@@ -19,6 +19,7 @@ import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import type { ChannelSend } from '../pipeline/ports/channel.ts';
+import type { Delivery } from '../pipeline/ports/delivery.ts';
 import { ChannelSender } from '../pipeline/runtime/channel-sender.ts';
 import { emailChannel } from '../pipeline/runtime/email-channel.ts';
 import { pushChannel } from '../pipeline/runtime/push-channel.ts';
@@ -162,6 +163,9 @@ export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Nam
         message_id: delivery.message_id,
         channel: 'email',
       }),
+    // And its open pixel, signed with the same secret (README "Deliveries": opens are indicative).
+    openPixelUrl: (delivery) =>
+      links.openPixelUrl(config.publicUrl, { ...trackTarget(delivery), channel: 'email' }),
   });
   return {
     // SMTP takes no idempotency key: each mail is marked in Redis the moment the server accepts it.
@@ -226,7 +230,13 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
       throw new UsageError(
         `no VAPID keys in namespace ${ns.name}: run "nudge keys vapid --subject mailto:<address>" first (pages subscribe with its public key)`,
       );
-    const pusher = new WebPushSender({ vapid, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
+    // Each push carries its signed tracking link, which the SDK's service worker reports to.
+    const links = new UnsubscribeLinks(new RedisKeyStore(redis, ns));
+    const pusher = new WebPushSender({
+      vapid,
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      trackUrl: (delivery) => links.trackUrl(config.publicUrl, { ...trackTarget(delivery), channel: 'push' }),
+    });
     const nc = await connectNats(config.natsUrl, 'nudge send push');
     const publisher = new JetStreamPublisher(nc);
     const log = new LogAppender(publisher, ns, config.partitions);
@@ -253,3 +263,11 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
     throw error;
   }
 }
+
+/** What a tracking token of a delivery stands for, but its channel (a delivery's is any string). */
+const trackTarget = ({ decision_id, message_id, user_id, at }: Delivery) => ({
+  decision_id,
+  message_id,
+  user_id,
+  at,
+});

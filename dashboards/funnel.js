@@ -3,6 +3,13 @@
 
 import { number, plural, sum } from './format.js';
 
+/**
+ * Channels other than in-app whose tracking links report `seen` (a mail opened, a push shown) and
+ * `clicked` (a push clicked): mail links are not rewritten, so mail clicks are not counted.
+ */
+const TRACKS_SEEN = new Set(['email', 'push']);
+const TRACKS_CLICKS = new Set(['push']);
+
 /** A share as a person reads it: "92%", "<1%" for a sliver, nothing of no sends. */
 function percent(part, whole) {
   if (whole === 0) return '';
@@ -85,8 +92,9 @@ function reasonsRow(m, columns) {
 
 /**
  * The funnel into `body`, a row per message (on its channel): triggered; why not sent (filtered, unsubscribed,
- * unreachable, other suppressions); sent, then what senders reported (delivered, failed) or, for
- * in-app channels, what people did (seen, clicked, dismissed), each with its share of the sends;
+ * unreachable, other suppressions); sent, then what senders reported (delivered, failed) and what
+ * people did (seen or opened, clicked, dismissed) where the channel reports it, each with its share
+ * of the sends;
  * and under a row with failures, their reasons.
  */
 export function showFunnel(body, messages, inAppChannels) {
@@ -115,8 +123,8 @@ export function showFunnel(body, messages, inAppChannels) {
         stepCell('sent', m.sent, m.sent, true),
         stepCell('delivered', m.delivered, m.sent, !inApp),
         stepCell('failed', m.failed, m.sent, !inApp),
-        stepCell('seen', m.seen, m.sent, inApp),
-        stepCell('clicked', m.clicked, m.sent, inApp),
+        stepCell('seen', m.seen, m.sent, inApp || TRACKS_SEEN.has(m.channel)),
+        stepCell('clicked', m.clicked, m.sent, inApp || TRACKS_CLICKS.has(m.channel)),
         stepCell('dismissed', m.dismissed, m.sent, inApp),
         funnelCell('users_reached', number(m.users_reached), true),
       );

@@ -23,10 +23,11 @@ const KNOWN_CHANNELS: ReadonlySet<string> = new Set(CHANNELS);
  * link costs at most an unsubscribe.
  */
 export function signUnsubscribeToken(secret: string, target: UnsubscribeTarget): string {
-  const payload = Buffer.from(
-    JSON.stringify({ user_id: target.user_id, message_id: target.message_id, channel: target.channel }),
-  ).toString('base64url');
-  return `${payload}.${signature(secret, payload)}`;
+  return signFields(secret, {
+    user_id: target.user_id,
+    message_id: target.message_id,
+    channel: target.channel,
+  });
 }
 
 /**
@@ -35,6 +36,30 @@ export function signUnsubscribeToken(secret: string, target: UnsubscribeTarget):
  * constant time, so the time taken says nothing of how much of it was right.
  */
 export function verifyUnsubscribeToken(secret: string, token: string): UnsubscribeTarget | undefined {
+  const fields = verifiedFields(secret, token);
+  // A tracking token (api/auth/track-token.ts) is signed with the same secret and carries a
+  // `kind`; an unsubscribe token never does, so one can never stand for the other.
+  if (fields === undefined || 'kind' in fields) return undefined;
+  return targetOf(fields);
+}
+
+/**
+ * A token of `fields`: `<payload>.<signature>`, the payload the fields as base64url JSON, the
+ * signature base64url HMAC-SHA256 of the payload text. Shared with the tracking tokens, which
+ * tell themselves apart from unsubscribe tokens by a `kind` field.
+ */
+export function signFields(secret: string, fields: Readonly<Record<string, string | number>>): string {
+  const payload = Buffer.from(JSON.stringify(fields)).toString('base64url');
+  return `${payload}.${signature(secret, payload)}`;
+}
+
+/**
+ * The fields of a token signed with `secret` (a JSON object, not yet checked for its shape), or
+ * undefined for any other text: a forged or altered token, one cut short, one signed with another
+ * secret. The signature is compared in constant time, so the time taken says nothing of how much
+ * of it was right.
+ */
+export function verifiedFields(secret: string, token: string): Record<string, unknown> | undefined {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
   const [payload, given, ...rest] = token.split('.');
   if (payload === undefined || given === undefined || rest.length > 0 || !SIGNATURE.test(given))
@@ -42,7 +67,15 @@ export function verifyUnsubscribeToken(secret: string, token: string): Unsubscri
   // The text itself is compared, not the bytes it decodes to: the last of 43 base64url characters
   // carries 2 unused bits, so 4 spellings of one signature would otherwise pass.
   if (!timingSafeEqual(Buffer.from(signature(secret, payload)), Buffer.from(given))) return undefined;
-  return targetOf(payload);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return typeof json === 'object' && json !== null && !Array.isArray(json)
+    ? (json as Record<string, unknown>)
+    : undefined;
 }
 
 /** The link a mail carries: `{public URL}/v1/unsubscribe/{token}` (a GET shows the page, a POST unsubscribes). */
@@ -56,16 +89,12 @@ export const newUnsubscribeSecret = (): string => randomBytes(32).toString('base
 const signature = (secret: string, payload: string): string =>
   createHmac('sha256', secret).update(payload).digest('base64url');
 
-/** The payload as a target, checked even though it is signed: a secret reused elsewhere must not yield a strange one. */
-function targetOf(payload: string): UnsubscribeTarget | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== 'object' || json === null) return undefined;
-  const { user_id, message_id, channel } = json as Record<string, unknown>;
+/**
+ * The fields as a target, checked even though they are signed: a secret reused elsewhere must not
+ * yield a strange one. Shared with the tracking tokens, whose fields hold a target too.
+ */
+export function targetOf(fields: Record<string, unknown>): UnsubscribeTarget | undefined {
+  const { user_id, message_id, channel } = fields;
   if (typeof user_id !== 'string' || user_id === '') return undefined;
   if (!MessageIdSchema.safeParse(message_id).success || typeof message_id !== 'string') return undefined;
   if (typeof channel !== 'string' || !KNOWN_CHANNELS.has(channel)) return undefined;

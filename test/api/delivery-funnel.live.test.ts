@@ -180,6 +180,13 @@ describe('the delivery funnel per message (GET /v1/stats/messages)', { timeout: 
     expect(banner).toMatchObject({ delivered: 0, failed: 0, failed_reasons: [] });
     expect(banner?.seen).toBeGreaterThan(0);
     expect(banner?.clicked).toBeGreaterThan(0);
+    // Mail opens and push notifications shown and clicked, as their tracking links report them;
+    // mail clicks and dismissals are not tracked.
+    expect(mail?.seen).toBeGreaterThan(0);
+    expect(mail).toMatchObject({ clicked: 0, dismissed: 0 });
+    expect(push?.seen).toBeGreaterThan(push?.clicked ?? 0);
+    expect(push?.clicked).toBeGreaterThan(0);
+    expect(push?.dismissed).toBe(0);
     // Sends of the day's last two hours had their outcomes reported after it: not counted here.
     expect((mail?.delivered ?? 0) + (mail?.failed ?? 0)).toBeLessThan(mail?.sent ?? 0);
     expect(Object.keys(mail ?? {})).toEqual([

@@ -40,8 +40,8 @@ const subscription = (user: string) => ({
  * have no email address and only r0–r4 a push subscription (r5 had one, and lost it), so the
  * others' sends are `unreachable`; r0 opted out of email, r1 of the weekly mail, r2 of push
  * (`unsubscribed`). What senders reported of the mails and pushes (delivered, or failed for one of
- * several reasons) and what people did with the banners are recorded as the senders and pages
- * would; the sends of the day's last two hours have their outcomes reported after the day. One
+ * several reasons), what people did with the banners, the mails' opens and the pushes shown and
+ * clicked are recorded as the senders, pages and tracking links would; the sends of the day's last two hours have their outcomes reported after the day. One
  * batch of outcomes is written twice (a sender that crashed before its ack). Only decisions and
  * outcomes are written, no log. Returns the decisions and, once each, the outcomes.
  */
@@ -102,8 +102,32 @@ export async function recordDeliveryTraffic(api: Awaited<ReturnType<typeof apiFi
       return { decision_id, message_id, user_id, channel, outcome, latency_ms, at: send.at + latency_ms };
     });
   });
-  await new ClickHouseInAppOutcomes(api.clickhouse, api.ns.database).record(inApp);
-  return { messages, decisions: decisions.map((d) => d.decision), delivered, inApp };
+  // What the tracking links report (README "Deliveries"): every other delivered mail opened (its
+  // pixel loaded), every delivered push shown and every third clicked.
+  const tracked = delivered
+    .filter((o) => o.outcome === 'delivered')
+    .flatMap((o, i): InAppOutcome[] => {
+      const send = decisions.find((d) => d.decision.decision_id === o.decision_id)?.decision;
+      if (send === undefined) return [];
+      const done: InAppOutcome['outcome'][] =
+        send.channel === 'email'
+          ? i % 2 === 0
+            ? ['seen']
+            : []
+          : i % 3 === 0
+            ? ['seen', 'clicked']
+            : ['seen'];
+      const { decision_id, message_id, user_id, channel } = send;
+      return done.map((outcome, k) => {
+        const latency_ms = o.latency_ms + 5 * MINUTE + k * 10_000;
+        return { decision_id, message_id, user_id, channel, outcome, latency_ms, at: send.at + latency_ms };
+      });
+    });
+  const outcomes = new ClickHouseInAppOutcomes(api.clickhouse, api.ns.database);
+  await outcomes.record([...inApp, ...tracked]);
+  // A mail opened again, a notification's report repeated: counted once.
+  await outcomes.record(tracked.slice(0, 5));
+  return { messages, decisions: decisions.map((d) => d.decision), delivered, inApp: [...inApp, ...tracked] };
 }
 
 /** Addresses, opt-outs and push subscriptions first, then 120 uploads over the day. */

@@ -9,6 +9,7 @@ import { simpleParser } from 'mailparser';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '../../api/auth/api-keys.ts';
+import { PIXEL } from '../../api/routes/track/track.routes.ts';
 import { runApi } from '../../bin/api-command.ts';
 import { emailChannelFor, runSender } from '../../bin/send-command.ts';
 import { runMatcher } from '../../bin/start-command.ts';
@@ -165,6 +166,28 @@ describe('the email unsubscribe link, end to end', { timeout: 120_000 }, () => {
       '<p style="margin:0 0 16px">This week: press &quot;?&quot; anywhere to see every shortcut.</p>',
     );
     expect(mail.html).toContain(`Don’t want these emails? <a href="${link}"`);
+  });
+
+  it('the HTML part ends with a 1×1 open pixel; loading it twice records the open once (seen, email)', async () => {
+    const pixel = new RegExp(
+      `<img src="(${config.publicUrl}/v1/track/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}/open\\.gif)" alt="" width="1" height="1" [^>]*>\n</body>`,
+    ).exec(typeof mail.html === 'string' ? mail.html : '');
+    const url = pixel?.[1] ?? '';
+    expect(url, typeof mail.html === 'string' ? mail.html : '').not.toBe('');
+    // Not in the text part, which shows no images.
+    expect(mail.text).not.toContain('/v1/track/');
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('image/gif');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(Buffer.from(await response.arrayBuffer())).toEqual(PIXEL);
+    }
+    const opened = await query<{ channel: string; user_id: string; outcome: string; n: string }>(
+      `SELECT channel, user_id, outcome, toString(count()) AS n FROM \`${ns.database}\`.inapp_outcomes FINAL
+       WHERE decision_id = 'weekly-tip:tip-1' GROUP BY channel, user_id, outcome`,
+    );
+    expect(opened).toEqual([{ channel: 'email', user_id: 'ada', outcome: 'seen', n: '1' }]);
   });
 
   it('the link shows a page naming the message; a forged one is refused (400) and leaves no entry', async () => {

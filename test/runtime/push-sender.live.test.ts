@@ -223,8 +223,19 @@ describe('the push sender', () => {
       request?.body ?? Buffer.alloc(0),
       browsers.get('/push/ada') as UserAgentKeys,
     );
-    const { decision_id, message_id, subject, body } = deliveries[0] as Delivery;
-    expect(JSON.parse(plain)).toEqual({ decision_id, message_id, subject, body });
+    const { decision_id, message_id, user_id, subject, body, at } = deliveries[0] as Delivery;
+    const { track, ...content } = JSON.parse(plain) as { track: string };
+    expect(content).toEqual({ decision_id, message_id, subject, body });
+    // The signed link its service worker reports `seen` and `clicked` to (README "Deliveries").
+    const token = /\/v1\/track\/([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]{43}$/.exec(track)?.[1] ?? '';
+    expect(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).toEqual({
+      kind: 'click',
+      decision_id,
+      message_id,
+      user_id,
+      channel: 'push',
+      at,
+    });
   });
 
   it('signs each request with the VAPID key pair (RFC 8292) for the push service origin', () => {

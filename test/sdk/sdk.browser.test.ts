@@ -387,7 +387,15 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
 
   it("the service worker a site's own sw.js imports shows a push as a notification", async () => {
     // The site's origin is not the API's: its sw.js imports the API's worker, as README says.
+    const reported: string[] = [];
     const site = createHttpServer((request, response) => {
+      if (request.url?.startsWith('/track/') === true) {
+        // Where the push's tracking link points here: what the worker reports, as the API would take it.
+        reported.push(`${request.method ?? ''} ${request.url}`);
+        response.writeHead(204);
+        response.end();
+        return;
+      }
       if (request.url === '/sw.js') {
         response.writeHead(200, { 'content-type': 'application/javascript' });
         response.end(`importScripts(${JSON.stringify(`${api}/sdk/nudge-sw.js`)});`);
@@ -423,6 +431,7 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
       body: 'talk.mp4 is ready',
       decision_id: 'd-1',
       message_id: 'upload-ready',
+      track: `${origin}/track/t0ken`,
     };
     type Notified = { title: string; body: string; tag: string; data: unknown };
     const notifications = () =>
@@ -449,9 +458,16 @@ describe('the web SDK in Chromium', { timeout: 90_000 }, () => {
         title: 'Upload done',
         body: 'talk.mp4 is ready',
         tag: 'd-1',
-        data: { decision_id: 'd-1', message_id: 'upload-ready' },
+        data: { decision_id: 'd-1', message_id: 'upload-ready', track: `${origin}/track/t0ken` },
       },
     ]);
+    // Shown, so reported seen (once a delivery: a push delivered again above reports again).
+    const seen = await until(
+      () => Promise.resolve(reported.filter((r) => r === 'POST /track/t0ken/seen').length),
+      (count) => count > 0,
+    );
+    expect(seen).toBeGreaterThan(0);
+    expect(reported.every((r) => r === 'POST /track/t0ken/seen')).toBe(true);
     await context.close();
     await new Promise((resolve) => site.close(resolve));
   });

@@ -90,8 +90,10 @@ export const statsRoutes: FastifyPluginCallback<StatsDeps> = (app, deps, done) =
           'seen, clicked, dismissed), failure and suppression reasons, users reached',
         description:
           `${description} Delivered and failed are what the channel's sender reported (\`delivery_outcomes\`), ` +
-          "with the commonest reasons of the failures; seen, clicked and dismissed (in-app channels only) what the user's " +
-          'pages reported, each action counted once per send. Outcomes count by when they were reported, ' +
+          "with the commonest reasons of the failures; seen, clicked and dismissed what the user's pages reported of " +
+          'in-app sends, seen (opened) what the open pixel of a mail reported, seen and clicked what the service worker ' +
+          'of a push reported, each action counted once per send; mail opens are indicative (blocked images hide some, ' +
+          'privacy proxies open others). Outcomes count by when they were reported, ' +
           'for the messages decided in the range.',
         querystring: RangeQuery,
         response: { 200: out.Messages, ...errors },

@@ -82,11 +82,15 @@ export const Messages = z
         seen: z
           .int()
           .describe(
-            'in-app channels: sends shown to their user (in the page or the inbox), each once, reported in the range; 0 for other channels',
+            'sends shown to their user, each once, reported in the range: in-app channels (in the page or the inbox), ' +
+              'email (opened: its image loaded, a lower bound where images are blocked and an upper one behind privacy proxies) ' +
+              "and push (the notification shown by the SDK's service worker); 0 for other channels",
           ),
         clicked: z
           .int()
-          .describe('in-app channels: sends their user acted on, each once; 0 for other channels'),
+          .describe(
+            'sends their user acted on, each once: in-app channels and push (the notification clicked); 0 for others',
+          ),
         dismissed: z
           .int()
           .describe('in-app channels: sends their user closed, each once; 0 for other channels'),

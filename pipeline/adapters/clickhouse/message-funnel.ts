@@ -10,7 +10,7 @@ const n = (value: Count | undefined): number => Number(value ?? 0);
 type Outcome = 'sent' | 'suppressed' | 'filtered';
 type FunnelRow = StatsMessages['messages'][number];
 
-/** What people did with a message's in-app sends; all 0 on other channels. */
+/** What people did with a message's sends: in-app channels report all three, email opens (`seen`), push `seen` and `clicked`. */
 type InAppCounts = Pick<FunnelRow, 'seen' | 'clicked' | 'dismissed'>;
 const NO_INAPP: InAppCounts = { seen: 0, clicked: 0, dismissed: 0 };
 
@@ -20,8 +20,9 @@ const noDeliveries = (): DeliveryCounts => ({ delivered: 0, failed: 0, failed_re
 
 /**
  * Per message (with its channel), the funnel: entries that triggered it, passed its filters, sent;
- * what its sender reported (delivered, failed and the commonest reasons why); for in-app channels
- * what people did with the sends; the suppressions and filters by reason; users reached. The
+ * what its sender reported (delivered, failed and the commonest reasons why); what people did with
+ * the sends (in-app channels as pages report it, email opens and push notifications shown and
+ * clicked as their tracking links do); the suppressions and filters by reason; users reached. The
  * decisions are those of the range; the outcomes those reported in it (a send near an edge of the
  * range may have its outcome on the other side), for the messages decided in it. Rows are by
  * message alone, as a message has one channel: grouping the decisions by channel too cost a third
@@ -84,9 +85,10 @@ export async function messages(
 }
 
 /**
- * Seen, clicked and dismissed per message, by when the page reported them (in the range). One row
- * per (send, action) through `FINAL`: a page that reports an action twice counts it once. The
- * outcomes are few (at most three per in-app send), so FINAL over them is cheap.
+ * Seen, clicked and dismissed per message, by when they were reported (in the range): by pages for
+ * in-app sends, by tracking links for email (an open is `seen`) and push (`seen`, `clicked`). One
+ * row per (send, action) through `FINAL`: an action reported twice (a page's retry, a mail opened
+ * again) counts once. The outcomes are few (at most three per send), so FINAL over them is cheap.
  */
 async function inAppOutcomes(
   reader: FactsReader,

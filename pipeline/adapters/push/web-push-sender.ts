@@ -10,6 +10,13 @@ export type WebPushSenderOptions = {
   /** How long a push service keeps a message for a device that is offline, in seconds (a nudge a day old is stale). */
   readonly ttlSeconds?: number;
   readonly timeoutMs?: number;
+  /**
+   * The signed tracking link of a delivery (`{public URL}/v1/track/{token}`), sent as the
+   * payload's `track`: the SDK's service worker POSTs `/seen` to it when it shows the
+   * notification and `/click` when it is clicked. `nudge send push` always gives it; a rejection
+   * (its secret could not be read) is a transient failure, and the delivery comes again.
+   */
+  readonly trackUrl?: (delivery: Delivery) => Promise<string>;
 };
 
 /** What the service worker receives, once decrypted: the delivery's content and what it answers to. */
@@ -18,6 +25,8 @@ export type PushPayload = {
   readonly message_id: string;
   readonly subject: string | null;
   readonly body: string;
+  /** The tracking link the service worker reports `seen` and `clicked` to, when the sender gives one. */
+  readonly track?: string;
 };
 
 /**
@@ -52,7 +61,18 @@ export class WebPushSender implements Pusher {
   async push(delivery: Delivery, subscription: PushSubscription): Promise<PushResult> {
     if (!isHttps(subscription.endpoint))
       return { result: 'permanent', status: 0, reason: 'the endpoint is not an https URL (RFC 8030)' };
-    const payload = JSON.stringify(pushPayload(delivery));
+    let track: string | undefined;
+    try {
+      track = await this.options.trackUrl?.(delivery);
+    } catch {
+      // The store's own message names hosts; failures are grouped by their reason.
+      return {
+        result: 'transient',
+        status: 0,
+        reason: 'the tracking link could not be signed (its secret was not read)',
+      };
+    }
+    const payload = JSON.stringify(pushPayload(delivery, track));
     const options: webpush.RequestOptions = {
       vapidDetails: this.vapidDetails,
       TTL: this.options.ttlSeconds ?? 86_400,
@@ -95,11 +115,15 @@ export function pushResult(status: number, body: string): PushResult {
   return { result: 'permanent', status, reason: said === '' ? reason : `${reason}: ${said}` };
 }
 
-export const pushPayload = ({ decision_id, message_id, subject, body }: Delivery): PushPayload => ({
+export const pushPayload = (
+  { decision_id, message_id, subject, body }: Delivery,
+  track?: string,
+): PushPayload => ({
   decision_id,
   message_id,
   subject,
   body,
+  ...(track === undefined ? {} : { track }),
 });
 
 /** At most 32 characters of the URL-safe base64 alphabet (RFC 8030 §5.4). */

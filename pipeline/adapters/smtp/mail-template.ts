@@ -21,8 +21,12 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
  * `<style>` or blocks images. With an unsubscribe link (every mail `nudge send email` sends has
  * one), both parts end with a footer that offers it, below a separator: the text part after the
  * signature line `-- ` (which mail programs show as a footer), the HTML part as a small grey link.
+ * With an open pixel, the HTML part ends with it: a 1×1 image with an empty alt, a block of its
+ * own (an inline image would open a line box a line high), so a client that blocks images shows
+ * no broken image and no space for it. The text part has none: opens are counted only where
+ * images are loaded.
  */
-export function renderMail(delivery: Delivery, unsubscribeUrl?: string): RenderedMail {
+export function renderMail(delivery: Delivery, unsubscribeUrl?: string, pixelUrl?: string): RenderedMail {
   const subject = delivery.subject ?? delivery.message_id;
   const paragraphs = delivery.body
     .split(/\r?\n\s*\r?\n/)
@@ -43,6 +47,7 @@ export function renderMail(delivery: Delivery, unsubscribeUrl?: string): Rendere
     ...paragraphs,
     ...(unsubscribeUrl === undefined ? [] : htmlFooter(unsubscribeUrl)),
     '</div>',
+    ...(pixelUrl === undefined ? [] : [pixel(pixelUrl)]),
     '</body>',
     '</html>',
     '',
@@ -64,3 +69,7 @@ const htmlFooter = (url: string): string[] => [
   '<hr style="border:0;border-top:1px solid #d0d7de;margin:32px 0 16px">',
   `<p style="margin:0;font-size:13px;line-height:1.5;color:#57606a">${escapeHtml(FOOTER_QUESTION)} <a href="${escapeHtml(url)}" style="color:#57606a;text-decoration:underline">Unsubscribe</a></p>`,
 ];
+
+/** The open pixel: 1×1, no alt text to show in its place, no border, margin or line box around it. */
+const pixel = (url: string): string =>
+  `<img src="${escapeHtml(url)}" alt="" width="1" height="1" border="0" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;overflow:hidden">`;

@@ -23,6 +23,12 @@ export type SmtpMailerOptions = {
    * the delivery comes again.
    */
   readonly unsubscribeUrl?: (delivery: Delivery) => Promise<string>;
+  /**
+   * The signed open pixel of a delivery (`{public URL}/v1/track/{token}/open.gif`), placed at the
+   * end of the HTML part; `nudge send email` always gives it. A rejection fails the send as one of
+   * `unsubscribeUrl` does.
+   */
+  readonly openPixelUrl?: (delivery: Delivery) => Promise<string>;
 };
 
 /**
@@ -58,8 +64,11 @@ export class SmtpMailer implements Mailer {
   }
 
   async send(delivery: Delivery, to: string): Promise<SendResult> {
-    const unsubscribe = await this.options.unsubscribeUrl?.(delivery);
-    const mail = renderMail(delivery, unsubscribe);
+    const [unsubscribe, pixel] = await Promise.all([
+      this.options.unsubscribeUrl?.(delivery),
+      this.options.openPixelUrl?.(delivery),
+    ]);
+    const mail = renderMail(delivery, unsubscribe, pixel);
     try {
       // Pooled or not, the answer is the same SentMessageInfo; the union of transports loses its type.
       const info = (await this.transport.sendMail({
