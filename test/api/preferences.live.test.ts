@@ -67,7 +67,8 @@ async function applyLog(): Promise<PositionedDecision[]> {
     const worker = new PartitionWorker({
       partition,
       holder: 'preferences test',
-      source: new JetStreamLogSource(js, f.ns),
+      // A quiet partition answers after this wait: short, as every entry here is stored before it is read.
+      source: new JetStreamLogSource(js, f.ns, 300),
       store: new RedisStateStore(f.redis, f.ns),
       sink: new JetStreamDecisionSink(js, f.ns),
       deadLetters: new JetStreamDeadLetters(js, f.ns),

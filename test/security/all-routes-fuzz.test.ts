@@ -899,8 +899,15 @@ const RUNS: Readonly<Record<string, number>> = {
   'POST /v1/client/identify': 1_000,
   'GET /v1/client/inbox': 1_000,
   'POST /v1/client/inbox/{decision_id}/{action}': 1_500,
+  // Small bodies through the core's schemas (fuzzed in the entry contract's property tests), and a
+  // log append each: fewer, to keep CI's budget.
+  'GET /v1/users/{id}/preferences': 1_500,
+  'PUT /v1/users/{id}/preferences': 2_000,
+  'GET /v1/client/push/key': 1_000,
+  'POST /v1/client/push/subscriptions': 1_500,
+  'DELETE /v1/client/push/subscriptions': 1_500,
 };
-const DEFAULT_RUNS = 4_000;
+const DEFAULT_RUNS = 3_500;
 /**
  * The Segment routes of one call share one handler (and analytics.js's one-letter ones the same
  * again): fewer each, together more than one route's worth.
