@@ -246,12 +246,19 @@ export const ADDRESS_OF: Readonly<Partial<Record<Channel, string>>> = {
   push: 'a push subscription',
 };
 
+/**
+ * The user's address for `email` (`user.email`) or `sms` (`user.phone`), trimmed, when it is a
+ * string that is not blank. Shared by the core's `unreachable` check and the senders, which read
+ * it again at send time, so both take the same values for an address.
+ */
+export function addressOf(attributes: FlatObject, channel: 'email' | 'sms'): string | undefined {
+  const value = attributes[channel === 'email' ? 'email' : 'phone'];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
 /** Whether the user has an address for the channel: the in-app channels and `webhook` always do. */
 export function hasAddress(state: UserState, channel: Channel): boolean {
-  if (channel === 'email') return isAddress(state.attributes['email']);
-  if (channel === 'sms') return isAddress(state.attributes['phone']);
+  if (channel === 'email' || channel === 'sms') return addressOf(state.attributes, channel) !== undefined;
   if (channel === 'push') return state.push !== undefined && state.push.length > 0;
   return true;
 }
-
-const isAddress = (value: unknown) => typeof value === 'string' && value.trim() !== '';

@@ -1,4 +1,5 @@
 import { partitionOf } from '../core/partition.ts';
+import { addressOf } from '../core/user-state.ts';
 import type { ChannelSend, Mailer } from '../ports/channel.ts';
 import type { StateStore } from '../ports/state-store.ts';
 
@@ -20,9 +21,8 @@ export type EmailChannelOptions = {
 export function emailChannel({ states, partitions, mailer }: EmailChannelOptions): ChannelSend {
   return async (delivery) => {
     const loaded = await states.load(partitionOf(delivery.user_id, partitions), [delivery.user_id]);
-    const email = loaded.states[0]?.attributes['email'];
-    if (typeof email !== 'string' || email.trim() === '')
-      return { result: 'permanent', status: 0, reason: 'no email address' };
-    return mailer.send(delivery, email.trim());
+    const email = addressOf(loaded.states[0]?.attributes ?? {}, 'email');
+    if (email === undefined) return { result: 'permanent', status: 0, reason: 'no email address' };
+    return mailer.send(delivery, email);
   };
 }

@@ -1,4 +1,5 @@
 import { partitionOf } from '../core/partition.ts';
+import { addressOf } from '../core/user-state.ts';
 import type { ChannelSend } from '../ports/channel.ts';
 import type { SmsProvider } from '../ports/sms-provider.ts';
 import type { StateStore } from '../ports/state-store.ts';
@@ -21,9 +22,8 @@ export type SmsChannelOptions = {
 export function smsChannel({ states, partitions, provider }: SmsChannelOptions): ChannelSend {
   return async (delivery) => {
     const loaded = await states.load(partitionOf(delivery.user_id, partitions), [delivery.user_id]);
-    const phone = loaded.states[0]?.attributes['phone'];
-    if (typeof phone !== 'string' || phone.trim() === '')
-      return { result: 'permanent', status: 0, reason: 'no phone number' };
-    return provider.send(delivery, phone.trim());
+    const phone = addressOf(loaded.states[0]?.attributes ?? {}, 'sms');
+    if (phone === undefined) return { result: 'permanent', status: 0, reason: 'no phone number' };
+    return provider.send(delivery, phone);
   };
 }
