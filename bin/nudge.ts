@@ -11,6 +11,10 @@ commands:
          replay a window of the recorded log (ClickHouse) with the recorded messages, or
          some overridden: prints the report (identical, or what changed), keeps the decisions
          in replay_decisions; times as ISO 8601, epoch ms, or now / now-2h / now-7d
+  eligibility --log <file.ndjson> --messages <file.json> [--caps <file.json>] --user <id>
+         --message <id> [--at <time>]
+         when can this user next get this message: the user's entries up to --at (default
+         now) decided offline, answered as GET /v1/users/:id/eligibility does (JSON)
   sweep  --from <time> --to <time> (--message <id> --limit min_interval|max_sends
          | --cap <n> --field max|per) --values <v,v,…>
          replay the window once per value of one limit: sends, suppressions, users reached
@@ -65,6 +69,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     args.some((arg) => arg === '--from' || arg.startsWith('--from='))
       ? (await import('./recorded-replay-command.ts')).recordedReplayCommand(args)
       : (await import('./replay-command.ts')).replayCommand(args),
+  eligibility: async (args) => (await import('./eligibility-command.ts')).eligibilityCommand(args),
   sweep: async (args) => (await import('./recorded-replay-command.ts')).sweepCommand(args),
   send: async (args) => (await import('./send-command.ts')).sendCommand(args),
   api: async () => (await import('./api-command.ts')).apiCommand(),

@@ -41,10 +41,10 @@ export function compileCaps(caps: readonly GlobalCap[]): CompiledCaps {
 export const NO_CAPS: CompiledCaps = compileCaps([]);
 
 /**
- * DESIGN §4 check 6: a cap blocks when the user's sends it counts in `(at - per, at]` reach `max`.
- * Sends stamped after `at` count too: ingest clocks may disagree slightly, and a send already made
- * must never be left out of a window (with that, no window of `per` ever holds more than `max`).
- * `recent` is in time order.
+ * DESIGN §4 check 6: a send at `at` breaks a cap when some window of `per` holding `at` would then
+ * hold more than `max` of the sends the cap counts. Sends stamped after `at` are in `recent` too
+ * (sends held for a later delivery, and ingest clocks that disagree slightly): counting every send
+ * at its own time, no window of `per` anywhere ever holds more than `max`. `recent` is in time order.
  */
 export function checkCaps(
   caps: CompiledCaps,
@@ -54,11 +54,9 @@ export function checkCaps(
 ): CapBlocked | undefined {
   let blocked: CapBlocked | undefined;
   for (const cap of caps.byChannel[channel]) {
-    let count = 0;
-    for (let i = 0; i < recent.length; i += 2)
-      if (counts(cap, recent[i] as number, recent[i + 1] as Channel, at)) count++;
+    const count = fullestWindow(cap, recent, at);
     if (count < cap.max) continue;
-    const eligible = cap.max === 0 ? null : eligibleAt(recent, cap, at, count);
+    const eligible = cap.max === 0 ? null : capOpensAt(cap, recent, at);
     const eligible_at =
       blocked === undefined
         ? eligible
@@ -70,20 +68,48 @@ export function checkCaps(
   return blocked;
 }
 
-function counts(cap: GlobalCap, sendAt: number, sendChannel: Channel, at: number): boolean {
-  return sendAt > at - cap.per && (cap.channel === undefined || sendChannel === cap.channel);
+function counted(cap: GlobalCap, sendChannel: Channel): boolean {
+  return cap.channel === undefined || sendChannel === cap.channel;
+}
+
+/** The sends the cap counts in the window `(end - per, end]`. */
+function sendsIn(cap: GlobalCap, recent: RecentList, end: number): number {
+  let count = 0;
+  for (let i = 0; i < recent.length; i += 2) {
+    const sendAt = recent[i] as number;
+    if (sendAt > end) break;
+    if (sendAt > end - cap.per && counted(cap, recent[i + 1] as Channel)) count++;
+  }
+  return count;
 }
 
 /**
- * When enough of the counted sends have left the window for one more to fit under `max`: the
- * (count - max)-th oldest counted send in the window, plus `per` (`recent` is in time order).
+ * The most sends the cap counts in one window of `per` holding `at`: the windows ending at `at`
+ * and at each counted send after it, less than `per` later (a window's count only rises at a send).
  */
-function eligibleAt(recent: RecentList, cap: GlobalCap, at: number, count: number): number {
-  const wanted = count - cap.max;
-  let seen = 0;
-  for (let i = 0; i < recent.length; i += 2) {
+function fullestWindow(cap: GlobalCap, recent: RecentList, at: number): number {
+  let most = sendsIn(cap, recent, at);
+  for (let i = recent.length - 2; i >= 0; i -= 2) {
     const sendAt = recent[i] as number;
-    if (counts(cap, sendAt, recent[i + 1] as Channel, at) && seen++ === wanted) return sendAt + cap.per;
+    if (sendAt <= at) break;
+    if (sendAt < at + cap.per && counted(cap, recent[i + 1] as Channel))
+      most = Math.max(most, sendsIn(cap, recent, sendAt));
   }
-  return at + cap.per; // unreachable: `count` counted sends exist
+  return most;
+}
+
+/**
+ * The earliest time from `at` when a send fits under the cap: the windows a send would join only
+ * lose sends when one leaves, so the first time is `at` or a counted send plus `per`. With no
+ * send after `at` this is the (count - max)-th oldest counted send in the window, plus `per`.
+ */
+function capOpensAt(cap: GlobalCap, recent: RecentList, at: number): number {
+  let last = at;
+  for (let i = 0; i < recent.length; i += 2) {
+    const leaves = (recent[i] as number) + cap.per;
+    if (leaves <= at || !counted(cap, recent[i + 1] as Channel)) continue;
+    if (fullestWindow(cap, recent, leaves) < cap.max) return leaves;
+    last = Math.max(last, leaves);
+  }
+  return last; // unreachable: after the last send leaves, every window is empty
 }

@@ -1,23 +1,15 @@
 import { isRepeat, recordApplied } from './applied-entries.ts';
 import type { CompiledCaps } from './caps.ts';
-import { checkCaps } from './caps.ts';
-import type { Decision, Verdict } from './decision.ts';
+import type { Content, Decision, Verdict } from './decision.ts';
 import { decisionId } from './decision.ts';
 import type { Facts } from './facts.ts';
 import type { LogEntry, TrackEntry } from './log-entry.ts';
 import { usableMetadata } from './log-entry.ts';
 import { reachBlocked } from './reach.ts';
 import type { CompiledMessage, RuleIndex } from './rule-index.ts';
-import type { UserState } from './user-state.ts';
-import {
-  applySends,
-  applyStateEntry,
-  EMPTY_USER_STATE,
-  findSends,
-  lastSentAt,
-  sendCount,
-  withRecent,
-} from './user-state.ts';
+import type { SentMessage, UserState } from './user-state.ts';
+import { applySends, applyStateEntry, EMPTY_USER_STATE, withRecent } from './user-state.ts';
+import { limitBlocked } from './limits.ts';
 
 export type DecideResult = {
   readonly state: UserState;
@@ -56,7 +48,7 @@ export function decide(
   let facts: Facts | undefined;
   // Sends made for earlier candidates of this entry count toward the caps of later ones.
   let recent = current.recent;
-  const sent: CompiledMessage[] = [];
+  const sent: SentMessage[] = [];
   const decisions: Decision[] = [];
   for (const message of candidates) {
     if (at < message.live_since) continue;
@@ -69,8 +61,9 @@ export function decide(
     const decision = judge(entry, message, facts, current, recent, caps);
     decisions.push(decision);
     if (decision.outcome !== 'sent') continue;
-    sent.push(message);
-    if (message.counts_toward_caps) recent = withRecent(recent, at, message.channel);
+    const deliverAt = decision.deliver_at ?? at;
+    sent.push({ id: message.id, at: deliverAt });
+    if (message.counts_toward_caps) recent = withRecent(recent, deliverAt, message.channel);
   }
   if (decisions.length === 0) return { state: current, decisions: NO_DECISIONS, repeat: false };
   const after = withApplied(applySends(current, at, sent, recent, caps), entry.id, at);
@@ -106,32 +99,23 @@ function judge(
   if (unreached !== undefined)
     return decisionOf(entry, message, unreached.outcome, unreached.reason, null, unreached.explanation);
   const closed = message.schedule(at, facts.user);
-  if (closed !== undefined) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
-  const slot = findSends(state.sends, message.id);
-  const count = sendCount(state.sends, slot);
-  if (message.max_sends !== null && count >= message.max_sends) {
-    return decisionOf(entry, message, 'suppressed', 'max_sends', null, {
-      sends: count,
-      max_sends: message.max_sends,
-    });
+  let deliverAt: number | undefined;
+  if (closed !== undefined) {
+    const held = message.defer_max;
+    if (held === null) return decisionOf(entry, message, 'suppressed', 'schedule', null, closed);
+    if (closed.opens_at === null || closed.opens_at > at + held)
+      return decisionOf(entry, message, 'suppressed', 'schedule', null, { ...closed, defer_max: held });
+    deliverAt = closed.opens_at;
   }
-  if (slot >= 0 && message.min_interval > 0 && at - lastSentAt(state.sends, slot) < message.min_interval) {
-    const last_sent_at = lastSentAt(state.sends, slot);
-    const explanation = {
-      last_sent_at,
-      min_interval: message.min_interval,
-      eligible_at: last_sent_at + message.min_interval,
-    };
-    return decisionOf(entry, message, 'suppressed', 'min_interval', null, explanation);
-  }
-  if (message.counts_toward_caps) {
-    const blocked = checkCaps(caps, message.channel, recent, at);
-    if (blocked !== undefined) return decisionOf(entry, message, 'suppressed', 'global_cap', null, blocked);
-  }
+  // Held for the window's opening, the send is judged by the limits as they will be then.
+  const limited = limitBlocked(message, state.sends, recent, caps, deliverAt ?? at, deliverAt);
+  if (limited !== undefined)
+    return decisionOf(entry, message, limited.outcome, limited.reason, null, limited.explanation);
   const content = {
     subject: message.subject === null ? null : message.subject(facts),
     body: message.body(facts),
   };
+  if (deliverAt !== undefined) return heldSend(entry, message, content, deliverAt);
   return decisionOf(entry, message, 'sent', null, content, null);
 }
 
@@ -160,4 +144,27 @@ function decisionOf(
     content,
     explanation,
   } as Decision;
+}
+
+/** A send held for its schedule: the one decision with `deliver_at`, after `at`, where its place is in the audit's columns. */
+function heldSend(
+  entry: TrackEntry,
+  message: CompiledMessage,
+  content: Content,
+  deliverAt: number,
+): Decision {
+  return {
+    decision_id: decisionId(message.id, entry.id),
+    entry_id: entry.id,
+    message_id: message.id,
+    message_version: message.version,
+    user_id: entry.user_id,
+    channel: message.channel,
+    at: entry.received_at,
+    deliver_at: deliverAt,
+    outcome: 'sent',
+    reason: null,
+    content,
+    explanation: null,
+  };
 }

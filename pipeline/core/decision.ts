@@ -33,8 +33,25 @@ type DecisionBase = {
 };
 
 /** What was decided and why, with a structured explanation (see `explain.ts` for the sentence). */
+/**
+ * On a limit's explanation when the entry came outside its schedule and was checked for the
+ * window's next opening (`schedule.outside: "defer"`): that time. Absent otherwise.
+ */
+type Deferred = { readonly deferred_to?: number };
+
 export type Verdict =
-  | { readonly outcome: 'sent'; readonly reason: null; readonly content: Content; readonly explanation: null }
+  | {
+      readonly outcome: 'sent';
+      readonly reason: null;
+      readonly content: Content;
+      readonly explanation: null;
+      /**
+       * When the send is delivered, for an entry that came outside its schedule and is held for the
+       * window's next opening (`schedule.outside: "defer"`); absent (read as null) on a send made
+       * at once and on every other decision, so those are written as before.
+       */
+      readonly deliver_at?: number;
+    }
   | {
       readonly outcome: 'filtered';
       readonly reason: 'event_filter' | 'audience';
@@ -68,23 +85,24 @@ export type Verdict =
       readonly outcome: 'suppressed';
       readonly reason: 'max_sends';
       readonly content: null;
-      readonly explanation: { readonly sends: number; readonly max_sends: number };
+      readonly explanation: { readonly sends: number; readonly max_sends: number } & Deferred;
     }
   | {
       readonly outcome: 'suppressed';
       readonly reason: 'min_interval';
       readonly content: null;
+      /** `last_sent_at`: the message's latest send to the user, which may be one held for later. */
       readonly explanation: {
         readonly last_sent_at: number;
         readonly min_interval: number;
         readonly eligible_at: number;
-      };
+      } & Deferred;
     }
   | {
       readonly outcome: 'suppressed';
       readonly reason: 'global_cap';
       readonly content: null;
-      readonly explanation: CapBlocked;
+      readonly explanation: CapBlocked & Deferred;
     };
 
 /**

@@ -55,6 +55,29 @@ export class TimeZone {
     return this.changeBetween(wall - after, wall - before);
   }
 
+  /**
+   * Every instant at which the local time is `wall`, in order: two when clocks going back repeat
+   * it, one otherwise, and for a wall time skipped (clocks going forward) the end of the gap.
+   */
+  instantsOf(wall: number): number[] {
+    const before = this.offsetAt(wall - DAY_MS);
+    const after = this.offsetAt(wall + DAY_MS);
+    const found = [...new Set([wall - before, wall - after])]
+      .filter((at) => at + this.offsetAt(at) === wall)
+      .sort((a, b) => a - b);
+    return found.length > 0 ? found : [this.changeBetween(wall - after, wall - before)];
+  }
+
+  /** The instants in `(from, to]` at which the offset changes (clocks jump), in order. */
+  changesBetween(from: number, to: number): number[] {
+    const changes: number[] = [];
+    for (let start = from; start < to; start += DAY_MS) {
+      const end = Math.min(to, start + DAY_MS);
+      if (this.offsetAt(start) !== this.offsetAt(end)) changes.push(this.changeBetween(start, end));
+    }
+    return changes;
+  }
+
   /** The first instant in (from, to] whose offset differs from the one at `from`; changes fall on whole minutes. */
   private changeBetween(from: number, to: number): number {
     const offset = this.offsetAt(from);

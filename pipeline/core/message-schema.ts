@@ -114,6 +114,10 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+export const SCHEDULE_OUTSIDE = ['suppress', 'defer'] as const;
+/** `schedule.defer_max` when not given: a day. */
+export const DEFAULT_DEFER_MAX_MS = 86_400_000;
+
 export const ScheduleSchema = z
   .strictObject({
     timezone: z
@@ -135,6 +139,15 @@ export const ScheduleSchema = z
       .optional(),
     from: z.string().regex(CLOCK, 'a time of day is "HH:MM", from 00:00 to 24:00').default('00:00'),
     to: z.string().regex(CLOCK, 'a time of day is "HH:MM", from 00:00 to 24:00').default('24:00'),
+    /**
+     * What becomes of an entry outside the window: `suppress` (the default) decides it suppressed
+     * by the schedule; `defer` decides it for the window's next opening (`deliver_at`). Left out
+     * of the parsed message when not given, so stored messages read as before; `compileSchedule`
+     * applies the default.
+     */
+    outside: z.enum(SCHEDULE_OUTSIDE, { error: oneOf('schedule.outside', SCHEDULE_OUTSIDE) }).optional(),
+    /** With `outside: "defer"`: the longest an entry may wait for the window (default `1d`). */
+    defer_max: DurationSchema.refine((ms) => ms > 0, 'defer_max must be longer than 0').optional(),
   })
   .superRefine((schedule, ctx) => {
     if (schedule.fallback_timezone !== undefined && schedule.timezone !== 'user')
@@ -142,6 +155,12 @@ export const ScheduleSchema = z
         code: 'custom',
         path: ['fallback_timezone'],
         message: 'only with timezone "user": a schedule in a zone of its own needs no fallback',
+      });
+    if (schedule.defer_max !== undefined && schedule.outside !== 'defer')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defer_max'],
+        message: 'only with outside "defer": a schedule that suppresses outside its window holds nothing',
       });
     if (schedule.from === '24:00')
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'a window cannot open at 24:00' });

@@ -1,6 +1,7 @@
 import type { CompiledCondition } from './condition.ts';
 import { compileCondition } from './condition.ts';
 import type { Channel, Message } from './message-schema.ts';
+import { DEFAULT_DEFER_MAX_MS } from './message-schema.ts';
 import type { CompiledSchedule } from './schedule.ts';
 import { compileSchedule } from './schedule.ts';
 import type { CompiledTemplate } from './template.ts';
@@ -15,6 +16,8 @@ export type CompiledMessage = {
   readonly where: CompiledCondition;
   readonly audience: CompiledCondition;
   readonly schedule: CompiledSchedule;
+  /** `schedule.outside: "defer"`: the longest an entry outside the window waits for it; null: suppressed at once. */
+  readonly defer_max: number | null;
   /** 0 means no minimum interval. */
   readonly min_interval: number;
   readonly max_sends: number | null;
@@ -62,6 +65,8 @@ export function compileMessage(message: Message): CompiledMessage {
     where: compileCondition(message.trigger.where),
     audience: compileCondition(message.audience),
     schedule: compileSchedule(message.schedule),
+    defer_max:
+      message.schedule?.outside === 'defer' ? (message.schedule.defer_max ?? DEFAULT_DEFER_MAX_MS) : null,
     min_interval: message.frequency.min_interval,
     max_sends: message.frequency.max_sends,
     counts_toward_caps: !message.global_cap_exempt,

@@ -20,6 +20,11 @@ export type ScheduleClosed = {
   readonly local_time: string;
   /** The instant the next window opens, or null when it never does. */
   readonly opens_at: number | null;
+  /**
+   * Only for `outside: "defer"`: the longest the entry could wait, when the window opens later
+   * than that (or never). Absent otherwise.
+   */
+  readonly defer_max?: number;
 };
 
 /** Whether the window is open at `at` for a user with these attributes (read only for `timezone: "user"`). */
@@ -52,14 +57,22 @@ export function compileSchedule(schedule: Schedule | undefined): CompiledSchedul
         (days.has(mod(local.weekday - 1, 7)) && local.minutes < to)
       : days.has(local.weekday) && local.minutes >= from && local.minutes < to;
 
+  /**
+   * The first instant after `at` when the window is open: the local time reaches `from` (on a
+   * listed day; twice on a day clocks go back), or clocks jump into the window. Times that do not
+   * exist (clocks going forward) are skipped: a window inside the gap does not open that day.
+   */
   const nextOpening = (zone: TimeZone, at: number, local: LocalTime): number | null => {
-    for (let ahead = 0; ahead <= 7; ahead++) {
+    const candidates: number[] = [];
+    for (let ahead = 0; ahead <= 8; ahead++) {
       const date = local.date + ahead;
-      if (!days.has(mod(date + 4, 7))) continue;
-      const opens = zone.instantOf(date * DAY_MS + from * 60_000);
-      if (opens > at) return opens;
+      if (days.has(mod(date + 4, 7))) candidates.push(...zone.instantsOf(date * DAY_MS + from * 60_000));
     }
-    return null;
+    candidates.push(...zone.changesBetween(at, at + 9 * DAY_MS));
+    let first: number | null = null;
+    for (const opens of candidates)
+      if (opens > at && (first === null || opens < first) && isOpen(zone.localTime(opens))) first = opens;
+    return first;
   };
 
   const closed = (zone: TimeZone, at: number): Omit<ScheduleClosed, 'zone_from'> | undefined => {

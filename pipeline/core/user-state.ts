@@ -1,4 +1,5 @@
 import type { AppliedEntries } from './applied-entries.ts';
+import { REPEAT_SKEW_MS } from './applied-entries.ts';
 import type { CompiledCaps, RecentList } from './caps.ts';
 import type { Channel } from './message-schema.ts';
 import type { PreferencesEntry, PushSubscription, PushSubscriptionEntry, StateEntry } from './log-entry.ts';
@@ -103,11 +104,11 @@ function slotOf(sends: SendsList, messageId: string): number {
 }
 
 /**
- * The state after the sends decided for one entry (all at `at`): each message's count and last
- * send, and the sends a global cap can still count. `recent` is the state's recent sends with the
- * entry's counted sends already placed by `withRecent` (decide builds it as it goes, for the caps
- * of later candidates), so they are placed once. The state given is returned as it is when there
- * was no send.
+ * The state after the sends decided for one entry at `at`, each at its delivery time (`at`, or
+ * later for a send held for its schedule): each message's count and latest send, and the sends a
+ * global cap can still count. `recent` is the state's recent sends with the entry's counted sends
+ * already placed by `withRecent` (decide builds it as it goes, for the caps of later candidates),
+ * so they are placed once. The state given is returned as it is when there was no send.
  */
 export function applySends(
   state: UserState,
@@ -122,15 +123,16 @@ export function applySends(
     const i = slotOf(sends, message.id);
     if (sends[i] === message.id) {
       sends[i + 1] = (sends[i + 1] as number) + 1;
-      sends[i + 2] = at;
+      // The latest send stays the latest: an entry sent at once may come before one held for later.
+      sends[i + 2] = Math.max(sends[i + 2] as number, message.at);
     } else {
-      sends.splice(i, 0, message.id, 1, at);
+      sends.splice(i, 0, message.id, 1, message.at);
     }
   }
   return {
     attributes: state.attributes,
     sends,
-    recent: recent === state.recent ? recent : keptForCaps(recent, caps),
+    recent: recent === state.recent ? recent : keptForCaps(recent, caps, at),
     applied: state.applied,
     optouts: state.optouts,
     push: state.push,
@@ -150,14 +152,17 @@ export function withRecent(recent: RecentList, at: number, channel: Channel): Re
  * The sends worth keeping: for each cap, the `max` newest it counts, which is all its check and
  * its `eligible_at` need whatever the order entries arrive in (ingest clocks may disagree, so
  * the next entry can be stamped before the last send); and every send within the longest window
- * of a cap on its channel, measured from the newest send, so that a cap widened later still
- * sees the recent past. Memory per user is bounded by the caps, never by the log.
+ * of a cap on its channel, measured from the newest send or from `at` when sends are held past it,
+ * less the clock skew allowed (a later entry is checked from about `at` and counts exactly the
+ * windows holding it, so it must see every send before it), and so that a cap widened later still
+ * sees the recent past. Memory per user is bounded by the caps and the sends held.
  */
-function keptForCaps(recent: RecentList, caps: CompiledCaps): RecentList {
-  const newest = (recent[recent.length - RECENT] as number | undefined) ?? 0;
+function keptForCaps(recent: RecentList, caps: CompiledCaps, at: number): RecentList {
+  const newest = Math.min(at, (recent[recent.length - RECENT] as number | undefined) ?? 0);
   const keep: boolean[] = [];
   for (let i = 0; i < recent.length; i += RECENT) {
-    keep.push((recent[i] as number) > newest - caps.horizon[recent[i + 1] as Channel]);
+    const horizon = caps.horizon[recent[i + 1] as Channel];
+    keep.push(horizon > 0 && (recent[i] as number) > newest - horizon - REPEAT_SKEW_MS);
   }
   for (const cap of caps.caps) {
     let counted = 0;
@@ -174,8 +179,8 @@ function keptForCaps(recent: RecentList, caps: CompiledCaps): RecentList {
   return kept;
 }
 
-/** What `applySends` needs of a message. */
-export type SentMessage = { readonly id: string };
+/** What `applySends` needs of a send: the message, and when it is delivered. */
+export type SentMessage = { readonly id: string; readonly at: number };
 
 /** DESIGN §2: attributes are merged; a key set to `null` is removed. */
 export function applyAttributes(state: UserState, attributes: FlatObject): UserState {
