@@ -19,7 +19,7 @@ const VERDICT_TEXT = {
 
 /**
  * Decisions as DESIGN §7 replay lines: `{"entry_id","message_id","user_id","at","outcome","reason","content"}`
- * in that key order; `reason` null when sent; `content` `{subject, body}` only when sent, a missing
+ * in that key order, with `"deliver_at"` after `at` on a send held for its schedule only; `reason` null when sent; `content` `{subject, body}` only when sent, a missing
  * subject as null. Written as text rather than by `JSON.stringify` of an object (a test holds the
  * two equal), because the decisions of one entry share its id and user and every message id
  * recurs: their JSON is made once and reused.
@@ -57,7 +57,9 @@ export class ReplayLineFormatter {
     }
     const head = `${this.entryPrefix}${messagePart}${this.userPart}${decision.at},`;
     if (decision.reason !== null) return head + VERDICT_TEXT[decision.reason];
+    // A send held for its schedule says when it is delivered, right after `at`; others are as before.
+    const held = decision.deliver_at === undefined ? '' : `"deliver_at":${decision.deliver_at},`;
     const { subject, body } = decision.content;
-    return `${head}"outcome":"sent","reason":null,"content":{"subject":${JSON.stringify(subject)},"body":${JSON.stringify(body)}}}`;
+    return `${head}${held}"outcome":"sent","reason":null,"content":{"subject":${JSON.stringify(subject)},"body":${JSON.stringify(body)}}}`;
   }
 }

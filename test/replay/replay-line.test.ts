@@ -10,7 +10,17 @@ function reference(decision: Decision): string {
   if (decision.outcome !== 'sent')
     return JSON.stringify({ entry_id, message_id, user_id, at, outcome, reason });
   const { subject, body } = decision.content;
-  return JSON.stringify({ entry_id, message_id, user_id, at, outcome, reason, content: { subject, body } });
+  const { deliver_at } = decision;
+  return JSON.stringify({
+    entry_id,
+    message_id,
+    user_id,
+    at,
+    deliver_at,
+    outcome,
+    reason,
+    content: { subject, body },
+  });
 }
 
 const text = fc.oneof(
@@ -28,8 +38,9 @@ const decision: fc.Arbitrary<Decision> = fc
     reason: fc.constantFrom(null, ...REASONS),
     subject: fc.option(text, { nil: null }),
     body: text,
+    held: fc.option(fc.nat({ max: Number.MAX_SAFE_INTEGER }), { nil: undefined }),
   })
-  .map(({ reason, subject, body, ...base }) => {
+  .map(({ reason, subject, body, held, ...base }) => {
     const common = {
       ...base,
       decision_id: `${base.message_id}:${base.entry_id}`,
@@ -43,6 +54,7 @@ const decision: fc.Arbitrary<Decision> = fc
         reason,
         content: { subject, body },
         explanation: null,
+        ...(held === undefined ? {} : { deliver_at: held }),
       };
     const outcome = reason === 'event_filter' || reason === 'audience' ? 'filtered' : 'suppressed';
     return { ...common, outcome, reason, content: null, explanation: null } as unknown as Decision; // explanations are not written
@@ -75,6 +87,7 @@ describe('ReplayLineFormatter', () => {
         'message_id',
         'user_id',
         'at',
+        ...(d.outcome === 'sent' && d.deliver_at !== undefined ? ['deliver_at'] : []),
         'outcome',
         'reason',
         'content',
