@@ -399,3 +399,24 @@ describe('the user\'s timezone (timezone "user")', () => {
     );
   });
 });
+
+describe('the next opening across clock changes (New York, 2026)', () => {
+  it('a window inside the hour a spring-forward skips does not open that day', () => {
+    // 2026-03-08 02:00 EST jumps to 03:00 EDT: 02:00–02:30 never happens that day.
+    const shut = schedule({ timezone: 'America/New_York', from: '02:00', to: '02:30' });
+    expect(shut('2026-03-07T07:30:00Z')?.opens_at).toBe(at('2026-03-09T06:00:00Z')); // Monday 02:00 EDT
+    // A window the gap only cuts into opens at its end, 03:00 EDT.
+    const cut = schedule({ timezone: 'America/New_York', from: '02:30', to: '04:00' });
+    expect(cut('2026-03-08T06:00:00Z')?.opens_at).toBe(at('2026-03-08T07:00:00Z'));
+  });
+
+  it('a window an hour a fall-back repeats opens again within the hour', () => {
+    // 2026-11-01 02:00 EDT falls back to 01:00 EST (06:00Z): 01:00–02:00 happens twice.
+    const repeated = schedule({ timezone: 'America/New_York', from: '01:00', to: '01:30' });
+    expect(repeated('2026-11-01T05:40:00Z')?.opens_at).toBe(at('2026-11-01T06:00:00Z')); // 01:40 EDT → 01:00 EST
+    // Clocks jump back into a window that opened before the repeated hour: open again at the jump.
+    const straddling = schedule({ timezone: 'America/New_York', from: '00:30', to: '01:15' });
+    expect(straddling('2026-11-01T05:20:00Z')?.opens_at).toBe(at('2026-11-01T06:00:00Z'));
+    expect(straddling('2026-11-01T06:00:00Z')).toBeUndefined();
+  });
+});
