@@ -5,6 +5,7 @@ import type { AuditReader } from '../pipeline/ports/audit-reader.ts';
 import type { EntryLog } from '../pipeline/ports/entry-log.ts';
 import type { EventKeys } from '../pipeline/ports/event-keys.ts';
 import type { InAppOutcomes } from '../pipeline/ports/delivery.ts';
+import type { DeliveryPublisher } from '../pipeline/ports/delivery-publisher.ts';
 import type { InAppFeed, Inbox } from '../pipeline/ports/inbox.ts';
 import type {
   ClientSecrets,
@@ -30,6 +31,7 @@ import { dashboardRoutes } from './routes/dashboard/dashboard.routes.ts';
 import type { Readiness } from './routes/health/health.routes.ts';
 import { healthRoutes } from './routes/health/health.routes.ts';
 import { ingestRoutes } from './routes/ingest/ingest.routes.ts';
+import { composerRoutes } from './routes/messages/composer.routes.ts';
 import { messageRoutes } from './routes/messages/messages.routes.ts';
 import { preferencesRoutes } from './routes/preferences/preferences.routes.ts';
 import { replayRoutes } from './routes/replays/replays.routes.ts';
@@ -61,6 +63,8 @@ export type ApiDeps = {
   readonly feed: InAppFeed;
   /** Seen, dismissed and clicked, as pages report them; mail opens and push clicks, as their tracking links do. */
   readonly outcomes: InAppOutcomes;
+  /** The deliveries stream, for test sends (the matcher's forwarder puts every decided send there). */
+  readonly deliveries: DeliveryPublisher;
   /** Origins pages may use the SDK from (`NUDGE_CLIENT_ORIGINS`; empty: any). */
   readonly clientOrigins: readonly string[];
   /** The demo page's user and key (`npm start`); without it `/demo` says how to start the demo. */
@@ -118,6 +122,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(metricsPlugin, { metrics: deps.metrics });
   await app.register(ingestRoutes, deps);
   await app.register(messageRoutes, deps);
+  await app.register(composerRoutes, deps);
   await app.register(auditRoutes, deps);
   await app.register(preferencesRoutes, { ...deps, prefix: '/v1/users' });
   await app.register(catalogRoutes, deps);

@@ -33,7 +33,8 @@ export const ERROR_CODES = {
   },
   conflict: {
     status: 409,
-    meaning: 'the change conflicts with the stored state (a message that exists, a live one)',
+    meaning:
+      'the change conflicts with the stored state (a message that exists, a live one), or a test send to a user who cannot be reached on its channel',
   },
   body_too_large: { status: 413, meaning: 'the request body is over the limit' },
   entry_too_large: { status: 413, meaning: 'one entry is over the limit as JSON' },

@@ -4,6 +4,17 @@ import secureJson from 'secure-json-parse';
 import { ApiError } from './errors.ts';
 import { MAX_BODY_DEPTH } from './plugins/nesting-depth.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The JSON body's text as read ('' without one), set by the body parsers. Kept, by reference,
+     * for the rare entry whose metadata order JavaScript changes (more than 20 keys, one
+     * integer-like): only then is it read again, in the order sent (`pipeline/json-in-sent-order.ts`).
+     */
+    jsonText: string;
+  }
+}
+
 /**
  * A JSON request body as a value, or a 400 that says where it breaks. `JSON.parse` does the work
  * (the hot path pays nothing more than fastify's own parser did); only a body it refuses is read

@@ -6,6 +6,7 @@ import { ClickHouseAuditReader } from '../pipeline/adapters/clickhouse/clickhous
 import { ClickHouseInAppOutcomes } from '../pipeline/adapters/clickhouse/clickhouse-inapp-outcomes.ts';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import { ClickHouseReplayStore } from '../pipeline/adapters/clickhouse/replay-store.ts';
+import { JetStreamDeliveryPublisher } from '../pipeline/adapters/nats/jetstream-delivery-publisher.ts';
 import { JetStreamMessageCatalog } from '../pipeline/adapters/nats/jetstream-message-catalog.ts';
 import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
 import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
@@ -49,6 +50,7 @@ export function apiPorts(services: {
   | 'inbox'
   | 'feed'
   | 'outcomes'
+  | 'deliveries'
   | 'replays'
   | 'unsubscribeSecrets'
 > & {
@@ -72,6 +74,7 @@ export function apiPorts(services: {
     inbox: new RedisInbox(redis, ns),
     feed: new NatsInAppFeed(nc, ns),
     outcomes: new ClickHouseInAppOutcomes(clickhouse, ns.database),
+    deliveries: new JetStreamDeliveryPublisher(js, services.jsm, ns),
     replays: replayRunner({
       recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
       store,

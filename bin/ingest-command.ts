@@ -5,10 +5,16 @@ import { ndjsonLines } from '../pipeline/adapters/file/ndjson-lines.ts';
 import { ensureLogStream, LogPublisher } from '../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../pipeline/config/load-config.ts';
 import type { LogEntry } from '../pipeline/core/log-entry.ts';
-import { IngestEntrySchema, LogEntrySchema, stampEntry } from '../pipeline/core/log-entry.ts';
+import {
+  IngestEntrySchema,
+  isWellFormedIngestEntry,
+  LogEntrySchema,
+  stampEntry,
+} from '../pipeline/core/log-entry.ts';
 import { formatIssues, keysOf } from '../pipeline/core/validation.ts';
 import { InputError, parseJson } from '../pipeline/errors.ts';
 import { Namespace } from '../pipeline/namespace.ts';
+import { withMetadataInSentOrder } from '../pipeline/parse-entry.ts';
 import { UsageError } from './usage-error.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
@@ -31,7 +37,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
       const entries = lines.flatMap((line, i) =>
         line.trim() === ''
           ? []
-          : [entryOf(line, `${basename(file)}:${firstLineNumber + i}`, keepTime, receivedAt)],
+          : [entryOfLine(line, `${basename(file)}:${firstLineNumber + i}`, keepTime, receivedAt)],
       );
       await publisher.publish(entries);
       progress.add(entries.length);
@@ -48,16 +54,29 @@ export async function ingestCommand(args: string[]): Promise<void> {
   }
 }
 
-function entryOf(line: string, where: string, keepTime: boolean, receivedAt: number): LogEntry {
+/**
+ * The log entry of one line of the file, stamped. The fast check first (the entry kept as written,
+ * a `__proto__` metadata key included as the log keeps it), zod for the rest and its problems;
+ * metadata whose usable keys JavaScript would move carries the order of the line
+ * (`withMetadataInSentOrder`), which the publisher writes back (`entryJson`).
+ */
+export function entryOfLine(line: string, where: string, keepTime: boolean, receivedAt: number): LogEntry {
   const json = parseJson(line, where);
   if (isNudgeWritten(json)) return stateEntryOf(json, where, keepTime, receivedAt);
-  const result = IngestEntrySchema.safeParse(json);
+  const result = isWellFormedIngestEntry(json)
+    ? ({ success: true, data: json } as const)
+    : IngestEntrySchema.safeParse(json);
   if (!result.success)
     throw new InputError(where, formatIssues(result.error.issues, [], keysOf(IngestEntrySchema)));
   const recorded = result.data.received_at;
   if (keepTime && recorded === undefined)
     throw new InputError(where, ['received_at: required with --keep-time']);
-  return stampEntry(result.data, randomUUID, keepTime && recorded !== undefined ? recorded : receivedAt);
+  const entry = stampEntry(
+    result.data,
+    randomUUID,
+    keepTime && recorded !== undefined ? recorded : receivedAt,
+  );
+  return withMetadataInSentOrder(entry, line);
 }
 
 /**

@@ -20,6 +20,7 @@ import type { Config } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import type { ChannelSend } from '../pipeline/ports/channel.ts';
 import type { Delivery } from '../pipeline/ports/delivery.ts';
+import { sentAt } from '../pipeline/ports/delivery.ts';
 import { ChannelSender } from '../pipeline/runtime/channel-sender.ts';
 import { emailChannel } from '../pipeline/runtime/email-channel.ts';
 import { pushChannel } from '../pipeline/runtime/push-channel.ts';
@@ -68,6 +69,12 @@ export async function sendCommand(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Deliveries a sender holds, taken and not yet sent: at one send a second (a slow mail server), the
+ * last waits 8 s, within the 15 s after which JetStream would deliver it again (a send twice).
+ */
+const SENDER_MAX_PENDING = 8;
+
 /** Reads the channel's deliveries and sends them, recording each outcome, until the signal aborts. */
 export async function runSender(
   name: 'webhook' | 'email' | 'sms' | 'push',
@@ -85,7 +92,8 @@ export async function runSender(
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
     const sender = new ChannelSender({
-      reader: deliveryReader(js, jsm, ns, name, `sender_${name}`),
+      // One delivery at a time: a few waiting, so none waits past the ack wait and is sent twice.
+      reader: deliveryReader(js, jsm, ns, name, `sender_${name}`, { maxAckPending: SENDER_MAX_PENDING }),
       send: channel.send,
       record: (outcomes) => audit.insertOutcomes(outcomes),
       now: Date.now,
@@ -265,9 +273,10 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
 }
 
 /** What a tracking token of a delivery stands for, but its channel (a delivery's is any string). */
-const trackTarget = ({ decision_id, message_id, user_id, at }: Delivery) => ({
-  decision_id,
-  message_id,
-  user_id,
-  at,
+const trackTarget = (delivery: Delivery) => ({
+  decision_id: delivery.decision_id,
+  message_id: delivery.message_id,
+  user_id: delivery.user_id,
+  // An open or a click is counted from when the send went out: a held send's deliver_at.
+  at: sentAt(delivery),
 });

@@ -15,9 +15,15 @@ import {
   catalogHistory,
   catalogStream,
   ensureCatalogStream,
+  latestMessage,
   readCatalog,
 } from '../pipeline/adapters/nats/catalog-stream.ts';
-import { DeliveryForwarder, ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
+import {
+  DeliveryForwarder,
+  ensureDeliveriesStream,
+  publishDelivery,
+} from '../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureHeldStream, JetStreamHeldSends } from '../pipeline/adapters/nats/held-sends.ts';
 import {
   ensureDecisionsStream,
   JetStreamDecisionSink,
@@ -46,6 +52,7 @@ import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
 import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
+import { HeldReleaser } from '../pipeline/runtime/held-releaser.ts';
 import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
 import { Matcher } from '../pipeline/runtime/matcher.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
@@ -53,7 +60,7 @@ import { runApi } from './api-command.ts';
 import { runTogether, stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
-/** `nudge start`: the HTTP API and the matcher (with the audit writers and the delivery forwarder), until SIGINT or SIGTERM. */
+/** `nudge start`: the HTTP API and the matcher (with the audit writers, the delivery forwarder and the held sends' releaser), until SIGINT or SIGTERM. */
 export async function startCommand(): Promise<void> {
   const config = loadConfig(process.env);
   const signal = stopSignal();
@@ -64,7 +71,7 @@ export async function startCommand(): Promise<void> {
   ]);
 }
 
-/** The matcher, the audit writers and the delivery forwarder of a namespace, until the signal aborts. */
+/** The matcher, the audit writers, the delivery forwarder and the held sends' releaser of a namespace, until the signal aborts. */
 export async function runMatcher(
   config: Config,
   signal: AbortSignal,
@@ -81,6 +88,7 @@ export async function runMatcher(
     await ensureLogStream(jsm, ns, config.partitions);
     await ensureDecisionsStream(jsm, ns);
     await ensureDeliveriesStream(jsm, ns);
+    await ensureHeldStream(jsm, ns);
     await ensureCatalogStream(jsm, ns);
     await ensureDeadLettersStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
@@ -144,6 +152,19 @@ export async function runMatcher(
           ),
         ),
         stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
+        stepper(
+          'held sends released or cancelled',
+          new HeldReleaser({
+            held: new JetStreamHeldSends(js, jsm, ns),
+            release: async (delivery) => {
+              await publishDelivery(js, ns, delivery);
+            },
+            latest: (id) => latestMessage(jsm, ns, id),
+            record: (outcomes) => audit.insertOutcomes(outcomes),
+            now: Date.now,
+            report,
+          }),
+        ),
         stepper(
           'in-app inbox',
           new InboxWriter({

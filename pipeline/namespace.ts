@@ -57,6 +57,7 @@ export class Namespace {
       this.logStream,
       this.decisionsStream,
       this.deliveriesStream,
+      this.heldStream,
       this.deadLettersStream,
       this.checkpointsStream,
       this.catalogStream,
@@ -89,6 +90,20 @@ export class Namespace {
   /** `<ns>.deliveries.*`: every channel's deliveries. */
   get deliverySubjects(): string {
     return `${this.name}.deliveries.*`;
+  }
+
+  /** `<NS>_HELD`: sends held until their `deliver_at`, each removed once released or cancelled. */
+  get heldStream(): string {
+    return `${this.name.toUpperCase()}_HELD`;
+  }
+
+  /** `<ns>.held.<channel>`: a held send, until the releaser puts it on its delivery subject. */
+  heldSubject(channel: Channel): string {
+    return `${this.name}.held.${channel}`;
+  }
+
+  get heldSubjects(): string {
+    return `${this.name}.held.*`;
   }
 
   /** `<ns>.inapp`, a core NATS subject (no stream): every in-app send, for the API processes. */

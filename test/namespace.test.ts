@@ -12,6 +12,9 @@ describe('Namespace', () => {
     expect(ns.decisionsSubject(0)).toBe('t_ab12.decisions.0');
     expect(ns.deliveriesStream).toBe('T_AB12_DELIVERIES');
     expect(ns.deliverySubject('sms')).toBe('t_ab12.deliveries.sms');
+    expect(ns.heldStream).toBe('T_AB12_HELD');
+    expect(ns.heldSubject('email')).toBe('t_ab12.held.email');
+    expect(ns.streams).toContain(ns.heldStream);
   });
 
   it('puts every key of a partition under one Redis Cluster hash tag', () => {

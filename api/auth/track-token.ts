@@ -13,7 +13,7 @@ const KINDS: ReadonlySet<string> = new Set<TrackKind>(['open', 'click']);
 export type TrackTarget = UnsubscribeTarget & {
   readonly kind: TrackKind;
   readonly decision_id: string;
-  /** When it was sent (the delivery's `at`), ms: the outcome's latency is counted from it. */
+  /** When it was sent (`sentAt`: a held send's deliver_at, else the delivery's `at`), ms: the outcome's latency is counted from it. */
   readonly at: number;
 };
 

@@ -15,8 +15,10 @@ import { MAX_BODY_DEPTH, nestsDeeperThan } from './nesting-depth.ts';
 export const bodyPlugin = fastifyPlugin(
   async (app) => {
     app.removeContentTypeParser(['text/plain', 'application/json']);
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    app.decorateRequest('jsonText', '');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       try {
+        request.jsonText = body as string;
         done(null, parseJsonBody(body as string));
       } catch (error) {
         done(error as Error, undefined);

@@ -1,4 +1,6 @@
 import type { InboxAction, InboxEntry } from '../../pipeline/ports/inbox.ts';
+import type { TrackBody } from './metadata.ts';
+import { trackBody } from './metadata.ts';
 import { NudgeError, isRecord } from './nudge-error.ts';
 
 /** Who the page speaks for: the API, its publishable `client` key, and the user as the customer's server vouched for them. */
@@ -79,8 +81,9 @@ export class ApiClient {
     return `${this.identity.api}${path}`;
   }
 
-  track(body: { id: string; name: string; metadata?: Flat; context: Flat }): Promise<IngestResult> {
-    return this.send<IngestResult>('POST', '/v1/client/events', body);
+  /** Metadata in the order sent (`trackBody`): a `Map`'s or pairs' own, an object's as JavaScript lists it. */
+  track(body: TrackBody): Promise<IngestResult> {
+    return this.sendText<IngestResult>('POST', '/v1/client/events', trackBody(body));
   }
 
   identify(attributes: Flat): Promise<IngestResult> {
@@ -132,15 +135,19 @@ export class ApiClient {
     await this.send('POST', `/v1/client/inbox/${encodeURIComponent(decisionId)}/${action}`, undefined, true);
   }
 
-  private async send<T>(method: string, path: string, body?: unknown, keepalive = false): Promise<T> {
+  private send<T>(method: string, path: string, body?: unknown, keepalive = false): Promise<T> {
+    return this.sendText<T>(method, path, body === undefined ? undefined : JSON.stringify(body), keepalive);
+  }
+
+  private async sendText<T>(method: string, path: string, text?: string, keepalive = false): Promise<T> {
     const headers = this.headers();
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (text !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
       response = await fetch(this.url(path), {
         method,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: text ?? null,
         keepalive,
         cache: 'no-store',
         credentials: 'omit',

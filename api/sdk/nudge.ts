@@ -8,6 +8,8 @@ import type {
   PushResult,
 } from './api-client.ts';
 import type { StreamStatus } from './event-stream.ts';
+import type { MetadataInput } from './metadata.ts';
+import { isMetadata } from './metadata.ts';
 import { NudgeError, isRecord } from './nudge-error.ts';
 import type { SubscribePushOptions } from './push.ts';
 import { subscribePush } from './push.ts';
@@ -49,7 +51,12 @@ export type NudgeStatus = 'idle' | StreamStatus;
 
 export type NudgeApi = {
   boot(options: BootOptions): Promise<void>;
-  track(name: string, metadata?: Flat): Promise<IngestResult>;
+  /**
+   * Tracks an event. Only the first 20 metadata keys, in the order sent, are usable in rules: an
+   * object's keys go in JavaScript's order (integer-like keys such as "99" first); a `Map` or an
+   * array of `[key, value]` pairs keeps its own order (`MetadataInput`).
+   */
+  track(name: string, metadata?: MetadataInput): Promise<IngestResult>;
   identify(attributes: Flat): Promise<IngestResult>;
   inbox(): Promise<NudgeMessage[]>;
   /** The user's opt-outs (`false` only), as the matcher applied them. */
@@ -146,7 +153,8 @@ const Nudge: NudgeApi = {
   },
   track(name, metadata) {
     if (!isText(name)) return invalid('track needs an event name');
-    if (metadata !== undefined && !isRecord(metadata)) return invalid('metadata is an object of scalars');
+    if (metadata !== undefined && !isMetadata(metadata))
+      return invalid('metadata is an object of scalars, a Map, or an array of [key, value] pairs');
     return session?.track(name, metadata) ?? notBooted();
   },
   identify(attributes) {

@@ -1,6 +1,7 @@
 import type { InboxAction, InboxEntry } from '../../pipeline/ports/inbox.ts';
 import { RENDERED_CHANNELS } from '../../pipeline/ports/inbox.ts';
 import type { Flat, Identity, IngestResult } from './api-client.ts';
+import type { MetadataInput } from './metadata.ts';
 import { ApiClient, isInboxEntry } from './api-client.ts';
 import type { StreamStatus } from './event-stream.ts';
 import { EventStream } from './event-stream.ts';
@@ -122,7 +123,7 @@ export class Session {
     this.settle = undefined;
   }
 
-  track(name: string, metadata?: Flat): Promise<IngestResult> {
+  track(name: string, metadata?: MetadataInput): Promise<IngestResult> {
     if (this.stopped) return Promise.reject(new NudgeError(0, 'shut_down', 'Nudge was shut down'));
     // The id is the page's, so the benchmark's track → rendered time is known before the answer
     // comes (the send may come first), and a retried request is one entry.

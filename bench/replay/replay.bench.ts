@@ -1,8 +1,10 @@
-// `npm run bench:replay [-- --entries N --users N --rounds N]`: records a window of N entries
+// `npm run bench:replay [-- --entries N --users N --rounds N] [--impact]`: records a window of N entries
 // (1,000,000 by default) in ClickHouse as the live pipeline records it, then replays it from there
 // (`replayWindow`, what `nudge replay --from --to` runs) and reports entries/s and the hash of its
 // decisions, the same on every round; next to reading the same window back without deciding,
-// measured in the same run, and to the live rate of bench:pipeline. Needs the services.
+// measured in the same run, and to the live rate of bench:pipeline. `--impact` also times the
+// composer's impact preview: the same window replayed with one message's draft in place of it
+// (`POST /v1/replays` with `messages`), with the progress it reports. Needs the services.
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     users: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '2' },
+    impact: { type: 'boolean', default: false },
   },
 });
 const size = { entries: Number(values.entries), users: Number(values.users), messages: 100, events: 100 };
@@ -145,6 +148,34 @@ try {
       `round ${round + 1}: ${Math.round(report.entries / ((performance.now() - started) / 1000))} entries/s, hash ${report.hash}, identical ${String(report.identical)}`,
     );
   }
+  let impact: { ms: number; ticks: number; firstTickMs: number; entries: number } | undefined;
+  if (values.impact) {
+    // The composer's draft: the first message with its minimum interval changed, as a person tunes it.
+    const [draft] = MessageListSchema.parse(workloadMessages(size)).slice(0, 1);
+    if (draft === undefined) throw new Error('the workload has no message');
+    const changed = { ...draft, frequency: { ...draft.frequency, min_interval: 4 * 3_600_000 } };
+    const started = performance.now();
+    let ticks = 0;
+    let firstTickMs = 0;
+    const report = await replayWindow(
+      {
+        recorded,
+        catalog,
+        overrides: { messages: [changed] },
+        onProgress: (done, total) => {
+          if (ticks++ === 0) firstTickMs = performance.now() - started;
+          if (ticks % 100 === 0)
+            log(`impact preview: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`);
+        },
+      },
+      window.from,
+      window.to,
+    );
+    impact = { ms: performance.now() - started, ticks, firstTickMs, entries: report.entries };
+    log(
+      `impact preview: ${(impact.ms / 1000).toFixed(1)} s, ${ticks} progress reports, the first after ${(firstTickMs / 1000).toFixed(1)} s`,
+    );
+  }
   const best = runs.reduce((a, b) => (b.ms < a.ms ? b : a));
   const hashes = new Set(runs.map((r) => r.hash));
   if (hashes.size !== 1) throw new Error(`the replays' hashes differ: ${[...hashes].join(', ')}`);
@@ -160,7 +191,18 @@ try {
     '| --- | ---: | ---: | ---: |',
     `| reading the window back (baseline) | ${(read.ms / 1000).toFixed(1)} | ${rate(read.entries, read.ms).toLocaleString('en-US')} | 1 |`,
     `| replaying it | ${(best.ms / 1000).toFixed(1)} | ${rate(best.entries, best.ms).toLocaleString('en-US')} | ${(read.ms / best.ms).toFixed(2)} |`,
+    ...(impact === undefined
+      ? []
+      : [
+          `| impact preview (one message's draft in place) | ${(impact.ms / 1000).toFixed(1)} | ${rate(impact.entries, impact.ms).toLocaleString('en-US')} | ${(read.ms / impact.ms).toFixed(2)} |`,
+        ]),
     '',
+    ...(impact === undefined
+      ? []
+      : [
+          `The impact preview reported its progress ${impact.ticks.toLocaleString('en-US')} times (every 10,000 entries), the first after ${(impact.firstTickMs / 1000).toFixed(1)} s (reading the window's states first).`,
+          '',
+        ]),
     `Hash of the decisions, every round: \`${best.hash}\`; identical to the recorded decisions: ${String(best.identical)}.` +
       (live === undefined
         ? ' (No bench:pipeline result in bench/out/ to compare with: run `npm run bench:pipeline`.)'
@@ -171,12 +213,14 @@ try {
   await mkdir(dir, { recursive: true });
   await writeFile(
     `${dir}replay.json`,
-    `${JSON.stringify({ size, read, runs, live_entries_per_s: live ?? null }, null, 2)}\n`,
+    `${JSON.stringify({ size, read, runs, impact: impact ?? null, live_entries_per_s: live ?? null }, null, 2)}\n`,
   );
   if (size.entries >= 1_000_000) {
     const doc = new URL('../README.md', import.meta.url).pathname;
     const text = await readFile(doc, 'utf8');
-    const marked = /(<!-- bench:replay:start -->\n)[\s\S]*?(<!-- bench:replay:end -->)/;
+    // The impact case (a week at a million entries a day) keeps its own block.
+    const block = impact === undefined ? 'bench:replay' : 'bench:replay-impact';
+    const marked = new RegExp(`(<!-- ${block}:start -->\n)[\\s\\S]*?(<!-- ${block}:end -->)`);
     if (marked.test(text)) await writeFile(doc, text.replace(marked, `$1\n${table}\n\n$2`));
   }
 } finally {

@@ -5,6 +5,7 @@ import {
   PreferencesEntrySchema,
   PushSubscriptionEntrySchema,
 } from './state-entries.ts';
+import { mayBeOutOfOrder, sentOrderOf } from './key-order.ts';
 import type { Channel } from './message-schema.ts';
 import type { FlatObject } from './scalar.ts';
 
@@ -50,12 +51,15 @@ export const LogEntrySchema = z.discriminatedUnion(
  * ingestion (a recorded one is kept only when replaying recorded traffic), and `id` is generated
  * when absent (DESIGN §2).
  */
-export const IngestEntrySchema = entryContract({
-  unknownKeys: 'keep',
-  id: 'optional',
-  receivedAt: 'optional',
-}).entry;
+const ingest = entryContract({ unknownKeys: 'keep', id: 'optional', receivedAt: 'optional' });
+export const IngestEntrySchema = ingest.entry;
 export type IngestEntry = z.output<typeof IngestEntrySchema>;
+/**
+ * True when `json` is an entry `IngestEntrySchema` accepts, checked without zod, the entry kept as
+ * written (a `__proto__` key of its metadata included, as the log's contract keeps it; zod's
+ * record drops it): `nudge ingest` tries it first, and zod names the problems of the rest.
+ */
+export const isWellFormedIngestEntry = ingest.isWellFormed;
 
 /**
  * The log entry ingestion writes: the producer's entry with its id (`newId()` when it has none)
@@ -139,10 +143,26 @@ export const isWellFormedEntry = (json: unknown): json is LogEntry =>
     !Array.isArray(json) &&
     isWellFormedStateEntry(json as Record<string, unknown>));
 
-/** The metadata rules and templates may read: the first 20 keys in the order sent, the rest ignored. */
+/**
+ * True when the metadata of an entry may have its keys out of the order sent: two keys or more,
+ * one of them integer-like (`key-order.ts`). Only then does a reader of JSON text read the order
+ * from the text again (`withMetadataInSentOrder`), so the log line, the usable keys and the event
+ * catalog's places all follow the order sent; the check costs one key otherwise. (Past 20 keys
+ * the order decides which keys are usable; below, only the catalog's places.)
+ */
+export const needsSentOrder = (metadata: FlatObject | undefined): metadata is FlatObject =>
+  metadata !== undefined && mayBeOutOfOrder(metadata, 1);
+
+/**
+ * The metadata rules and templates may read: the first 20 keys in the order sent, the rest
+ * ignored. The order is the one a parser attached to the object (`key-order.ts`) when JavaScript
+ * may have moved keys (more than 20, one integer-like), else the object's own; at most 20 keys
+ * are all usable, whatever their order.
+ */
 export function usableMetadata(metadata: FlatObject | undefined): FlatObject | undefined {
   if (metadata === undefined) return undefined;
   const keys = Object.keys(metadata);
   if (keys.length <= USABLE_METADATA_KEYS) return metadata;
-  return Object.fromEntries(keys.slice(0, USABLE_METADATA_KEYS).map((key) => [key, metadata[key] ?? null]));
+  const sent = sentOrderOf(metadata) ?? keys;
+  return Object.fromEntries(sent.slice(0, USABLE_METADATA_KEYS).map((key) => [key, metadata[key] ?? null]));
 }

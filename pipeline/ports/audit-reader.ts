@@ -1,4 +1,5 @@
 import type { Message } from '../core/message-schema.ts';
+import type { FlatObject } from '../core/scalar.ts';
 
 /** A half-open range of decision times, ms: `from <= at < to`. */
 export type TimeRange = { readonly from: number; readonly to: number };
@@ -52,6 +53,8 @@ export type StatsMessages = TimeRange & {
     failed: number;
     /** The most frequent reasons of `failed` (at most `TOP_FAILURE_REASONS`), most first. */
     failed_reasons: FailureReason[];
+    /** Held sends never delivered: their message was paused or stopped before they were due. */
+    cancelled: number;
     /** In-app outcomes of its sends, each counted once per send; 0 on other channels. */
     seen: number;
     clicked: number;
@@ -96,6 +99,8 @@ export type AuditedDecision = {
   readonly message_version: number;
   readonly channel: string;
   readonly at: number;
+  /** A held send's delivery time, ms; null on every other decision. */
+  readonly deliver_at: number | null;
   readonly outcome: 'sent' | 'suppressed' | 'filtered';
   readonly reason: string | null;
   readonly subject: string | null;
@@ -116,6 +121,16 @@ export type DecisionQuery = {
 /** An event name seen in the log, from the audit. */
 export type SeenEvent = { readonly name: string; readonly entries: number; readonly last_seen: number };
 
+/** A `track` entry as the log's audit holds it: what a template preview renders with. */
+export type RecentEntry = {
+  readonly entry_id: string;
+  readonly user_id: string;
+  readonly received_at: number;
+  /** As sent; `{}` when the entry had none. */
+  readonly metadata: FlatObject;
+  readonly context: FlatObject;
+};
+
 /**
  * What the API reads of the audit (ClickHouse): a user's decisions, the event names seen, and the
  * stats. Contract: every decision and entry counted once, however often the writers stored it; a
@@ -125,6 +140,8 @@ export type SeenEvent = { readonly name: string; readonly entries: number; reado
 export type AuditReader = {
   decisions(userId: string, query: DecisionQuery): Promise<AuditedDecision[]>;
   events(limit: number): Promise<SeenEvent[]>;
+  /** The latest `limit` track entries of this name, newest first (received_at), each entry once. */
+  recentEntries(name: string, limit: number): Promise<RecentEntry[]>;
   summary(range: TimeRange, filter: FactsFilter): Promise<StatsSummary>;
   series(range: TimeRange, filter: FactsFilter, bucket: Bucket, by: SeriesKey): Promise<StatsSeries>;
   messages(range: TimeRange, filter: FactsFilter): Promise<StatsMessages>;

@@ -5,8 +5,8 @@ export type ObservedKey = { readonly key: string; readonly types: readonly strin
 
 /**
  * The metadata keys seen on each event name, for people composing messages. Contract: recording
- * the same entries again changes nothing; the usable keys (the first 20 of an entry) are kept in
- * the order they were first seen.
+ * the same entries again changes nothing; the usable keys (the first 20 of an entry, in the order
+ * sent: `keysInSentOrder`) are kept in the order they were first seen.
  */
 export type EventKeys = {
   record(entries: readonly LogEntry[]): Promise<void>;

@@ -17,7 +17,7 @@ export type InboxMessage = {
   readonly channel: InAppChannel;
   readonly subject: string | null;
   readonly body: string;
-  /** When it was sent (the entry's received_at), ms. */
+  /** When it was sent (`sentAt`: a held send's deliver_at, else the entry's received_at), ms. */
   readonly at: number;
 };
 

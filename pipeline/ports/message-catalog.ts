@@ -6,9 +6,17 @@ import type { CatalogHistory } from './recorded-log.ts';
 /** The latest version of every message, and the caps in force. */
 export type Catalog = {
   readonly messages: readonly Message[];
+  /** When each of `messages` was stored (ms, the catalog's clock): when the message last changed. */
+  readonly stored_at: readonly number[];
   readonly caps: readonly GlobalCap[];
   /** The catalog's sequence of the caps in force (0: never set), recorded with each decision. */
   readonly capsVersion: number;
+};
+
+/** Every version of one message, oldest first, and when each was stored (ms, the catalog's clock), in the same order. */
+export type MessageVersions = {
+  readonly versions: Message[];
+  readonly stored_at: number[];
 };
 
 export type ApplyOutcome = {
@@ -34,8 +42,8 @@ export type CompiledInForce = {
 export type MessageCatalog = {
   read(): Promise<Catalog>;
   latest(id: string): Promise<Message | undefined>;
-  /** Every version of a message, oldest first. */
-  versions(id: string): Promise<Message[]>;
+  /** Every version of a message, oldest first, with when each was stored. */
+  versions(id: string): Promise<MessageVersions>;
   compiled(id: string): Promise<CompiledInForce | undefined>;
   /** Each message whose definition differs from its latest version becomes a new version. */
   apply(messages: readonly Message[], now: number): Promise<ApplyOutcome[]>;

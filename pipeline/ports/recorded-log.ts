@@ -28,6 +28,8 @@ export type RecordedDecision = {
   readonly subject: string | null;
   readonly body: string | null;
   readonly explanation: string;
+  /** A held send's delivery time, ms; null on every other decision (and on those recorded before the column). */
+  readonly deliver_at: number | null;
 };
 
 /** One log message of the window: its entries in order, each with the decisions recorded for it. */

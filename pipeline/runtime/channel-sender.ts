@@ -1,6 +1,7 @@
 import type { BatchReader } from '../ports/batch-reader.ts';
 import type { ChannelSend, SendResult } from '../ports/channel.ts';
 import type { Delivery, DeliveryOutcome } from '../ports/delivery.ts';
+import { sentAt } from '../ports/delivery.ts';
 
 export type ChannelSenderOptions = {
   readonly reader: BatchReader<Delivery>;
@@ -68,7 +69,7 @@ export class ChannelSender {
         attempts,
         status: sent.status,
         reason: sent.result === 'delivered' ? '' : reasonText(sent.reason),
-        latency_ms: Math.max(0, at - delivery.at),
+        latency_ms: Math.max(0, at - sentAt(delivery)),
         at,
       },
     ]);

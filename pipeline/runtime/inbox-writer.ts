@@ -1,5 +1,6 @@
 import type { BatchReader } from '../ports/batch-reader.ts';
 import type { Delivery } from '../ports/delivery.ts';
+import { sentAt } from '../ports/delivery.ts';
 import type { InAppChannel, InAppFeed, InAppNotice, Inbox, InboxMessage } from '../ports/inbox.ts';
 import { isInAppChannel } from '../ports/inbox.ts';
 
@@ -70,5 +71,5 @@ const messageOf = (delivery: InAppDelivery): InboxMessage => ({
   channel: delivery.channel,
   subject: delivery.subject,
   body: delivery.body,
-  at: delivery.at,
+  at: sentAt(delivery),
 });

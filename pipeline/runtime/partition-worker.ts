@@ -4,6 +4,7 @@ import { decideGuarded } from '../core/guarded-decide.ts';
 import type { RuleIndex } from '../core/rule-index.ts';
 import type { UserState } from '../core/user-state.ts';
 import { EMPTY_USER_STATE } from '../core/user-state.ts';
+import { entryJson } from '../json-in-sent-order.ts';
 import type { Checkpoints, PartitionRebuild } from '../ports/checkpoints.ts';
 import type { DeadLetter, DeadLetterSink } from '../ports/dead-letters.ts';
 import { DEAD_LETTER_LINE_CHARS } from '../ports/dead-letters.ts';
@@ -169,7 +170,7 @@ export class PartitionWorker {
         const before = states.get(entry.user_id);
         const result = decideGuarded(before, entry, index, caps, decide);
         if (result.failure !== undefined) {
-          const line = JSON.stringify(entry).slice(0, DEAD_LETTER_LINE_CHARS);
+          const line = entryJson(entry).slice(0, DEAD_LETTER_LINE_CHARS);
           letters.push({
             partition,
             seq,

@@ -10,7 +10,7 @@ import { userHash } from '../../api/auth/user-hash.ts';
 import { buildApi } from '../../api/app.ts';
 import { apiPorts } from '../../bin/api-ports.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
-import { catalogStream, ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
+import { ensureCatalogStream } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { decodePack } from '../../pipeline/adapters/nats/packs.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
@@ -41,8 +41,11 @@ export async function apiFixture(
     perKeyPerMinute?: number;
     anonymousPerMinute?: number;
     clientOrigins?: readonly string[];
+    /** The API's clock: the fixed `NOW` unless a test needs time to pass (a replay of "the last 7 days"). */
+    now?: () => number;
   } = {},
 ) {
+  const now = options.now ?? (() => NOW);
   const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'api test');
   const jsm: JetStreamManager = await nc.jetstreamManager();
@@ -73,7 +76,7 @@ export async function apiFixture(
     clickhouse,
     ns,
     partitions: PARTITIONS,
-    now: () => NOW,
+    now,
   });
   const app: FastifyInstance = await buildApi({
     ...ports,
@@ -81,7 +84,7 @@ export async function apiFixture(
     clientSecrets: keyStore,
     clientOrigins: options.clientOrigins ?? [],
     partitions: PARTITIONS,
-    now: () => NOW,
+    now,
     metrics,
     // High unless a test is about the limits: the fuzz tests send tens of thousands of requests.
     rateLimits: {
@@ -111,8 +114,8 @@ export async function apiFixture(
     },
     async close(): Promise<void> {
       await app.close();
-      await jsm.streams.delete(ns.logStream).catch(() => false);
-      await jsm.streams.delete(catalogStream(ns)).catch(() => false);
+      // Every stream of the namespace: a test send makes the deliveries stream, a matcher the rest.
+      for (const stream of ns.streams) await jsm.streams.delete(stream).catch(() => false);
       await nc.drain();
       const keys = await redis.keys(`${ns.name}:*`);
       if (keys.length > 0) await redis.del(...keys);

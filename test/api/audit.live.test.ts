@@ -49,6 +49,7 @@ type Audited = {
   reason: string | null;
   explanation: string;
   content: unknown;
+  deliver_at: number | null;
 };
 
 async function decisionsOf(user: string, query = '', count = 1): Promise<Audited[]> {
@@ -98,6 +99,8 @@ describe(
         ['upload-ready:a1', 'sent', null],
       ]);
       expect(decisions[2]?.content).toEqual({ subject: null, body: 'Your file q3.pdf is ready' });
+      // Sent at once: no delivery time of its own.
+      expect(decisions[2]?.deliver_at).toBeNull();
       expect(decisions[1]?.explanation).toMatch(/less than the minimum interval of 1h/);
       expect(decisions[0]?.explanation).toMatch(/metadata.file_name/);
 

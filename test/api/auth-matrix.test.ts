@@ -3,6 +3,7 @@ import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { SCOPES } from '../../api/auth/api-keys.ts';
+import { decodeValue } from '../../pipeline/adapters/nats/packs.ts';
 import { apiFixture, clientHeaders } from './api-fixture.ts';
 import { bodyOf, expectErrorShape, isRecord, send } from './api-helpers.ts';
 
@@ -119,6 +120,17 @@ const pushLogged = (action: 'add' | 'remove') => async (run: string) =>
       entry.subscription.endpoint === pushSubscription(run).endpoint,
   );
 
+/** Whether a test send of the run's message is on the deliveries stream. */
+async function testSent(id: string): Promise<boolean> {
+  const jsm = await f.nc.jetstreamManager();
+  const info = await jsm.streams.info(f.ns.deliveriesStream).catch(() => undefined);
+  for (let seq = info?.state.first_seq ?? 1; info !== undefined && seq <= info.state.last_seq; seq++) {
+    const stored = await jsm.streams.getMessage(f.ns.deliveriesStream, { seq });
+    if ((decodeValue(stored.data) as { message_id?: unknown }).message_id === id) return true;
+  }
+  return false;
+}
+
 /** A cap distinct per run, so that each PUT /v1/caps is a change that can be seen. */
 const capOf = (run: string) => parseInt(run.slice(-6), 16);
 
@@ -192,6 +204,24 @@ const KNOWN: Readonly<Record<string, Known>> = {
     scope: 'read',
     request: (id) => Promise.resolve({ url: '/v1/messages/validate', body: draft(id) }),
   },
+  'POST /v1/messages/preview': {
+    scope: 'read',
+    request: () =>
+      Promise.resolve({
+        url: '/v1/messages/preview',
+        body: { template: { body: 'hi {{ user.name | fallback: "you" }}' }, user_id: 'u-auth' },
+      }),
+  },
+  'POST /v1/messages/test-send': {
+    scope: 'admin',
+    // A webhook reaches every user: no address needed.
+    request: (id) =>
+      Promise.resolve({
+        url: '/v1/messages/test-send',
+        body: { message: { ...draft(id), channel: 'webhook' }, user_id: 'u-auth' },
+      }),
+    effect: testSent,
+  },
   'GET /v1/caps': { scope: 'read', request: () => Promise.resolve({ url: '/v1/caps' }) },
   'PUT /v1/caps': {
     scope: 'admin',
@@ -206,6 +236,12 @@ const KNOWN: Readonly<Record<string, Known>> = {
     scope: 'read',
     request: () => Promise.resolve({ url: '/v1/catalog/events' }),
     // Counts come from ClickHouse, which the fixture leaves without a database.
+    succeeds: false,
+  },
+  'GET /v1/catalog/events/{name}/recent': {
+    scope: 'read',
+    request: () => Promise.resolve({ url: '/v1/catalog/events/auth_matrix/recent' }),
+    // The entries are in ClickHouse, which the fixture leaves without a database: 503 once let in.
     succeeds: false,
   },
   'GET /v1/users/{id}/decisions': {

@@ -153,6 +153,7 @@ describe('in-app outcomes in the funnel (GET /v1/stats/messages)', { timeout: 60
       'delivered',
       'failed',
       'failed_reasons',
+      'cancelled',
       'seen',
       'clicked',
       'dismissed',

@@ -142,6 +142,7 @@ describe(
           failed_reasons: outcomes
             .filter((r) => r.outcome === 'failed')
             .map((r) => ({ reason: r.reason, failed: Number(r.n) })),
+          cancelled: howMany('cancelled'),
           // No in-app message in this traffic: inapp-funnel.live.test.ts counts what people did.
           seen: 0,
           clicked: 0,

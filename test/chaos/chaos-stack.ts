@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, ServiceName } from '../../bin/services/local-services.ts';
@@ -22,6 +22,9 @@ export class ChaosStack {
   readonly config: Config;
   private readonly running = new Map<ServiceName, ChildProcess>();
   private readonly matchers: ChildProcess[] = [];
+  private readonly senders: ChildProcess[] = [];
+  /** Each matcher's log file. */
+  private readonly logs = new Map<ChildProcess, string>();
 
   /** The first matcher's API listens here (the others on ports of their own choosing). */
   readonly apiPort: number;
@@ -109,7 +112,8 @@ export class ChaosStack {
 
   /** A `nudge start` process (matcher, writers, forwarder and API) on this stack; its output goes to a log file. */
   matcher(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
-    const log = openSync(join(this.dir, `matcher-${this.matchers.length}.log`), 'a');
+    const path = join(this.dir, `matcher-${this.matchers.length}.log`);
+    const log = openSync(path, 'a');
     const port = this.matchers.length === 0 ? String(this.apiPort) : '0';
     const env = this.env({ NUDGE_API_PORT: port, ...extraEnv });
     const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
@@ -118,12 +122,51 @@ export class ChaosStack {
       stdio: ['ignore', log, log],
     });
     this.matchers.push(child);
+    this.logs.set(child, path);
     return child;
   }
 
+  /**
+   * Waits until a matcher of this stack runs: its log says it has loaded the rules (the first
+   * thing its loop does). Throws when it exits first, or after `timeoutMs`.
+   */
+  async untilRunning(matcher: ChildProcess, timeoutMs: number): Promise<void> {
+    const path = this.logs.get(matcher);
+    if (path === undefined) throw new Error('not a matcher of this stack');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (/^matcher: rules: /m.test(await readFile(path, 'utf8').catch(() => ''))) return;
+      if (matcher.exitCode !== null || matcher.signalCode !== null)
+        throw new Error(`the matcher logging to ${path} exited before it ran`);
+      if (Date.now() > deadline)
+        throw new Error(`the matcher logging to ${path} did not run within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** A `nudge send <channel> …` process on this stack; its output goes to `sender-<channel>.log`. */
+  sender(args: readonly [string, ...string[]]): ChildProcess {
+    const log = openSync(join(this.dir, `sender-${args[0]}.log`), 'a');
+    const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'send', ...args], {
+      env: this.env(),
+      cwd: root,
+      stdio: ['ignore', log, log],
+    });
+    this.senders.push(child);
+    return child;
+  }
+
+  /** Stops everything and removes the folder; the processes' logs are copied first to `NUDGE_CHAOS_LOGS`, when set. */
   async close(): Promise<void> {
-    for (const child of this.matchers) child.kill('SIGKILL');
+    for (const child of [...this.matchers, ...this.senders]) child.kill('SIGKILL');
     for (const name of [...this.running.keys()]) await this.down(name, 'SIGKILL');
+    const keep = process.env['NUDGE_CHAOS_LOGS'];
+    if (keep !== undefined && keep !== '')
+      await cp(this.dir, keep, {
+        recursive: true,
+        filter: (path) =>
+          !path.includes('/jetstream') && !/\/(redis|clickhouse)\/(?!service\.log)/.test(path),
+      });
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
 // writes them to bench/out/chaos/<scenario>-<length>.json. Exits 1 when a check fails.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { ArrivalCounts } from './run-checker.ts';
 import { passed } from './run-checker.ts';
 import type { ScenarioResult } from './scenarios.ts';
 import { runScenario, SCENARIOS } from './scenarios.ts';
@@ -51,6 +52,17 @@ function row(r: ScenarioResult): string {
       : [
           `HTTP client: ${r.http.batches} batches of 5, answers ${JSON.stringify(r.http.statuses)}, ${r.http.retries} sent again`,
         ]),
+    ...(v.held === undefined
+      ? []
+      : [
+          `webhook: ${v.held.sends} sends, ${v.held.held} of them held; ${v.held.cancelled} cancelled`,
+          stage('on the deliveries stream', v.held.released),
+          `${stage('at the receiver', v.held.received)}; ${v.held.unanswered} answers lost`,
+        ]),
     `replay identical ${String(v.replay.identical)}, hash ${v.replay.hash.slice(0, 16)}… ${v.replay.hash === v.replay.hashAgain ? 'the same twice' : 'DIFFERS'}; settled ${(r.settleMs / 1000).toFixed(1)} s after the load`,
   ].join('\n  ');
+}
+
+function stage(where: string, c: ArrivalCounts): string {
+  return `${where}: ${c.delivered} delivered, lost ${c.lost}, twice ${c.twice}, early ${c.early}, unexpected ${c.unexpected}; held sends ${c.heldLateness.median} ms (median), ${c.heldLateness.max} ms (most) after they were due`;
 }

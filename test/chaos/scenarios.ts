@@ -14,14 +14,17 @@ import {
   readCatalog,
 } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
+import type { MessageInput } from '../../pipeline/core/message-schema.ts';
 import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import { Namespace } from '../../pipeline/namespace.ts';
-import { seededRandom, workloadCaps, workloadMessages } from '../../bench/core/workload.ts';
+import { eventName, seededRandom, workloadCaps, workloadMessages } from '../../bench/core/workload.ts';
 import { ChaosStack, kill } from './chaos-stack.ts';
+import { releaseBegun, releasedStillHeld } from './held-probe.ts';
 import { HttpProber } from './http-prober.ts';
 import { CHAOS_EVENTS, CHAOS_MESSAGES, LoadGenerator } from './load-generator.ts';
 import type { RunServices, Verdict } from './run-checker.ts';
 import { checkRun, settle } from './run-checker.ts';
+import { WebhookReceiver } from './webhook-receiver.ts';
 
 export type Length = 'short' | 'full';
 
@@ -56,22 +59,96 @@ type Run = {
   readonly matchers: ChildProcess[];
   /** Starts another `nudge start`, tracked for the end of the run. */
   startMatcher(): ChildProcess;
+  /** When the scenario's own messages' window opens (`Scenario.held`), ms. */
+  readonly opening: number | undefined;
 };
 
 type Scenario = {
   readonly name: string;
   readonly summary: string;
+  /** How long the load runs; with `held`, how long it runs on after the window opened. */
   readonly seconds: Record<Length, number>;
   readonly matchers: number;
   readonly retryShare?: number;
   /** Also a client of the HTTP API through the faults (`HttpProber`). */
   readonly http?: boolean;
+  /**
+   * Messages of its own, added to the benchmark mix, held for a schedule window that opens during
+   * the run: made from the clock when the run starts, with the instant the window opens. The run
+   * then has a webhook sender to a receiver of its own, whose arrivals the checker matches with the
+   * webhook sends (`matchArrivals`), once the held stream is empty and the sender has nothing pending.
+   */
+  readonly held?: (
+    now: number,
+    length: Length,
+  ) => { readonly opening: number; readonly messages: readonly MessageInput[] };
   /** Runs while the load flows; returns what it injected. */
   readonly faults: (run: Run, length: Length) => Promise<Faults>;
 };
 
 /** Waits `ms`, in pieces, so a scenario's schedule stays seeded. */
 const wait = (ms: number) => sleep(ms);
+
+/** SIGKILLs the oldest matcher and starts another at once. */
+async function killMatcher(run: Run): Promise<void> {
+  const victim = run.matchers.shift();
+  if (victim !== undefined) await kill(victim);
+  run.startMatcher();
+}
+
+/** The held-sends window opens at least this long after the run starts: room for the faults of the hold. */
+const HELD_LEAD_MS: Record<Length, number> = { short: 15_000, full: 60_000 };
+/** And stays open this long, past the end of the load, so no entry is held for the next day's window. */
+const HELD_WINDOW_MINUTES: Record<Length, number> = { short: 5, full: 10 };
+
+/** The first whole minute at least `leadMs` after `now`: a schedule's times of day are whole minutes. */
+export const openingAfter = (now: number, leadMs: number): number =>
+  Math.ceil((now + leadMs) / 60_000) * 60_000;
+
+/** `HH:MM` of an instant in UTC. */
+const utcClock = (at: number): string => new Date(at).toISOString().slice(11, 16);
+
+/**
+ * Three webhook messages with `outside: "defer"`, open in UTC from `opening` for `minutes` (a window
+ * across midnight is an overnight one, its `to` before its `from`): every entry before the opening
+ * is decided for it. One sends once an hour, outside the caps; one counts toward the caps (5 a day:
+ * a held send counts at the opening, against the sends before it); one sends twice at most, 30 s
+ * apart, outside the caps, so a long run sends again after the opening.
+ */
+export function heldMessages(opening: number, minutes: number): MessageInput[] {
+  const base = {
+    channel: 'webhook',
+    state: 'live',
+    schedule: {
+      timezone: 'UTC',
+      from: utcClock(opening),
+      to: utcClock(opening + minutes * 60_000),
+      outside: 'defer',
+    },
+    template: { body: '{{ metadata.file_name }} is ready ({{ metadata.amount }})' },
+  } as const;
+  const over = (event: number, amount: number) => ({
+    event: eventName(event),
+    where: { field: 'metadata.amount', op: 'gt', value: amount },
+  });
+  return [
+    {
+      ...base,
+      id: 'held-hourly',
+      trigger: over(0, 850),
+      frequency: { min_interval: '1h' },
+      global_cap_exempt: true,
+    },
+    { ...base, id: 'held-capped', trigger: over(1, 850), frequency: { min_interval: '2m' } },
+    {
+      ...base,
+      id: 'held-twice',
+      trigger: over(2, 850),
+      frequency: { min_interval: '30s', max_sends: 2 },
+      global_cap_exempt: true,
+    },
+  ];
+}
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -84,9 +161,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const gap = (run.seconds * 1000 * 0.8) / kills;
       for (let i = 0; i < kills; i++) {
         await wait(gap * (0.5 + run.random()));
-        const victim = run.matchers.shift();
-        if (victim !== undefined) await kill(victim);
-        run.startMatcher();
+        await killMatcher(run);
       }
       return { injected: kills, what: 'SIGKILL of the matcher, restarted at once', notes: [] };
     },
@@ -226,6 +301,69 @@ export const SCENARIOS: readonly Scenario[] = [
       };
     },
   },
+  {
+    name: 'held-sends',
+    summary:
+      'sends held for a schedule window that opens during the run, across a matcher SIGKILL and a NATS restart, and a SIGKILL as they are released',
+    seconds: { short: 3, full: 60 },
+    matchers: 1,
+    held: (now, length) => {
+      const opening = openingAfter(now, HELD_LEAD_MS[length]);
+      return { opening, messages: heldMessages(opening, HELD_WINDOW_MINUTES[length]) };
+    },
+    faults: async (run, length) => {
+      const started = Date.now();
+      const opening = run.opening ?? started;
+      const when = (at: number) => `${((at - opening) / 1000).toFixed(1)} s`;
+      const notes = [
+        `window opened ${new Date(opening).toISOString()}, ${((opening - started) / 1000).toFixed(1)} s after the load started`,
+      ];
+      const everyMatcher: ChildProcess[] = [...run.matchers];
+      const restart = async () => {
+        const victim = run.matchers.shift();
+        if (victim !== undefined) await kill(victim);
+        const next = run.startMatcher();
+        everyMatcher.push(next);
+        return next;
+      };
+      // While every send is held: the matcher SIGKILLed and started again, then, once the new one
+      // runs, NATS down (the held stream, the releaser's consumer and its delays are on disk); the
+      // long run again until 30 s before the opening.
+      const holds = length === 'short' ? 1 : 3;
+      for (let i = 0; i < holds && (i === 0 || Date.now() < opening - 30_000); i++) {
+        await wait(1_000 + 1_000 * run.random());
+        notes.push(`matcher SIGKILL at ${when(Date.now())}`);
+        await run.stack.untilRunning(await restart(), 60_000);
+        const signal = i % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
+        const down = length === 'short' ? 4_000 : 8_000;
+        notes.push(`nats-server ${signal} at ${when(Date.now())}, ${down / 1000} s down`);
+        await run.stack.outage('nats', signal, down);
+      }
+      // As the held sends are released: killed once the releaser acked its first, the rest of its
+      // batch in flight. Those it published and did not ack come again to the restarted matcher
+      // (after the consumer's ack wait) and are released again: the deliveries stream must drop them.
+      await wait(Math.max(0, opening - Date.now()));
+      const begun = await releaseBegun(run.services.jsm, run.services.ns, 10_000);
+      const victim = run.matchers.shift();
+      if (victim !== undefined) await kill(victim);
+      const killedAt = Date.now();
+      const { js, jsm, ns } = run.services;
+      const still = await releasedStillHeld(js, jsm, ns, 'webhook');
+      everyMatcher.push(run.startMatcher());
+      notes.push(
+        `matcher SIGKILL at ${when(killedAt)}${begun ? ', as the release began' : ''}: ${still.held} sends still held, ${still.released} of them already released`,
+      );
+      const injected = notes.length - 1;
+      // A matcher that ended with no signal of ours died on its own (the run goes on without it).
+      const died = everyMatcher.filter((m) => m.exitCode !== null).length;
+      if (died > 0) notes.push(`${died} matchers exited on their own`);
+      return {
+        injected,
+        what: 'SIGKILL of the matcher and nats-server restarts while sends are held, SIGKILL of the matcher as they are released',
+        notes,
+      };
+    },
+  },
 ];
 
 /** An ingest key made with `nudge keys create`, and a prober of the first matcher's API once it is ready. */
@@ -279,12 +417,15 @@ export async function runScenario(
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   // Redis goes down in some scenarios on purpose: ioredis reconnects, and says so on every try.
   redis.on('error', () => undefined);
+  let receiver: WebhookReceiver | undefined;
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
     await ensureLogStream(jsm, ns, config.partitions);
     await ensureCatalogStream(jsm, ns);
     const size = { entries: 0, users: options.users, messages: CHAOS_MESSAGES, events: CHAOS_EVENTS };
-    await applyMessages(js, jsm, ns, MessageListSchema.parse(workloadMessages(size)), Date.now() - 60_000);
+    const held = scenario.held?.(Date.now(), length);
+    const messages = [...workloadMessages(size), ...(held?.messages ?? [])];
+    await applyMessages(js, jsm, ns, MessageListSchema.parse(messages), Date.now() - 60_000);
     await applyCaps(js, jsm, ns, workloadCaps);
     const catalog = await readCatalog(jsm, ns);
     const services: RunServices = {
@@ -311,14 +452,27 @@ export async function runScenario(
       ...(scenario.retryShare === undefined ? {} : { retryShare: scenario.retryShare }),
     });
     const prober = scenario.http === true ? await httpProber(stack, options.users, load.acked) : undefined;
-    const seconds = scenario.seconds[length];
+    receiver = held === undefined ? undefined : await WebhookReceiver.start();
+    if (receiver !== undefined) stack.sender(['webhook', '--url', receiver.url]);
+    const seconds =
+      scenario.seconds[length] +
+      (held === undefined ? 0 : Math.max(0, Math.ceil((held.opening - Date.now()) / 1000)));
     report(`${name} (${length}): ${scenario.summary}; ${options.rate} entries/s for ${seconds} s`);
     const started = Date.now();
     load.start();
     prober?.start();
     const faults = await Promise.all([
       scenario.faults(
-        { stack, load, random: seededRandom(options.seed), seconds, services, matchers, startMatcher },
+        {
+          stack,
+          load,
+          random: seededRandom(options.seed),
+          seconds,
+          services,
+          matchers,
+          startMatcher,
+          opening: held?.opening,
+        },
         length,
       ),
       wait(seconds * 1000),
@@ -327,9 +481,15 @@ export async function runScenario(
     report(
       `${name}: load stopped after ${Math.round((Date.now() - started) / 1000)} s (${load.acked.size} entries acknowledged); settling…`,
     );
-    const settleMs = await settle(services);
+    const senders: [string, string][] =
+      receiver === undefined ? [] : [[ns.deliveriesStream, 'sender_webhook']];
+    const settleMs = await settle(services, 180_000, senders);
     report(`${name}: settled in ${settleMs} ms; checking…`);
-    const verdict = await checkRun(services, load.acked);
+    const verdict = await checkRun(
+      services,
+      load.acked,
+      receiver === undefined ? undefined : { arrivals: receiver.arrivals, unanswered: receiver.unanswered },
+    );
     const http =
       prober === undefined
         ? {}
@@ -342,6 +502,7 @@ export async function runScenario(
           };
     return { scenario: name, length, seconds, faults, settleMs, verdict, ...http };
   } finally {
+    await receiver?.close();
     await nc.close().catch(() => undefined);
     redis.disconnect();
     await clickhouse.close();

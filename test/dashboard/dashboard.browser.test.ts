@@ -4,13 +4,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseClient } from '../clickhouse-cli.ts';
 import { apiFixture } from '../api/api-fixture.ts';
-import { DAY, END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
+import { DAY, END, HOUR, recordTraffic, T0 } from '../api/recorded-traffic.ts';
 import { recordDeliveryTraffic } from '../api/delivery-traffic.ts';
 import { recordDemoBurst } from './demo-burst.ts';
 
 /**
- * Where the run leaves its screenshots (README: "The dashboard"): the page, its replay panel, its
- * sweep panel, and the series and funnel of a week that holds two hours of decisions.
+ * Where the run leaves its screenshots (README: "The dashboard"): the page, and the series and
+ * funnel of a week that holds two hours of decisions. The tuning panel (what-if replays and sweeps
+ * started from the page) has its own test, tuning.browser.test.ts.
  */
 const SCREENSHOT = new URL('../../.data/screenshots/dashboard.png', import.meta.url).pathname;
 const shot = (name: string) => SCREENSHOT.replace('.png', `-${name}.png`);
@@ -18,16 +19,12 @@ const shot = (name: string) => SCREENSHOT.replace('.png', `-${name}.png`);
 const DEMO_DAY = END + 10 * DAY;
 /** A day apart from both, of sends to people who can and cannot be reached, and what became of them. */
 const DELIVERY_DAY = END + 20 * DAY;
-/** The sweep shown: the window of the global cap (recorded: 2 sends per 1d) at these values. */
-const SWEPT = ['1h', '6h', '1d', '2d', '1w'];
 
 let api: Awaited<ReturnType<typeof apiFixture>>;
 let base = '';
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
-let replayId = '';
-let sweepId = '';
 let demo: { first: number; last: number };
 
 /** Counts asked of ClickHouse by its own client, over `decisions FINAL`: independent of the page and the API. */
@@ -42,31 +39,6 @@ const tableRows = async (selector: string) =>
 const asNumber = (shown: string) => Number(shown.replaceAll(',', ''));
 const final = () => `${api.ns.database}.decisions FINAL WHERE at >= ${T0} AND at < ${END}`;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
-type ReplayRecord = { status: string; kind: string; report: unknown };
-const replayRecord = async (id: string) =>
-  JSON.parse(
-    (
-      await api.app.inject({
-        method: 'GET',
-        url: `/v1/replays/${id}`,
-        headers: { authorization: `Bearer ${api.keys.read}` },
-      })
-    ).body,
-  ) as ReplayRecord;
-const start = async (url: string, payload: object) =>
-  (
-    JSON.parse(
-      (
-        await api.app.inject({
-          method: 'POST',
-          url,
-          headers: { authorization: `Bearer ${api.keys.admin}` },
-          payload,
-        })
-      ).body,
-    ) as { replay_id: string }
-  ).replay_id;
 
 /** What the page's series chart draws (Chart.js's own instance): its labels, and each line's points. */
 type SeriesShown = { labels: number; lines: Record<string, number[]> };
@@ -157,27 +129,6 @@ beforeAll(async () => {
   const { messages } = await recordTraffic(api);
   demo = await recordDemoBurst(api, messages, DEMO_DAY);
   await recordDeliveryTraffic(api, DELIVERY_DAY);
-  // The cap the traffic was recorded with, in force in the catalog: the one the sweep varies.
-  await api.app.inject({
-    method: 'PUT',
-    url: '/v1/caps',
-    headers: { authorization: `Bearer ${api.keys.admin}` },
-    payload: { caps: [{ max: 2, per: '1d' }] },
-  });
-  // A what-if replay to show: one send a day at most, against the recorded two; and a sweep, side by side.
-  replayId = await start('/v1/replays', { from: T0, to: END, caps: [{ max: 1, per: '1d' }] });
-  sweepId = await start('/v1/replays/sweep', {
-    from: T0,
-    to: END,
-    cap: 0,
-    field: 'per',
-    values: SWEPT,
-  });
-  for (let i = 0; i < 300; i++) {
-    const records = await Promise.all([replayRecord(replayId), replayRecord(sweepId)]);
-    if (records.every((r) => r.status !== 'running')) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   await mkdir(new URL('.', `file://${SCREENSHOT}`).pathname, { recursive: true });
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
   browser = await launchChromium();
@@ -256,86 +207,6 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
     expect(shown.length).toBeGreaterThan(0);
   });
 
-  it("shows a what-if replay's diff: per message before and after, and the flipped decisions", async () => {
-    const record = JSON.parse(
-      (
-        await api.app.inject({
-          method: 'GET',
-          url: `/v1/replays/${replayId}`,
-          headers: { authorization: `Bearer ${api.keys.read}` },
-        })
-      ).body,
-    ) as {
-      status: string;
-      report: {
-        flips: { total: number; first: unknown[] };
-        messages: { message_id: string; before: { sent: number }; after: { sent: number } }[];
-      };
-    };
-    expect(record.status).toBe('done');
-    await page.fill('#replay-input', replayId);
-    await page.click('#replay-form button');
-    await page.waitForSelector('body[data-state="replay-ready"]');
-    const rows = await tableRows('#replay-table');
-    expect(
-      rows.map((cells) => [
-        cells[0],
-        Number((cells[1] ?? '').replaceAll(',', '')),
-        Number((cells[2] ?? '').replaceAll(',', '')),
-      ]),
-    ).toEqual(record.report.messages.map((m) => [m.message_id, m.before.sent, m.after.sent]));
-    expect(await page.$$eval('#flips-table tbody tr', (trs) => trs.length)).toBe(
-      record.report.flips.first.length,
-    );
-    expect(record.report.flips.total).toBeGreaterThan(0);
-    expect(await text('#replay-summary')).toMatch(/decisions changed outcome/);
-    expect(await page.locator('#replay-table thead th').allInnerTexts()).toEqual([
-      'message',
-      'sent before',
-      'sent after',
-      'suppressed before',
-      'suppressed after',
-      'users reached before',
-      'users reached after',
-    ]);
-    expect(await page.isVisible('#sweep-chart')).toBe(false);
-    await page
-      .locator('#replay-form')
-      .locator('xpath=..')
-      .screenshot({ path: shot('replay') });
-  });
-
-  it('shows a sweep: the swept limit in words over values as a person writes them, and a sentence for caption', async () => {
-    const record = await replayRecord(sweepId);
-    expect(record.status).toBe('done');
-    const report = record.report as {
-      recorded: { sent: number; users_reached: number };
-      points: { value: number | null; sent: number; users_reached: number }[];
-    };
-    await page.fill('#replay-input', sweepId);
-    await page.click('#replay-form button');
-    await page.waitForSelector('body[data-state="replay-ready"]');
-    expect(await page.locator('#replay-table thead th').first().innerText()).toBe('cap 0: per');
-    const caption = await text('#replay-summary');
-    expect(caption).not.toContain('{');
-    expect(caption).toBe(
-      `Sweep of global cap 0's window (per) over ${SWEPT.length} values: ` +
-        `recorded ${report.recorded.sent} sends to ${report.recorded.users_reached} users.`,
-    );
-    const rows = await tableRows('#replay-table');
-    expect(rows.map((cells) => [cells[0], asNumber(cells[1] ?? ''), asNumber(cells[4] ?? '')])).toEqual(
-      report.points.map((p, i) => [SWEPT[i], p.sent, p.users_reached]),
-    );
-    // At the recorded window the replay is what ran: no difference.
-    expect(rows[SWEPT.indexOf('1d')]?.[2]).toBe('0');
-    expect(await page.isVisible('#sweep-chart')).toBe(true);
-    expect(await page.isVisible('#flips')).toBe(false);
-    await page
-      .locator('#replay-form')
-      .locator('xpath=..')
-      .screenshot({ path: shot('sweep') });
-  });
-
   it('draws decisions over time per hour over three recorded days, every decision once', async () => {
     expect(await text('#series-caption')).toBe('per hour, 2026-10-05 00:00 – 2026-10-08 00:00 UTC');
     const shown = await seriesShown(page);
@@ -363,6 +234,62 @@ describe('the dashboard in headless Chromium, against recorded traffic', { timeo
       .locator('xpath=..')
       .screenshot({ path: shot('demo') });
     await week.close();
+  });
+
+  it('picks the bucket from the range: minutes over the last 6 hours, hours over the last 24, days over a month', async () => {
+    const picked = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    watch(picked);
+    // The page's clock 36 min 20 s after the recorded days end: "the last …" ends at the next whole
+    // minute, 00:37, and hours still fall on the hour.
+    const now = END + 37 * 60_000;
+    await picked.clock.setFixedTime(now - 40_000);
+    await picked.goto(`${base}/dashboard?key=${api.keys.read}&last=6h`);
+    await picked.waitForSelector('body[data-state="ready"]', { timeout: 30_000 });
+    const xTitle = () =>
+      picked.evaluate<string>(
+        `Chart.getChart(document.querySelector('#series-chart')).options.scales.x.title.text`,
+      );
+    const drawsEvery = async (from: number, to: number) => {
+      const shown = await seriesShown(picked);
+      const counts = await byOutcome(from, to);
+      for (const outcome of ['sent', 'suppressed', 'filtered'])
+        expect(total(shown.lines[outcome]), outcome).toBe(counts[outcome] ?? 0);
+      return shown;
+    };
+    // Six hours: a point a minute, over all of them (the quiet half hour at the end too).
+    expect(await picked.getByLabel('Range').inputValue()).toBe('6h');
+    expect(await picked.textContent('#series-caption')).toBe(
+      'per minute, 2026-10-07 18:37 – 2026-10-08 00:37 UTC',
+    );
+    expect(await xTitle()).toBe('time (UTC), per minute');
+    expect((await drawsEvery(now - 6 * HOUR, now)).labels).toBe(360);
+    await picked.locator('#series-panel').screenshot({ path: shot('last-6h') });
+    const decided = total(Object.values(await byOutcome(now - 6 * HOUR, now)));
+    expect(await picked.textContent('#status')).toBe(
+      `the last 6 hours (2026-10-07 18:37 – 2026-10-08 00:37 UTC): ${decided} decisions`,
+    );
+
+    // A day, picked from the list (drawn at once): a point an hour, on the hour.
+    await picked.getByLabel('Range').selectOption({ label: 'the last 24 hours' });
+    await picked.waitForSelector('body[data-state="ready"]');
+    expect(await picked.textContent('#series-caption')).toBe(
+      'per hour, 2026-10-07 00:00 – 2026-10-08 01:00 UTC',
+    );
+    expect(await xTitle()).toBe('time (UTC), per hour');
+    expect((await drawsEvery(now - DAY, now)).labels).toBe(25);
+
+    // A month of dates holding decisions over 24 days (recorded, demo, deliveries): a point a day.
+    await picked.getByLabel('Range').selectOption({ label: 'dates (From, To)' });
+    await picked.waitForSelector('body[data-state="ready"]');
+    await picked.getByLabel('From', { exact: true }).fill('2026-10-01');
+    await picked.getByLabel('To', { exact: true }).fill('2026-10-31');
+    await picked.getByRole('button', { name: 'Show' }).click();
+    await picked.waitForSelector('#series-panel[data-bucket="day"]');
+    await picked.waitForSelector('body[data-state="ready"]');
+    expect(await picked.textContent('#series-caption')).toBe('per day, 2026-10-01 to 2026-10-31 UTC');
+    expect(await xTitle()).toBe('time (UTC), per day');
+    expect((await drawsEvery(Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1))).labels).toBe(31);
+    await picked.close();
   });
 
   it("shows what people did with the demo's in-app banner (seen, clicked, dismissed) as ClickHouse counts them", async () => {

@@ -906,6 +906,12 @@ const RUNS: Readonly<Record<string, number>> = {
   'GET /v1/client/push/key': 1_000,
   'POST /v1/client/push/subscriptions': 1_500,
   'DELETE /v1/client/push/subscriptions': 1_500,
+  // The composer's: a ClickHouse read of a few rows, and the core's template schema (fuzzed with the
+  // message routes' bodies) with a Redis read. A test send's body is mostly a drawn message, few of
+  // them valid (the hint for "message" is an id): more runs, so that some reach the stream.
+  'GET /v1/catalog/events/{name}/recent': 500,
+  'POST /v1/messages/preview': 500,
+  'POST /v1/messages/test-send': 1_000,
 };
 const DEFAULT_RUNS = 3_500;
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { eligibility } from '../../../pipeline/core/eligibility.ts';
+import { eligibility, eligibilityReport } from '../../../pipeline/core/eligibility.ts';
 import { MessageIdSchema } from '../../../pipeline/core/message-schema.ts';
 import { partitionOf } from '../../../pipeline/core/partition.ts';
 import type { AuditReader } from '../../../pipeline/ports/audit-reader.ts';
@@ -77,6 +77,7 @@ function decisions(app: FastifyInstance, deps: AuditDeps): void {
           message_version: row.message_version,
           channel: row.channel,
           at: row.at,
+          deliver_at: row.deliver_at,
           outcome: row.outcome,
           reason: row.reason,
           content: row.outcome === 'sent' ? { subject: row.subject, body: row.body ?? '' } : null,
@@ -99,7 +100,9 @@ function eligibilityNow(app: FastifyInstance, deps: AuditDeps): void {
         summary: 'Can this user get this message now? If not, why, and from when',
         description:
           "Answered from the user's state in Redis (as far as the matcher has decided) and the message in force. " +
-          'The checks that do not depend on the triggering event, in decision order; the first that fails answers.',
+          'The checks that do not depend on the triggering event, in decision order: the first that fails now is the reason, ' +
+          "and eligible_at is the earliest time every check passes together (the schedule in the user's zone, max_sends, " +
+          'min_interval, every global cap, sends held for later counted), or null when none does (the reason is then the check that never passes).',
         params: UserParams,
         querystring: z.strictObject({ message: MessageIdSchema }),
         response: { 200: Eligibility, ...errors },
@@ -112,17 +115,7 @@ function eligibilityNow(app: FastifyInstance, deps: AuditDeps): void {
       const loaded = await deps.states.load(partitionOf(userId, deps.partitions), [userId]);
       const { message, compiled, caps } = inForce;
       const answer = eligibility(loaded.states[0], message, caps, userId, deps.now(), compiled);
-      return {
-        user_id: userId,
-        message_id: message.id,
-        message_version: answer.message_version,
-        at: answer.at,
-        eligible: answer.eligible,
-        reason: answer.eligible ? null : answer.reason,
-        eligible_at: answer.eligible ? answer.at : answer.eligible_at,
-        explanation: answer.explanation,
-        details: answer.eligible ? null : answer.details,
-      };
+      return eligibilityReport(userId, message.id, answer);
     },
   );
 }

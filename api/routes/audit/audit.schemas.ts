@@ -28,6 +28,12 @@ export const AuditedDecision = z
     message_version: z.int(),
     channel: z.string(),
     at: z.int().describe('ms since the epoch: the entry’s received_at'),
+    deliver_at: z
+      .int()
+      .nullable()
+      .describe(
+        'ms since the epoch: when a send held for its schedule’s next opening (`schedule.outside: "defer"`) is delivered; null on every other decision',
+      ),
     outcome: z.enum(['sent', 'suppressed', 'filtered']),
     reason: z.string().nullable(),
     content: z.object({ subject: z.string().nullable(), body: z.string() }).nullable(),

@@ -1,10 +1,10 @@
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditReader } from '../../../pipeline/ports/audit-reader.ts';
 import type { EventKeys } from '../../../pipeline/ports/event-keys.ts';
 import { ErrorBodySchema } from '../../errors.ts';
-import { EventSummary } from './catalog.schemas.ts';
+import { EventSummary, RecentEntry, RecentParams, RecentQuery } from './catalog.schemas.ts';
 
 export type CatalogDeps = {
   readonly audit: AuditReader;
@@ -40,5 +40,36 @@ export const catalogRoutes: FastifyPluginCallback<CatalogDeps> = (app, deps, don
       };
     },
   );
+  recent(app, deps);
   done();
 };
+
+/** The latest entries of one event: a composer previews a template with a real one. */
+function recent(app: FastifyInstance, deps: CatalogDeps): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/catalog/events/:name/recent',
+    {
+      onRequest: app.guard('read'),
+      schema: {
+        tags: ['catalog'],
+        summary: 'The latest track entries of an event name, newest first',
+        description:
+          "From the log's audit in ClickHouse (an entry appears there within about a second of being ingested): " +
+          'each entry once, with its metadata and context as sent, for a template preview ' +
+          '(`POST /v1/messages/preview`). An empty list when the name was never seen.',
+        params: RecentParams,
+        querystring: RecentQuery,
+        response: {
+          200: z.object({ entries: z.array(RecentEntry) }),
+          400: ErrorBodySchema,
+          401: ErrorBodySchema,
+          403: ErrorBodySchema,
+          503: ErrorBodySchema,
+        },
+      },
+    },
+    async (request) => ({
+      entries: await deps.audit.recentEntries(request.params.name, request.query.limit),
+    }),
+  );
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIMITS } from '../ingest/ingest.schemas.ts';
 
 export const EventSummary = z
   .object({
@@ -12,3 +13,27 @@ export const EventSummary = z
       ),
   })
   .meta({ id: 'EventSummary' });
+
+const Scalars = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+export const RecentParams = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(LIMITS.idLength)
+    // The name goes into SQL as UTF-8, which a lone surrogate has no encoding in.
+    .refine((name) => name.isWellFormed(), 'an event name with a lone surrogate was never stored')
+    .describe('the event name (percent-encoded)'),
+});
+
+export const RecentQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(50).default(10) });
+
+export const RecentEntry = z
+  .object({
+    entry_id: z.string(),
+    user_id: z.string(),
+    received_at: z.int().describe('ms since the epoch'),
+    metadata: Scalars.describe('as sent; {} when the entry had none'),
+    context: Scalars.describe('as sent; {} when the entry had none'),
+  })
+  .meta({ id: 'RecentEntry' });

@@ -24,8 +24,15 @@ import { pushRoutes } from './push.routes.ts';
 import { verifyUser } from './verified-user.ts';
 
 export type ClientDeps = PushDeps & {
-  /** One entry through the ingest path (its ids, duplicates, counters and the log). */
-  readonly ingest: (entry: ApiEntry, contentLength: string | undefined) => Promise<unknown>;
+  /**
+   * One entry through the ingest path (its ids, duplicates, counters and the log); `bodyText`, the
+   * request's body, whose `metadata` is the entry's, gives the order of its keys as sent.
+   */
+  readonly ingest: (
+    entry: ApiEntry,
+    contentLength: string | undefined,
+    bodyText?: string,
+  ) => Promise<unknown>;
   readonly inbox: Inbox;
   readonly feed: InAppFeed;
   readonly outcomes: InAppOutcomes;
@@ -94,7 +101,7 @@ export const clientRoutes: FastifyPluginAsync<ClientDeps> = async (app, deps) =>
     },
     async (request, reply) => {
       const entry: ApiEntry = { type: 'track', user_id: userOf(request), ...request.body };
-      const result = await deps.ingest(entry, request.headers['content-length']);
+      const result = await deps.ingest(entry, request.headers['content-length'], request.jsonText);
       void reply.code(202);
       return result as z.output<typeof SingleResultSchema>;
     },

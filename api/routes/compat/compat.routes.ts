@@ -9,6 +9,7 @@ import type {
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError, errorAnswer } from '../../errors.ts';
+import { lazilyInSentOrder, valueAt } from '../../../pipeline/json-in-sent-order.ts';
 import { parseJsonBody } from '../../json-body.ts';
 import type { BatchResult } from '../ingest/ingest.schemas.ts';
 import { BatchResultSchema, LIMITS } from '../ingest/ingest.schemas.ts';
@@ -69,7 +70,7 @@ const intercomRoutes: FastifyPluginCallback<{ ingest: IngestEntries }> = (scope,
     async (request, reply) => {
       const result = await mapThenIngest(
         ingest,
-        [entryOfIntercomEvent(request.body)],
+        [entryOfIntercomEvent(request.body, lazilyInSentOrder(request.jsonText))],
         request.headers['content-length'],
       );
       const refusal = result.results[0]?.error;
@@ -89,8 +90,9 @@ const intercomRoutes: FastifyPluginCallback<{ ingest: IngestEntries }> = (scope,
  * the body when no header carries one.
  */
 const segmentRoutes: FastifyPluginAsync<{ ingest: IngestEntries }> = async (scope, { ingest }) => {
-  scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  scope.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     try {
+      request.jsonText = body as string;
       done(null, parseJsonBody(body as string));
     } catch (error) {
       done(error as Error, undefined);
@@ -148,10 +150,11 @@ const segmentRoutes: FastifyPluginAsync<{ ingest: IngestEntries }> = async (scop
         const calls = request.body.batch.map((call) =>
           isRecord(shared) && call['context'] === undefined ? { ...call, context: shared } : call,
         );
+        const sent = lazilyInSentOrder(request.jsonText);
         return answered(
           await mapThenIngest(
             ingest,
-            calls.map((c) => entryOfSegmentCall(c)),
+            calls.map((c, i) => entryOfSegmentCall(c, undefined, () => valueAt(sent(), ['batch', i]))),
             request.headers['content-length'],
           ),
         );
@@ -177,7 +180,7 @@ const segmentRoutes: FastifyPluginAsync<{ ingest: IngestEntries }> = async (scop
         answered(
           await mapThenIngest(
             ingest,
-            [entryOfSegmentCall(request.body, type)],
+            [entryOfSegmentCall(request.body, type, lazilyInSentOrder(request.jsonText))],
             request.headers['content-length'],
           ),
         ),

@@ -1,3 +1,4 @@
+import { valueAt } from '../../../pipeline/json-in-sent-order.ts';
 import { LIMITS } from '../ingest/ingest.schemas.ts';
 import { flatten } from './flatten.ts';
 import { isRecord } from './records.ts';
@@ -36,9 +37,15 @@ const record = (value: unknown): Record<string, unknown> => (isRecord(value) ? v
  *   attributes of the user;
  * - alias: refused, saying why (Nudge keys users by the id each call names).
  * Nested values become dotted keys, arrays their items' places (`products.0.price`); past the
- * ingest's key limit the rest are left out and named in a warning.
+ * ingest's key limit the rest are left out and named in a warning. `sent`: the same call read from
+ * the request's text in the order sent (`parseInSentOrder`), asked for only when JavaScript may have
+ * moved the usable keys of its properties (`flatten`).
  */
-export function entryOfSegmentCall(call: unknown, defaultType?: SegmentType): MappedCall {
+export function entryOfSegmentCall(
+  call: unknown,
+  defaultType?: SegmentType,
+  sent?: () => unknown,
+): MappedCall {
   if (!isRecord(call)) return { problem: 'a call is an object' };
   const type = call['type'] ?? defaultType;
   if (!SEGMENT_TYPES.includes(type as SegmentType))
@@ -58,7 +65,12 @@ export function entryOfSegmentCall(call: unknown, defaultType?: SegmentType): Ma
   const id = call['messageId'];
   const common = { ...(typeof id === 'string' ? { id } : {}), user_id: String(user) };
   if (type === 'identify' || type === 'group') return identifyEntry(call, type, common);
-  const properties = flatten(call['properties'], 'properties', LIMITS.keys);
+  const properties = flatten(
+    call['properties'],
+    'properties',
+    LIMITS.keys,
+    sent && (() => valueAt(sent(), ['properties'])),
+  );
   if ('problem' in properties) return properties;
   return withWarnings(
     {

@@ -4,8 +4,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LogEntry } from '../../../pipeline/core/log-entry.ts';
-import { stampEntry } from '../../../pipeline/core/log-entry.ts';
+import { needsSentOrder, stampEntry } from '../../../pipeline/core/log-entry.ts';
 import { formatIssues, keysOf } from '../../../pipeline/core/validation.ts';
+import type { JsonPath } from '../../../pipeline/json-in-sent-order.ts';
+import { lazilyInSentOrder, orderFromText, orderLike } from '../../../pipeline/json-in-sent-order.ts';
 import type { EntryLog, EntryOutcome } from '../../../pipeline/ports/entry-log.ts';
 import type { NudgeMetrics } from '../../../pipeline/runtime/metrics.ts';
 import { ApiError, ErrorBodySchema } from '../../errors.ts';
@@ -106,11 +108,20 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (app, deps) =>
       const now = deps.now();
       const body = request.body;
       if (!('events' in body)) {
-        const result = await single(ingest, body, now, bodyBytes(request.headers['content-length']));
+        const result = await single(
+          ingest,
+          body,
+          now,
+          bodyBytes(request.headers['content-length']),
+          request.jsonText,
+        );
         void reply.code(202);
         return result;
       }
-      const result = await batch(ingest, body.events, now, bodyBytes(request.headers['content-length']));
+      const result = await batch(ingest, body.events, now, bodyBytes(request.headers['content-length']), {
+        text: request.jsonText,
+        path: ['events'],
+      });
       if (result.accepted + result.duplicates === 0)
         throw new ApiError('invalid_request', 'every entry of the batch was rejected', result.results);
       void reply.code(202);
@@ -144,11 +155,18 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (app, deps) =>
   await app.register(clientRoutes, {
     ...deps,
     prefix: '/v1/client',
-    ingest: (entry, length) => single(ingest, entry, deps.now(), bodyBytes(length)),
+    ingest: (entry, length, text) => single(ingest, entry, deps.now(), bodyBytes(length), text),
   });
 };
 
-async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: number) {
+/**
+ * One entry, stored. `bodyText`: the request's body, whose `metadata` is the entry's; read again
+ * only when JavaScript may have moved the usable keys (more than 20, one integer-like), for the
+ * order they were sent in, which the log line then keeps.
+ */
+async function single(ingest: Ingest, input: ApiEntry, now: number, bodyBytes: number, bodyText = '') {
+  if (input.type === 'track' && needsSentOrder(input.metadata))
+    orderFromText(input.metadata, bodyText, ['metadata']);
   const stored = input.id === undefined ? undefined : ingest.recent.receivedAt(input.user_id, input.id, now);
   if (input.id !== undefined && stored !== undefined) {
     ingest.counted.duplicate.inc();
@@ -171,7 +189,20 @@ function singleResult(input: ApiEntry, id: string, status: 'accepted' | 'duplica
     : { id, status, received_at: receivedAt };
 }
 
-async function batch(ingest: Ingest, items: readonly unknown[], now: number, bodyBytes: number) {
+/**
+ * Entries, each checked, stamped and stored. `body`: where the items sit in the request's body, read
+ * again (once) for the order of the metadata keys of the rare entries whose usable keys JavaScript
+ * may have moved; without it, an item's own metadata gives its order (a Segment or Intercom call
+ * flattened in the order sent).
+ */
+async function batch(
+  ingest: Ingest,
+  items: readonly unknown[],
+  now: number,
+  bodyBytes: number,
+  body?: { readonly text: string; readonly path: JsonPath },
+) {
+  const sent = body === undefined ? undefined : { read: lazilyInSentOrder(body.text), path: body.path };
   const results: EntryResult[] = [];
   const entries: LogEntry[] = [];
   const published: EntryResult[] = [];
@@ -186,7 +217,12 @@ async function batch(ingest: Ingest, items: readonly unknown[], now: number, bod
       );
       return;
     }
-    const entry = stampEntry(parsed.data, randomUUID, now);
+    const input = parsed.data;
+    if (input.type === 'track' && needsSentOrder(input.metadata)) {
+      if (sent === undefined) orderLike(input.metadata, item, ['metadata']);
+      else orderLike(input.metadata, sent.read, [...sent.path, index, 'metadata']);
+    }
+    const entry = stampEntry(input, randomUUID, now);
     const size = oversize(entry, bodyBytes);
     if (size !== undefined) {
       results.push(rejected(index, 'entry_too_large', [size]));

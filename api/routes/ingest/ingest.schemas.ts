@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { entryContract } from '../../../pipeline/core/entry-contract.ts';
+import { keysInSentOrder } from '../../../pipeline/core/key-order.ts';
 import { USABLE_METADATA_KEYS } from '../../../pipeline/core/log-entry.ts';
 
 /**
@@ -116,10 +117,10 @@ export const BatchResultSchema = z
   .meta({ id: 'BatchResult' });
 export type BatchResult = z.output<typeof BatchResultSchema>;
 
-/** A warning when more metadata keys are sent than rules can use (DESIGN §2). */
+/** A warning when more metadata keys are sent than rules can use (DESIGN §2), naming the ignored ones in the order sent. */
 export function metadataWarnings(entry: ApiEntry): string[] {
   if (entry.type !== 'track' || entry.metadata === undefined) return [];
-  const keys = Object.keys(entry.metadata);
+  const keys = keysInSentOrder(entry.metadata);
   if (keys.length <= USABLE_METADATA_KEYS) return [];
   return [
     `metadata has ${keys.length} keys: only the first ${USABLE_METADATA_KEYS} are usable in rules and templates; ` +

@@ -12,6 +12,7 @@ import {
   IdParams,
   MessageBody,
   Stored,
+  StoredAt,
   StoredMessage,
   UpdateBody,
 } from './messages.schemas.ts';
@@ -62,11 +63,18 @@ function reading(app: FastifyInstance, store: Store): void {
       onRequest: app.guard('read'),
       schema: {
         tags,
-        summary: 'The latest version of every message',
-        response: { 200: z.object({ messages: z.array(StoredMessage) }), ...errors },
+        summary: 'The latest version of every message, with when each last changed',
+        description:
+          "`stored_at[i]` is when `messages[i]` was stored (ms, the catalog's clock): when that message last " +
+          'changed (an edit, a launch, a pause or a stop). Beside the definitions rather than in them, so a ' +
+          'definition read here can be sent back to `PUT /v1/messages/:id` as it is.',
+        response: { 200: z.object({ messages: z.array(StoredMessage), stored_at: StoredAt }), ...errors },
       },
     },
-    async () => ({ messages: [...(await store.catalog.read()).messages] }),
+    async () => {
+      const { messages, stored_at } = await store.catalog.read();
+      return { messages: [...messages], stored_at: [...stored_at] };
+    },
   );
   routes.get(
     '/v1/messages/:id',
@@ -87,14 +95,17 @@ function reading(app: FastifyInstance, store: Store): void {
       onRequest: app.guard('read'),
       schema: {
         tags,
-        summary: 'Every version of a message, oldest first',
+        summary: 'Every version of a message, oldest first, with when each was stored',
+        description:
+          "`stored_at[i]` is when `versions[i]` was stored (ms, the catalog's clock), beside the definitions " +
+          'so that each can be sent back to `PUT /v1/messages/:id` as it is.',
         params: IdParams,
-        response: { 200: z.object({ versions: z.array(StoredMessage) }), ...errors },
+        response: { 200: z.object({ versions: z.array(StoredMessage), stored_at: StoredAt }), ...errors },
       },
     },
     async (request) => {
       await store.existing(request.params.id);
-      return { versions: await store.catalog.versions(request.params.id) };
+      return await store.catalog.versions(request.params.id);
     },
   );
   routes.post(
@@ -179,7 +190,7 @@ function writing(app: FastifyInstance, store: Store): void {
     async (request, reply) => {
       const { id } = request.params;
       await store.existing(id);
-      const versions = await store.catalog.versions(id);
+      const { versions } = await store.catalog.versions(id);
       if (versions.some((v) => v.state !== 'draft'))
         throw new ApiError(
           'conflict',

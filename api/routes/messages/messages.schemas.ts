@@ -14,6 +14,11 @@ export const StoredMessage = z
   })
   .meta({ id: 'StoredMessage' });
 
+/** When each definition beside it was stored, ms since the epoch (the catalog's clock), in the same order. */
+export const StoredAt = z
+  .array(z.int())
+  .describe('ms since the epoch: when the definition at the same place was stored (it last changed)');
+
 export const CapsBody = z.object({
   caps: z.array(z.looseObject({ max: z.int(), per: z.int().describe('ms') })),
 });

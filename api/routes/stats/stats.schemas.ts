@@ -79,6 +79,11 @@ export const Messages = z
             `the commonest reasons of \`failed\` as the channel gave them (at most ${TOP_FAILURE_REASONS}), most first; ` +
               '"" for failures recorded before reasons were',
           ),
+        cancelled: z
+          .int()
+          .describe(
+            'sends held for their schedule (`schedule.outside: "defer"`) never delivered: the message was paused or stopped before they were due; counted by when that was recorded',
+          ),
         seen: z
           .int()
           .describe(

@@ -1,7 +1,9 @@
 import type { Decision } from '../../core/decision.ts';
 import { explain } from '../../core/explain.ts';
 import type { LogEntry, PreferencesEntry, PushSubscriptionEntry, StateEntry } from '../../core/log-entry.ts';
+import { needsSentOrder } from '../../core/log-entry.ts';
 import type { FlatObject } from '../../core/scalar.ts';
+import { flatJson, orderFromText } from '../../json-in-sent-order.ts';
 
 /** Where an entry sits in the log: its partition and its sequence there. */
 export type LogPosition = { readonly partition: number; readonly seq: number };
@@ -19,10 +21,18 @@ export function logEntryRow(entry: LogEntry, position: LogPosition, place = 0) {
     partition: position.partition,
     seq: position.seq,
     position: place,
-    metadata: JSON.stringify(track?.metadata ?? {}),
+    // In the order sent, so a replay of recorded traffic uses the same first 20 keys.
+    metadata: flatJson(track?.metadata ?? {}),
     context: JSON.stringify(track?.context ?? {}),
     attributes: JSON.stringify(stateFieldsOf(entry)),
   };
+}
+
+/** A track's metadata from its `metadata` column, with the order of its keys as sent where JavaScript's would move the usable ones. */
+export function metadataOf(column: string): FlatObject {
+  const metadata = JSON.parse(column) as FlatObject;
+  if (needsSentOrder(metadata)) orderFromText(metadata, column, []);
+  return metadata;
 }
 
 /**
@@ -83,5 +93,6 @@ export function decisionRow(decision: Decision, position: LogPosition, capsVersi
     partition: position.partition,
     seq: position.seq,
     caps_version: capsVersion,
+    deliver_at: decision.outcome === 'sent' ? (decision.deliver_at ?? null) : null,
   };
 }

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Message } from '../../core/message-schema.ts';
+import type { FlatObject } from '../../core/scalar.ts';
 import { ServiceUnavailable } from '../../errors.ts';
 import type {
   AuditedDecision,
@@ -7,6 +8,7 @@ import type {
   Bucket,
   DecisionQuery,
   FactsFilter,
+  RecentEntry,
   SeenEvent,
   SeriesKey,
   TimeRange,
@@ -43,14 +45,21 @@ export class ClickHouseAuditReader implements AuditReader {
     }
     // Fragments of `sql` templates only: every value in them is a quoted literal already.
     const where = raw(filters.map((f) => f.text).join(' AND '));
-    const rows = await this.rows<AuditedDecision & { at: string }>(
-      sql`SELECT decision_id, entry_id, message_id, message_version, channel, at, outcome, reason,
+    // UInt64 comes as a string in JSON.
+    const rows = await this.rows<
+      Omit<AuditedDecision, 'at' | 'deliver_at'> & { at: string; deliver_at: string | null }
+    >(
+      sql`SELECT decision_id, entry_id, message_id, message_version, channel, at, deliver_at, outcome, reason,
           subject, body, explanation, explanation_data
         FROM ${ident(this.database)}.decisions FINAL
         WHERE ${where} ORDER BY at DESC, decision_id DESC LIMIT ${query.limit}`,
       'the decisions audit (ClickHouse) did not answer; retry shortly',
     );
-    return rows.map((row) => ({ ...row, at: Number(row.at) }));
+    return rows.map((row) => ({
+      ...row,
+      at: Number(row.at),
+      deliver_at: row.deliver_at === null ? null : Number(row.deliver_at),
+    }));
   }
 
   async events(limit: number): Promise<SeenEvent[]> {
@@ -64,6 +73,31 @@ export class ClickHouseAuditReader implements AuditReader {
       name: row.name,
       entries: Number(row.entries),
       last_seen: Number(row.last_seen),
+    }));
+  }
+
+  async recentEntries(name: string, limit: number): Promise<RecentEntry[]> {
+    // A place in the log is a row: an entry the log holds twice (a client's retry) is kept once, at
+    // its latest place. Entries of one time are in log order, latest first (within a partition).
+    const rows = await this.rows<{
+      entry_id: string;
+      user_id: string;
+      received_at: string;
+      metadata: string;
+      context: string;
+    }>(
+      sql`SELECT entry_id, user_id, received_at, metadata, context
+        FROM ${ident(this.database)}.log_entries WHERE type = 'track' AND name = ${name}
+        ORDER BY received_at DESC, seq DESC, position DESC, user_id, entry_id
+        LIMIT 1 BY user_id, entry_id LIMIT ${limit}`,
+      'the audit (ClickHouse) did not answer; retry shortly',
+    );
+    return rows.map((row) => ({
+      entry_id: row.entry_id,
+      user_id: row.user_id,
+      received_at: Number(row.received_at),
+      metadata: JSON.parse(row.metadata) as FlatObject,
+      context: JSON.parse(row.context) as FlatObject,
     }));
   }
 

@@ -1,3 +1,4 @@
+import { TEST_SEND_PREFIX } from '../../ports/delivery.ts';
 import type { Sql } from './sql.ts';
 import { ident, raw, sql } from './sql.ts';
 import type { FactsReader } from './facts-reader.ts';
@@ -15,8 +16,8 @@ type InAppCounts = Pick<FunnelRow, 'seen' | 'clicked' | 'dismissed'>;
 const NO_INAPP: InAppCounts = { seen: 0, clicked: 0, dismissed: 0 };
 
 /** What its sender reported of a message's sends; all 0 where no sender runs. */
-type DeliveryCounts = Pick<FunnelRow, 'delivered' | 'failed' | 'failed_reasons'>;
-const noDeliveries = (): DeliveryCounts => ({ delivered: 0, failed: 0, failed_reasons: [] });
+type DeliveryCounts = Pick<FunnelRow, 'delivered' | 'failed' | 'failed_reasons' | 'cancelled'>;
+const noDeliveries = (): DeliveryCounts => ({ delivered: 0, failed: 0, failed_reasons: [], cancelled: 0 });
 
 /**
  * Per message (with its channel), the funnel: entries that triggered it, passed its filters, sent;
@@ -96,7 +97,7 @@ async function inAppOutcomes(
   range: TimeRange,
   filter: FactsFilter,
 ): Promise<Map<string, InAppCounts>> {
-  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
+  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`, NOT_A_TEST_SEND];
   if (filter.message !== undefined) where.push(sql`message_id = ${filter.message}`);
   if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
   const rows = await reader.run<{ message_id: string; seen: Count; clicked: Count; dismissed: Count }>(
@@ -114,7 +115,8 @@ async function inAppOutcomes(
 }
 
 /**
- * Delivered and failed per message, by when the sender reached the outcome (in the range), with
+ * Delivered, failed and cancelled (held sends whose message was paused or stopped before they
+ * were due) per message, by when the outcome was reached (in the range), with
  * the `TOP_FAILURE_REASONS` commonest reasons of the failures (most first, then by reason), in one
  * pass over the outcomes. Each send's outcome is read through `FINAL` before it is counted, so a
  * send recorded twice (a sender that crashed before its ack) counts once, as its last outcome.
@@ -130,10 +132,12 @@ async function deliveryOutcomes(
     delivered: Count;
     failed: Count;
     reasons: [string, Count][];
+    cancelled: Count;
   }>(
     // A decision id is `<message_id>:<entry_id>`, and message ids hold no ":".
     sql`SELECT message_id, sumIf(n, outcome = 'delivered') AS delivered, sumIf(n, outcome = 'failed') AS failed,
-        arraySlice(arraySort(r -> (-r.2, r.1), groupArrayIf((reason, n), outcome = 'failed')), 1, ${TOP_FAILURE_REASONS}) AS reasons
+        arraySlice(arraySort(r -> (-r.2, r.1), groupArrayIf((reason, n), outcome = 'failed')), 1, ${TOP_FAILURE_REASONS}) AS reasons,
+        sumIf(n, outcome = 'cancelled') AS cancelled
       FROM (
         SELECT splitByChar(':', decision_id)[1] AS message_id, outcome, reason, count() AS n
         FROM (SELECT decision_id, outcome, reason FROM ${ident(database)}.delivery_outcomes FINAL
@@ -148,14 +152,21 @@ async function deliveryOutcomes(
         delivered: n(row.delivered),
         failed: n(row.failed),
         failed_reasons: row.reasons.map(([reason, failed]) => ({ reason, failed: n(failed) })),
+        cancelled: n(row.cancelled),
       },
     ]),
   );
 }
 
+/**
+ * A test send's outcomes (`POST /v1/messages/test-send`: decision id `test/<message id>/<uuid>`, a
+ * "/" no message id holds) are a person's check, not traffic: the stats leave them out.
+ */
+const NOT_A_TEST_SEND = sql`substring(decision_id, 1, ${TEST_SEND_PREFIX.length}) != ${TEST_SEND_PREFIX}`;
+
 /** The rows of `delivery_outcomes` a stats question asks about: reached in the range, of its message and channel. */
 export function deliveryConditions(range: TimeRange, filter: FactsFilter): Sql {
-  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`];
+  const where: Sql[] = [sql`at >= ${range.from} AND at < ${range.to}`, NOT_A_TEST_SEND];
   if (filter.channel !== undefined) where.push(sql`channel = ${filter.channel}`);
   if (filter.message !== undefined) {
     // A decision id is `<message_id>:<entry_id>`, and message ids are ASCII without ":" (18.16 has no startsWith).

@@ -12,8 +12,8 @@ import type {
   RecordedWindow,
 } from '../../ports/recorded-log.ts';
 import type { Sql } from './sql.ts';
-import { stateEntryOf } from './audit-rows.ts';
-import { ident, sql } from './sql.ts';
+import { metadataOf, stateEntryOf } from './audit-rows.ts';
+import { ident, raw, sql } from './sql.ts';
 
 /** Beyond any stream sequence: a partition without an end to its window. */
 const NO_END = 9_000_000_000_000_000;
@@ -34,8 +34,9 @@ type EntryRow = {
   attributes: string;
 };
 
-type DecisionRow = Omit<RecordedDecision, 'message_version' | 'caps_version'> & {
+type DecisionRow = Omit<RecordedDecision, 'message_version' | 'caps_version' | 'deliver_at'> & {
   caps_version: string;
+  deliver_at: string | null;
   seq: string;
   user_id: string;
   entry_id: string;
@@ -117,8 +118,11 @@ export class ClickHouseRecordedLog implements RecordedLog {
       }
       return history;
     };
+    // A send counts at its delivery: a held send at its deliver_at (`decide` folds it so), which may
+    // be after the point although it was decided before it, so the recent ones are chosen by it too.
+    const sentAt = raw('ifNull(deliver_at, at)');
     const sends = await this.rows<{ user_id: string; message_id: string; count: string; last_at: string }>(
-      sql`SELECT user_id, message_id, count() AS count, max(at) AS last_at FROM ${this.table('decisions')} FINAL
+      sql`SELECT user_id, message_id, count() AS count, max(${sentAt}) AS last_at FROM ${this.table('decisions')} FINAL
         WHERE outcome = 'sent' AND ${users} AND ${before} GROUP BY user_id, message_id`,
     );
     for (const row of sends)
@@ -131,17 +135,18 @@ export class ClickHouseRecordedLog implements RecordedLog {
       user_id: string;
       message_id: string;
       message_version: number;
-      at: string;
+      sent_at: string;
       channel: Channel;
     }>(
-      sql`SELECT user_id, message_id, message_version, at, channel FROM ${this.table('decisions')} FINAL
-        WHERE outcome = 'sent' AND ${users} AND ${before} AND at >= ${recentSince}`,
+      // Not aliased `at`: ClickHouse would read the alias for the column inside its own expression.
+      sql`SELECT user_id, message_id, message_version, ${sentAt} AS sent_at, channel FROM ${this.table('decisions')} FINAL
+        WHERE outcome = 'sent' AND ${users} AND ${before} AND ${sentAt} >= ${recentSince}`,
     );
     for (const row of sent)
       of(row.user_id).sent.push({
         message_id: row.message_id,
         message_version: row.message_version,
-        at: Number(row.at),
+        at: Number(row.sent_at),
         channel: row.channel,
       });
     const since = at - REPEAT_WINDOW_MS - SKEW_MS;
@@ -188,7 +193,7 @@ export class ClickHouseRecordedLog implements RecordedLog {
           FROM ${this.table('log_entries')} WHERE ${inPartition} ORDER BY seq, position`,
       )[Symbol.asyncIterator]();
       const decisions = this.stream<DecisionRow>(
-        sql`SELECT seq, user_id, entry_id, at, message_id, message_version, caps_version, outcome, reason, subject, body, explanation
+        sql`SELECT seq, user_id, entry_id, at, message_id, message_version, caps_version, outcome, reason, subject, body, explanation, deliver_at
           FROM ${this.table('decisions')} WHERE ${inPartition} ORDER BY seq, user_id, entry_id, at, message_id`,
       )[Symbol.asyncIterator]();
       let pendingDecision = await decisions.next();
@@ -299,6 +304,7 @@ const recorded = (row: DecisionRow): RecordedDecision => ({
   subject: row.subject,
   body: row.body,
   explanation: row.explanation,
+  deliver_at: row.deliver_at === null ? null : Number(row.deliver_at),
 });
 
 function entryOf(row: EntryRow): LogEntry {
@@ -311,7 +317,7 @@ function entryOf(row: EntryRow): LogEntry {
     user_id: row.user_id,
     received_at,
     created_at: row.created_at === null ? undefined : Number(row.created_at),
-    metadata: JSON.parse(row.metadata) as FlatObject,
+    metadata: metadataOf(row.metadata),
     context: JSON.parse(row.context) as FlatObject,
   };
 }

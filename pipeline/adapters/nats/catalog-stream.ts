@@ -3,7 +3,7 @@ import { DeliverPolicy, NatsError, RetentionPolicy, StorageType } from 'nats';
 import type { GlobalCap, Message } from '../../core/message-schema.ts';
 import { GlobalCapListSchema, MessageSchema } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
-import type { ApplyOutcome, Catalog } from '../../ports/message-catalog.ts';
+import type { ApplyOutcome, Catalog, MessageVersions } from '../../ports/message-catalog.ts';
 import type { CatalogHistory } from '../../ports/recorded-log.ts';
 import { versionKey } from '../../core/message-schema.ts';
 import { decodeValue, encodeValue } from './packs.ts';
@@ -36,11 +36,14 @@ export async function readCatalog(jsm: JetStreamManager, ns: Namespace): Promise
   const info = await jsm.streams.info(catalogStream(ns), { subjects_filter: `${ns.name}.catalog.message.>` });
   const subjects = Object.keys(info.state.subjects ?? {}).sort();
   const messages: Message[] = [];
+  const storedAt: number[] = [];
   for (const subject of subjects) {
     const latest = await latestOn(jsm, ns, subject);
-    if (latest !== undefined) messages.push(MessageSchema.parse(latest.value));
+    if (latest === undefined) continue;
+    messages.push(MessageSchema.parse(latest.value));
+    storedAt.push(latest.stored_at);
   }
-  return { messages, ...(await readCaps(jsm, ns)) };
+  return { messages, stored_at: storedAt, ...(await readCaps(jsm, ns)) };
 }
 
 /** The global caps in force and their version (0: never set), without reading the messages. */
@@ -85,18 +88,30 @@ export async function catalogHistory(js: JetStreamClient, ns: Namespace): Promis
 
 /** Every stored version of one message, oldest first. */
 export async function messageVersions(js: JetStreamClient, ns: Namespace, id: string): Promise<Message[]> {
+  return (await storedVersions(js, ns, id)).versions;
+}
+
+/** Every stored version of one message, oldest first, with when each was stored. */
+export async function storedVersions(
+  js: JetStreamClient,
+  ns: Namespace,
+  id: string,
+): Promise<MessageVersions> {
   const consumer = await js.consumers.get(catalogStream(ns), {
     filterSubjects: messageSubject(ns, id),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: 1,
   });
   const versions: Message[] = [];
+  const storedAt: number[] = [];
   for (;;) {
     const message = await consumer.next({ expires: 1_000 });
-    if (message === null) return versions;
+    if (message === null) break;
     versions.push(MessageSchema.parse(decodeValue(message.data)));
-    if (message.info.pending === 0) return versions;
+    storedAt.push(Math.floor(message.info.timestampNanos / 1e6));
+    if (message.info.pending === 0) break;
   }
+  return { versions, stored_at: storedAt };
 }
 
 /**
@@ -167,10 +182,10 @@ async function latestOn(
   jsm: JetStreamManager,
   ns: Namespace,
   subject: string,
-): Promise<{ seq: number; value: unknown } | undefined> {
+): Promise<{ seq: number; value: unknown; stored_at: number } | undefined> {
   try {
     const message = await jsm.streams.getMessage(catalogStream(ns), { last_by_subj: subject });
-    return { seq: message.seq, value: decodeValue(message.data) };
+    return { seq: message.seq, value: decodeValue(message.data), stored_at: message.time.getTime() };
   } catch (error) {
     if (error instanceof NatsError && error.api_error?.err_code === NO_MESSAGE_FOUND) return undefined;
     throw error;

@@ -22,6 +22,12 @@ export type DurableReaderOptions = {
   readonly lingerMs?: number;
   /** Told, as messages arrive, how many more wait for this consumer after each. */
   readonly onBacklog?: (pending: number) => void;
+  /**
+   * Messages delivered and not yet acked, at most (default 2,000). A reader that handles one
+   * message at a time (a channel sender) needs few: a message that waits in the buffer longer than
+   * the ack wait (15 s) is delivered again, and a sender behind by more than that would send it twice.
+   */
+  readonly maxAckPending?: number;
 };
 
 /**
@@ -75,6 +81,10 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
     };
   }
 
+  private get maxAckPending(): number {
+    return this.options.maxAckPending ?? MAX_ACK_PENDING;
+  }
+
   /** Stops reading; what was delivered and not acked comes again to another reader after the ack wait. */
   close(): void {
     this.running?.stop();
@@ -84,7 +94,7 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
   private async start(): Promise<void> {
     const consumer = await this.ensureConsumer();
     const running = await consumer.consume({
-      max_messages: 256,
+      max_messages: Math.min(256, this.maxAckPending),
       callback: (message: JsMsg) => {
         this.buffer.push(message);
         this.options.onBacklog?.(message.info.pending);
@@ -115,11 +125,11 @@ export class JetStreamDurableReader<T> implements BatchReader<T> {
       ack_policy: AckPolicy.Explicit,
       // A batch read by a process that died comes again after this; an insert must finish within it.
       ack_wait: nanos(ACK_WAIT_MS),
-      max_ack_pending: MAX_ACK_PENDING,
+      max_ack_pending: this.maxAckPending,
     };
     try {
       const info = await this.jsm.consumers.info(this.stream, this.durable);
-      if (info.config.max_ack_pending !== MAX_ACK_PENDING || info.config.ack_wait !== config.ack_wait)
+      if (info.config.max_ack_pending !== config.max_ack_pending || info.config.ack_wait !== config.ack_wait)
         await this.jsm.consumers.update(this.stream, this.durable, config);
     } catch (error) {
       if (!(error instanceof NatsError && error.api_error?.err_code === CONSUMER_NOT_FOUND)) throw error;

@@ -7,17 +7,23 @@ import type { CompiledMessage } from '../../core/rule-index.ts';
 import { compileMessage } from '../../core/rule-index.ts';
 import { WriteConflict } from '../../errors.ts';
 import type { Namespace } from '../../namespace.ts';
-import type { ApplyOutcome, Catalog, CompiledInForce, MessageCatalog } from '../../ports/message-catalog.ts';
+import type {
+  ApplyOutcome,
+  Catalog,
+  CompiledInForce,
+  MessageCatalog,
+  MessageVersions,
+} from '../../ports/message-catalog.ts';
 import type { CatalogHistory } from '../../ports/recorded-log.ts';
 import {
   applyCaps,
   applyMessages,
   catalogHistory,
   latestMessage,
-  messageVersions,
   purgeMessage,
   readCaps,
   readCatalog,
+  storedVersions,
 } from './catalog-stream.ts';
 
 /** JetStream's API error code when the subject moved on since it was read (another writer won). */
@@ -46,8 +52,8 @@ export class JetStreamMessageCatalog implements MessageCatalog {
     return latestMessage(this.jsm, this.ns, id);
   }
 
-  versions(id: string): Promise<Message[]> {
-    return messageVersions(this.js, this.ns, id);
+  versions(id: string): Promise<MessageVersions> {
+    return storedVersions(this.js, this.ns, id);
   }
 
   async compiled(id: string): Promise<CompiledInForce | undefined> {

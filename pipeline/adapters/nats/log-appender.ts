@@ -5,7 +5,7 @@ import type { JetStreamPublisher, Stored } from './jetstream-publisher.ts';
 import type { EntryOutcome } from './log-stream.ts';
 import { messageId } from './log-stream.ts';
 import type { Line } from './packs.ts';
-import { cutPacks, encodeLines, lineOf, PACK_SIZE } from './packs.ts';
+import { cutPacks, encodeLines, entryLineOf, PACK_SIZE } from './packs.ts';
 
 /** One caller's entries, waiting for the acknowledgements of the packs that hold them. */
 type Waiter = {
@@ -75,7 +75,7 @@ export class LogAppender {
           queue = [];
           this.queues.set(partition, queue);
         }
-        queue.push({ user_id: entry.user_id, id: entry.id, line: lineOf(entry), waiter, index });
+        queue.push({ user_id: entry.user_id, id: entry.id, line: entryLineOf(entry), waiter, index });
       }
       this.schedule();
     });

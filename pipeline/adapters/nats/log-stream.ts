@@ -6,7 +6,7 @@ import { InputError } from '../../errors.ts';
 import type { Namespace } from '../../namespace.ts';
 import { DUPLICATE_WINDOW_MS } from '../../ports/entry-log.ts';
 import type { Line } from './packs.ts';
-import { cutPacks, encodeLines, lineOf, packId } from './packs.ts';
+import { cutPacks, encodeLines, entryLineOf, packId } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
 
 /** How long JetStream drops a repeated `Nats-Msg-Id` (its duplicate window): the port's promise. */
@@ -71,7 +71,7 @@ export class LogPublisher {
     for (const entry of entries) {
       const partition = partitionOf(entry.user_id, this.partitions);
       const list = byPartition.get(partition) ?? [];
-      list.push({ entry, line: lineOf(entry) });
+      list.push({ entry, line: entryLineOf(entry) });
       byPartition.set(partition, list);
     }
     for (const [partition, list] of byPartition) {

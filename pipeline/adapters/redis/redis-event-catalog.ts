@@ -1,5 +1,6 @@
 import type { EventKeys, ObservedKey } from '../../ports/event-keys.ts';
 import type { Redis } from 'ioredis';
+import { keysInSentOrder } from '../../core/key-order.ts';
 import { USABLE_METADATA_KEYS } from '../../core/log-entry.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
 import type { Namespace } from '../../namespace.ts';
@@ -10,6 +11,9 @@ const typeOf = (value: unknown) => (value === null ? 'null' : typeof value);
  * The metadata keys seen on each event name, for people composing messages (issue #4, the event
  * catalog): the first 20 keys of an entry, in the order sent, are the ones rules can use, so a
  * key's place is the earliest position it was seen at, and its types are every JSON type seen.
+ * The order sent is the one the entry's reader attached when JavaScript would move the usable keys
+ * (`core/key-order.ts`); an entry of at most 20 keys has them all usable, its integer-like ones
+ * placed first as JavaScript lists them.
  * Writes are idempotent (ZADD LT, HSETNX), so a batch recorded twice changes nothing. Counts and
  * last-seen times come from the audit in ClickHouse, which is exact.
  */
@@ -28,11 +32,12 @@ export class RedisEventCatalog implements EventKeys {
       positions.set(entry.name, seen);
       const typed = types.get(entry.name) ?? new Set<string>();
       types.set(entry.name, typed);
-      Object.entries(entry.metadata)
+      const metadata = entry.metadata;
+      keysInSentOrder(metadata)
         .slice(0, USABLE_METADATA_KEYS)
-        .forEach(([key, value], position) => {
+        .forEach((key, position) => {
           seen.set(key, Math.min(position, seen.get(key) ?? position));
-          typed.add(JSON.stringify([key, typeOf(value)]));
+          typed.add(JSON.stringify([key, typeOf(metadata[key])]));
         });
     }
     if (positions.size === 0) return;
