@@ -90,11 +90,18 @@ const post = (
   });
 const segmentKey = () => `Basic ${Buffer.from(`${f.keys.ingest}:`).toString('base64')}`;
 const hasProto = (pairs: Pairs) => pairs.some(([key]) => key === '__proto__');
+/**
+ * What the API refuses in a body (prototype pollution): a `__proto__` key anywhere, or a
+ * `constructor` key holding an object with a `prototype` key.
+ */
 const treeHasProto = (tree: Tree) =>
   tree.some(
     ([key, node]) =>
       key === '__proto__' ||
-      (node !== null && typeof node === 'object' && 'object' in node && hasProto(node.object)),
+      (node !== null &&
+        typeof node === 'object' &&
+        'object' in node &&
+        (hasProto(node.object) || (key === 'constructor' && node.object.some(([k]) => k === 'prototype')))),
   );
 
 let run = 0;
