@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { AttributeKeys } from '../pipeline/ports/attribute-keys.ts';
 import type { AuditReader } from '../pipeline/ports/audit-reader.ts';
 import type { EntryLog } from '../pipeline/ports/entry-log.ts';
 import type { EventKeys } from '../pipeline/ports/event-keys.ts';
@@ -51,6 +52,8 @@ export type ApiDeps = {
   /** Read only: the API never holds a lease, it only looks. */
   readonly states: Pick<StateStore, 'load'>;
   readonly eventKeys: Pick<EventKeys, 'keys'>;
+  /** The user attribute keys seen (recorded by `nudge start`'s audit writer). */
+  readonly attributeKeys: Pick<AttributeKeys, 'attributes'>;
   readonly keys: KeyStore;
   /** The secret user hashes are made with (client keys, README "Show messages in your app"). */
   readonly clientSecrets: ClientSecrets;

@@ -13,6 +13,7 @@ import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
 import { NatsInAppFeed } from '../pipeline/adapters/nats/nats-inapp-feed.ts';
 import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
+import { RedisAttributeCatalog } from '../pipeline/adapters/redis/redis-attribute-catalog.ts';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import { redisRateLimitStore } from '../pipeline/adapters/redis/redis-rate-limit-store.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
@@ -44,6 +45,7 @@ export function apiPorts(services: {
   | 'audit'
   | 'states'
   | 'eventKeys'
+  | 'attributeKeys'
   | 'keys'
   | 'clientSecrets'
   | 'vapid'
@@ -67,6 +69,7 @@ export function apiPorts(services: {
     audit: new ClickHouseAuditReader(clickhouse, ns.database),
     states: new RedisStateStore(redis, ns),
     eventKeys: new RedisEventCatalog(redis, ns),
+    attributeKeys: new RedisAttributeCatalog(redis, ns),
     keys,
     clientSecrets: keys,
     vapid: keys,

@@ -41,6 +41,7 @@ import {
   deliveryReader,
   logEntryReader,
 } from '../pipeline/adapters/nats/stream-readers.ts';
+import { RedisAttributeCatalog } from '../pipeline/adapters/redis/redis-attribute-catalog.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
@@ -94,6 +95,7 @@ export async function runMatcher(
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
     const events = new RedisEventCatalog(redis, ns);
+    const attributes = new RedisAttributeCatalog(redis, ns);
     const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
       metrics.partitionLag.set({ partition: String(partition) }, pending);
     });
@@ -128,10 +130,11 @@ export async function runMatcher(
               ...AUDIT_BATCHES,
               ...backlog('entries to ClickHouse'),
             }),
-            // The event catalog's keys are recorded with the audit: both see every entry once or more.
+            // The catalogs' keys are recorded with the audit: all see every entry once or more.
             async (items) => {
               await audit.insertEntries(items);
               await events.record(items.map((item) => item.entry));
+              await attributes.record(items.map((item) => item.entry));
             },
           ),
         ),

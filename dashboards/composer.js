@@ -30,6 +30,8 @@ export function composer(hooks) {
   let editing = null;
   let events = [];
   const userAttributes = new Set();
+  /** What the catalog says of each attribute (`GET /v1/catalog/attributes`): key → {types, users}. */
+  const attributeFacts = new Map();
   let known = new Set();
   let touched = new Set();
   let showAll = false;
@@ -55,7 +57,11 @@ export function composer(hooks) {
       free: true,
       suggestions: 'user-attributes',
       fields: () =>
-        [...userAttributes].map((a) => ({ path: `user.${a}`, types: [], group: 'User attributes' })),
+        attributeNames().map((a) => ({
+          path: `user.${a}`,
+          types: attributeFacts.get(a)?.types ?? [],
+          group: 'User attributes',
+        })),
       onChange: () => edited('audience'),
     }),
   };
@@ -65,7 +71,7 @@ export function composer(hooks) {
   placeholderMenu($('#insert-placeholder'), $('#f-body'), placeholderGroups);
 
   function placeholderGroups() {
-    const users = [...userAttributes];
+    const users = attributeNames();
     return [
       {
         label: eventName() ? `Metadata of ${eventName()}` : 'Metadata (pick a trigger event)',
@@ -75,19 +81,48 @@ export function composer(hooks) {
         label: 'User attributes',
         items: (users.length ? users : ['first_name', 'email']).map((a) => ({
           path: `user.${a}`,
-          note: users.length ? 'seen' : 'not seen yet',
+          note: users.length ? attributeNote(a) : 'not seen yet',
         })),
       },
       { label: 'Page context', items: PAGE_CONTEXT.map((f) => ({ path: f.path, note: f.types[0] })) },
     ];
   }
 
-  /** Attributes seen on users (the preview's users): offered to the audience and the `{…}` menu. */
+  /** The attributes known, the most widespread first (the catalog's order), then those only a preview showed. */
+  const attributeNames = () =>
+    [...userAttributes].sort(
+      (a, b) => (attributeFacts.get(b)?.users ?? -1) - (attributeFacts.get(a)?.users ?? -1),
+    );
+
+  /** "string · 1,204 users" from the catalog; "seen" for one only a previewed user had. */
+  function attributeNote(name) {
+    const facts = attributeFacts.get(name);
+    if (!facts) return 'seen';
+    const users = `${facts.users.toLocaleString('en-US')} ${facts.users === 1 ? 'user' : 'users'}`;
+    return facts.types.length ? `${facts.types.join(' or ')} · ${users}` : users;
+  }
+
+  /** Attributes seen on users (the catalog's, the preview's users'): offered to the audience and the `{…}` menu. */
   function seeAttributes(names) {
     for (const name of names) userAttributes.add(name);
     $('#user-attributes').replaceChildren(
-      ...[...userAttributes].map((a) => option(`user.${a}`, `user.${a}`)),
+      ...attributeNames().map((a) => {
+        const suggestion = option(`user.${a}`, `user.${a}`);
+        if (attributeFacts.has(a)) suggestion.label = attributeNote(a);
+        return suggestion;
+      }),
     );
+  }
+
+  /** The attribute keys identify entries set (kept by the audit writer); without them, what previews show. */
+  async function loadAttributes() {
+    try {
+      const { attributes } = await api('/v1/catalog/attributes');
+      for (const { key, types, users } of attributes) attributeFacts.set(key, { types, users });
+      seeAttributes(attributes.map((a) => a.key));
+    } catch {
+      // The composer works without them: the audience is typed, and previews add the attributes they show.
+    }
   }
 
   function showEventFacts() {
@@ -102,11 +137,13 @@ export function composer(hooks) {
   }
 
   async function loadCatalog() {
+    const attributes = loadAttributes();
     try {
       ({ events } = await api('/v1/catalog/events'));
     } catch {
       events = [];
     }
+    await attributes;
     $('#event-names').replaceChildren(
       ...events.map((e) =>
         option(`${e.entries.toLocaleString('en-US')} entries, last seen ${ago(e.last_seen)}`, e.name),

@@ -8,6 +8,35 @@ import { api, problemText } from './nudge-api.js';
 const $ = (selector) => document.querySelector(selector);
 const POLL_MS = 300;
 const WINDOWS = { 'now-1d': 'the last 24 hours', 'now-7d': 'the last 7 days', 'now-30d': 'the last 30 days' };
+const DAY_MS = 86_400_000;
+
+/** A time as a `datetime-local` input holds it: the browser's own zone, to the minute. */
+const localInput = (ms) => {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+};
+
+// "A window I choose" shows its from and to, first set to the last 7 days.
+$('#impact-window')?.addEventListener('change', (event) => {
+  const custom = event.target.value === 'custom';
+  $('#impact-range').hidden = !custom;
+  if (custom && !$('#impact-from').value) {
+    $('#impact-from').value = localInput(Date.now() - 7 * DAY_MS);
+    $('#impact-to').value = localInput(Date.now());
+  }
+});
+
+/** The window to replay, as `POST /v1/replays` takes it, and in words; or a problem to show. */
+function windowOf(range) {
+  if (range !== 'custom') return { from: range, to: 'now', words: WINDOWS[range] ?? range };
+  const from = Date.parse($('#impact-from').value);
+  const to = Date.parse($('#impact-to').value);
+  if (Number.isNaN(from) || Number.isNaN(to))
+    return { problem: 'Choose when the window starts and when it ends.' };
+  if (from >= to) return { problem: 'The window must start before it ends.' };
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), words: 'the window chosen' };
+}
 
 const number = (n) => Number(n).toLocaleString('en-US');
 const signed = (n) => (n > 0 ? `+${number(n)}` : n < 0 ? `−${number(-n)}` : '0');
@@ -109,6 +138,19 @@ const sendsFirst = (flips) => {
     .map(({ f }) => f);
 };
 
+/** What was replayed: every entry, or the entries of the users the draft can affect. */
+function replayedWords(report) {
+  const { scope } = report;
+  if (!scope)
+    return `${number(report.entries)} recorded entries replayed with this draft, against what was decided`;
+  const events = scope.events.join(' or ');
+  return (
+    `the ${number(report.entries)} entries of the ${number(scope.users)} users who had ${events} ` +
+    `(of ${number(scope.window_entries)} entries in the window; no one else's decisions can change), ` +
+    'replayed with this draft, against what was decided'
+  );
+}
+
 /** The latest preview asked for: an earlier one still running stops showing its progress. */
 let latest = 0;
 
@@ -122,9 +164,16 @@ export async function previewImpact(message, range) {
   $('#impact-bar').removeAttribute('value');
   $('#impact-progress-text').textContent = 'starting the replay…';
   panel.dataset.state = 'running';
+  const window_ = windowOf(range);
   $('#impact-caption').textContent =
-    `${message.id} over ${WINDOWS[range] ?? range}, against what was decided`;
+    window_.problem ?? `${message.id} over ${window_.words}, against what was decided`;
   panel.scrollIntoView({ block: 'start' });
+  if (window_.problem) {
+    $('#impact-progress-text').textContent = window_.problem;
+    $('#impact-bar').value = 0;
+    panel.dataset.state = 'failed';
+    return;
+  }
   // Replayed as live, from the start of the window: a draft is no candidate, and live_since would cut the window.
   const draft = { ...message, state: 'live' };
   delete draft.live_since;
@@ -132,7 +181,9 @@ export async function previewImpact(message, range) {
   try {
     const { replay_id: id } = await api('/v1/replays', {
       method: 'POST',
-      body: { from: range, to: 'now', messages: [draft] },
+      // Only the users who had the draft's trigger event (or its stored versions') can have a
+      // decision change: replaying them alone gives the same changes in a fraction of the time.
+      body: { from: window_.from, to: window_.to, messages: [draft], scope: 'affected' },
     });
     panel.dataset.replayId = id;
     for (;;) {
@@ -146,8 +197,11 @@ export async function previewImpact(message, range) {
         panel.dataset.from = String(report.from);
         panel.dataset.to = String(report.to);
         $('#impact-caption').textContent =
-          `${message.id} over ${WINDOWS[range] ?? range} (${when(report.from)} to ${when(report.to)}): ` +
-          `${number(report.entries)} recorded entries replayed with this draft, against what was decided`;
+          `${message.id} over ${window_.words} (${when(report.from)} to ${when(report.to)}): ` +
+          replayedWords(report);
+        $('#impact-messages-title').textContent = report.scope
+          ? "Every message's sends to these users"
+          : "Every message's sends";
         show(report, message.id);
         panel.dataset.state = 'done';
         return;

@@ -13,8 +13,24 @@ export type RecordedWindow = {
   readonly to: number;
   /** Per partition, the first stream sequence in the window and the first after it (undefined: to the end). */
   readonly partitions: ReadonlyMap<number, { readonly start: number; readonly end: number | undefined }>;
-  /** Entries in the window. */
+  /** Entries in the window: of the scope's users only, when it has one. */
   readonly entries: number;
+  /** When only some users are replayed: which, and how many of the window's entries there were in all. */
+  readonly scope?: ScopedUsers | undefined;
+};
+
+/**
+ * The users a window is narrowed to: those with a track entry of one of `events` in it. Each
+ * user's decisions depend only on that user's entries, so a change to messages triggered by those
+ * events changes nobody else's: replaying these users alone gives every changed decision exactly.
+ */
+export type UserScope = { readonly events: readonly string[] };
+
+export type ScopedUsers = UserScope & {
+  /** Users in the scope. */
+  readonly users: number;
+  /** Entries of the window, of every user. */
+  readonly window_entries: number;
 };
 
 /** A decision as the audit recorded it. */
@@ -67,8 +83,9 @@ export type RecordedHistory = Omit<UserHistory, 'recent'> & {
  * (partition, then stream sequence, then place in the message).
  */
 export type RecordedLog = {
-  window(from: number, to: number): Promise<RecordedWindow>;
-  /** The histories of the window's users before it; recent sends from `recentSince` on. */
+  /** The window from `from` to `to`; with a scope, only its users' entries are in it. */
+  window(from: number, to: number, scope?: UserScope): Promise<RecordedWindow>;
+  /** The histories of the window's users (of its scope) before it; recent sends from `recentSince` on. */
   histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>>;
   packs(window: RecordedWindow): AsyncIterable<RecordedPack>;
   /**

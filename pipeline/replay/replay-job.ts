@@ -12,6 +12,8 @@ export type ReplayRequest = {
   readonly to: number;
   readonly messages?: readonly Message[] | undefined;
   readonly caps?: readonly GlobalCap[] | undefined;
+  /** `affected`: only the users whose decisions the overrides can change (`WindowReplayOptions.scope`). */
+  readonly scope?: 'all' | 'affected' | undefined;
 };
 
 /** One limit, tried at several values: a message's frequency limit, or a field of one global cap. */
@@ -93,6 +95,7 @@ export async function runReplayJob(
               overrides: { messages: request.messages, caps: request.caps },
               sink: (decisions) => deps.store.insertDecisions(replayId, decisions),
               onProgress: progress,
+              scope: request.scope,
             },
             request.from,
             request.to,
@@ -137,6 +140,9 @@ async function sweep(
         onProgress: (done, total) => {
           progress(i * total + done, values.length * total);
         },
+        // A message's limit changes only its trigger's users' decisions, which are all a point
+        // counts; a cap's, anyone's.
+        scope: 'affected',
       },
       from,
       to,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Decision, Outcome } from '../core/decision.ts';
 import { explain } from '../core/explain.ts';
 import type { LogEntry } from '../core/log-entry.ts';
-import type { RecordedDecision } from '../ports/recorded-log.ts';
+import type { RecordedDecision, ScopedUsers } from '../ports/recorded-log.ts';
 import { ReplayLineFormatter } from './replay-line.ts';
 
 /** Decisions of one message, by outcome, and by reason for the suppressed and filtered ones; users sent it. */
@@ -59,6 +59,13 @@ export type ReplayReport = {
   };
   /** SHA-256 of the replayed decisions as replay lines, in order: the same log and messages, the same hash. */
   readonly hash: string;
+  /**
+   * Present only when the replay was narrowed to the users an override can affect: the events
+   * that chose them, how many, and the window's entries of everyone. Every count above is then of
+   * those users; the changes (flips, users affected, an overridden message's decisions) are the
+   * same as replaying everyone.
+   */
+  readonly scope?: ScopedUsers;
 };
 
 const FIRST = 20;
@@ -124,6 +131,7 @@ export class ReplayReportBuilder {
   constructor(
     private readonly from: number,
     private readonly to: number,
+    private readonly scope?: ScopedUsers,
   ) {}
 
   add(entry: LogEntry, recorded: readonly RecordedDecision[], replayed: readonly Decision[]): void {
@@ -185,6 +193,7 @@ export class ReplayReportBuilder {
       users_reached: { before: this.reachedBefore.size, after: this.reachedAfter.size },
       flips: { total: this.flips, kinds: this.kinds, first: this.firstFlips },
       hash: this.hash.copy().digest('hex'),
+      ...(this.scope === undefined ? {} : { scope: this.scope }),
     };
   }
 

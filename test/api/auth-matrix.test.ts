@@ -244,6 +244,11 @@ const KNOWN: Readonly<Record<string, Known>> = {
     // The entries are in ClickHouse, which the fixture leaves without a database: 503 once let in.
     succeeds: false,
   },
+  // From Redis, which the fixture has: a 200 once let in (an empty list).
+  'GET /v1/catalog/attributes': {
+    scope: 'read',
+    request: () => Promise.resolve({ url: '/v1/catalog/attributes' }),
+  },
   'GET /v1/users/{id}/decisions': {
     scope: 'read',
     request: () => Promise.resolve({ url: '/v1/users/u-auth/decisions' }),

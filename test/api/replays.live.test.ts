@@ -90,6 +90,22 @@ describe('replays over HTTP', { timeout: 60_000 }, () => {
     expect(report.identical).toBe(false);
   });
 
+  it('scope "affected" replays only the users of the draft\'s trigger, with the same changes', async () => {
+    const body = {
+      from: T0,
+      to: T0 + 2 * 60 * MINUTE,
+      messages: [{ ...nudge, frequency: { min_interval: '30m' } }],
+    };
+    const all = await finished(String((await call('POST', '/v1/replays', body)).body['url']));
+    const started = await call('POST', '/v1/replays', { ...body, scope: 'affected' });
+    expect(started.status).toBe(202);
+    const affected = await finished(String(started.body['url']));
+    const report = affected['report'] as Record<string, unknown>;
+    expect(report['scope']).toEqual({ events: ['upload'], users: 1, window_entries: 5 });
+    expect(report['flips']).toEqual((all['report'] as Record<string, unknown>)['flips']);
+    expect((await call('POST', '/v1/replays', { ...body, scope: 'some' })).status).toBe(400);
+  });
+
   it('POST /v1/replays/sweep tries each value', async () => {
     const started = await call('POST', '/v1/replays/sweep', {
       from: T0,

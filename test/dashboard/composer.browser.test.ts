@@ -123,6 +123,11 @@ beforeAll(async () => {
     (catalog) => (catalog['events'] as { entries: number }[])[0]?.entries === UPLOADS,
     'the recorded uploads in the audit',
   );
+  await until(
+    async () => (await call('GET', '/v1/catalog/attributes')).body['attributes'] as { users: number }[],
+    (attributes) => attributes.length === 3 && attributes.every((a) => a.users === USERS.length),
+    "the identified users' attributes in their catalog",
+  );
   await mkdir(SCREENSHOTS, { recursive: true });
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
   browser = await launchChromium();
@@ -224,6 +229,12 @@ describe(
       );
       // The user's first name, from the {…} menu, with a fallback typed where the caret is left.
       await form.getByRole('button', { name: 'Insert a placeholder' }).click();
+      // The attributes the users were identified with, from their catalog: the menu's and the audience's.
+      const plan = page.getByRole('menuitem', { name: /user\.plan/ });
+      expect(await plan.locator('.note').textContent()).toBe('string · 6 users');
+      expect(await page.locator('#user-attributes option[value="user.plan"]').getAttribute('label')).toBe(
+        'string · 6 users',
+      );
       await page.screenshot({
         path: shot('2-menu'),
         fullPage: true,
@@ -305,6 +316,39 @@ describe(
       expect(await page.locator('#impact-flips tbody tr').count()).toBe(report.flips.first.length);
       expect(await page.locator('#impact-reasons tbody').textContent()).toContain('suppressed: min_interval');
       await panel.screenshot({ path: shot('4-impact') });
+    });
+
+    it('previews the impact over a window the person chooses, and says what is wrong with one that ends first', async () => {
+      const chosen = composer().getByLabel('Impact window');
+      await chosen.selectOption('custom');
+      const [fromField, toField] = [composer().getByLabel('Impact from'), composer().getByLabel('Impact to')];
+      await toField.fill(await fromField.inputValue());
+      await composer().getByRole('button', { name: 'Preview impact' }).click();
+      await page.locator('#impact[data-state="failed"]').waitFor();
+      expect(await page.locator('#impact-progress-text').textContent()).toBe(
+        'The window must start before it ends.',
+      );
+      // The same week as the preview above, in the browser's time to the minute: the same sends.
+      const before = await page.locator('[data-impact="sent-after"]').textContent();
+      const minute = (ms: number) =>
+        page.evaluate((t) => {
+          const d = new Date(t);
+          const pad = (n: number) => String(n).padStart(2, '0');
+          return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+        }, ms);
+      await fromField.fill(await minute(Date.now() - 8 * 86_400_000));
+      await toField.fill(await minute(Date.now() + 120_000));
+      await composer().getByRole('button', { name: 'Preview impact' }).click();
+      await page.locator('#impact[data-state="done"]').waitFor();
+      expect(await page.locator('[data-impact="sent-after"]').textContent()).toBe(before);
+      expect(await page.locator('#impact-caption').textContent()).toMatch(
+        /^upload-ready over the window chosen .*: the [\d,]+ entries of the \d+ users who had upload-completed/,
+      );
+      await page.locator('#impact').screenshot({ path: shot('4b-impact-window') });
+      await composer()
+        .locator('.actions')
+        .screenshot({ path: shot('4b-window') });
+      await chosen.selectOption('now-7d');
     });
 
     it('launches it, and an upload then gets its decision', async () => {

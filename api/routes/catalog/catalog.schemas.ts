@@ -14,6 +14,15 @@ export const EventSummary = z
   })
   .meta({ id: 'EventSummary' });
 
+export const AttributeSummary = z
+  .object({
+    key: z.string(),
+    types: z.array(z.string()).describe('the JSON types of the values it was set to, sorted'),
+    users: z.int().describe('distinct users it was set on, approximate (about 1%), removals not subtracted'),
+    last_seen: z.int().describe('ms since the epoch: the latest received_at of an identify entry setting it'),
+  })
+  .meta({ id: 'AttributeSummary' });
+
 const Scalars = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
 export const RecentParams = z.object({

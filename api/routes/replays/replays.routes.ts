@@ -49,8 +49,14 @@ export const replayRoutes: FastifyPluginCallback<ReplayDeps> = (app, deps, done)
       },
     },
     async (request, reply) => {
-      const { messages, caps } = request.body;
-      const answer = await started({ kind: 'replay', ...window(request.body), messages, caps });
+      const { messages, caps, scope } = request.body;
+      const answer = await started({
+        kind: 'replay',
+        ...window(request.body),
+        messages,
+        caps,
+        ...(scope === undefined ? {} : { scope }),
+      });
       void reply.code(202);
       return answer;
     },

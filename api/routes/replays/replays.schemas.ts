@@ -16,6 +16,16 @@ export const ReplayBody = z
       'messages that replace those of the same id (or are new)',
     ),
     caps: GlobalCapListSchema.optional().describe('global caps that replace those recorded'),
+    scope: z
+      .enum(['all', 'affected'])
+      .optional()
+      .describe(
+        '"affected": replay only the users who had an entry of an event that triggers one of `messages` ' +
+          "(in the override or in any recorded version). Nobody else's decisions can change, so the flips, the users " +
+          'affected and those messages\' counts are the same as with "all" (the default), in a fraction of the time; ' +
+          "the other counts are of those users, and the report's `scope` says which and how many. " +
+          'With `caps`, every user may be affected: the same as "all".',
+      ),
   })
   .meta({ id: 'ReplayRequest' });
 

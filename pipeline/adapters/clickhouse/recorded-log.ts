@@ -10,6 +10,7 @@ import type {
   RecordedLog,
   RecordedPack,
   RecordedWindow,
+  UserScope,
 } from '../../ports/recorded-log.ts';
 import type { Sql } from './sql.ts';
 import { metadataOf, stateEntryOf } from './audit-rows.ts';
@@ -55,7 +56,7 @@ export class ClickHouseRecordedLog implements RecordedLog {
     private readonly database: string,
   ) {}
 
-  async window(from: number, to: number): Promise<RecordedWindow> {
+  async window(from: number, to: number, scope?: UserScope): Promise<RecordedWindow> {
     const rows = await this.rows<{ partition: number; start: string; end: string; entries: string }>(
       sql`SELECT partition, minIf(seq, received_at >= ${from}) AS start, minIf(seq, received_at >= ${to}) AS end,
           countIf(received_at >= ${from} AND received_at < ${to}) AS entries
@@ -72,12 +73,30 @@ export class ClickHouseRecordedLog implements RecordedLog {
       });
       entries += Number(row.entries);
     }
-    return { from, to, partitions, entries };
+    const whole: RecordedWindow = { from, to, partitions, entries };
+    if (scope === undefined) return whole;
+    const counted =
+      partitions.size === 0 || scope.events.length === 0
+        ? undefined
+        : (
+            await this.rows<{ entries: string; users: string }>(
+              sql`SELECT count() AS entries, uniqExact(user_id) AS users FROM ${this.table('log_entries')}
+                WHERE ${this.inWindow(whole)} AND ${this.scopeUsers(whole, scope)}`,
+            )
+          )[0];
+    return {
+      ...whole,
+      entries: Number(counted?.entries ?? 0),
+      scope: { events: [...scope.events], users: Number(counted?.users ?? 0), window_entries: entries },
+    };
   }
 
   async histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>> {
-    if (window.partitions.size === 0) return new Map();
-    const users = sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${this.inWindow(window)})`;
+    if (window.partitions.size === 0 || window.scope?.events.length === 0) return new Map();
+    const users =
+      window.scope === undefined
+        ? sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')} WHERE ${this.inWindow(window)})`
+        : this.scopeUsers(window, window.scope);
     return this.historiesOf(users, this.beforeWindow(window), window.from, recentSince);
   }
 
@@ -186,8 +205,10 @@ export class ClickHouseRecordedLog implements RecordedLog {
   }
 
   async *packs(window: RecordedWindow): AsyncIterable<RecordedPack> {
+    if (window.scope?.events.length === 0) return;
+    const users = window.scope === undefined ? raw('1') : this.scopeUsers(window, window.scope);
     for (const [partition, bounds] of window.partitions) {
-      const inPartition = sql`partition = ${partition} AND seq >= ${bounds.start} AND seq < ${bounds.end ?? NO_END}`;
+      const inPartition = sql`partition = ${partition} AND seq >= ${bounds.start} AND seq < ${bounds.end ?? NO_END} AND ${users}`;
       const entries = this.stream<EntryRow>(
         sql`SELECT seq, position, entry_id, type, user_id, name, received_at, created_at, metadata, context, attributes
           FROM ${this.table('log_entries')} WHERE ${inPartition} ORDER BY seq, position`,
@@ -255,6 +276,12 @@ export class ClickHouseRecordedLog implements RecordedLog {
   private inWindow(window: RecordedWindow): Sql {
     const { starts, ends } = this.bounds(window);
     return sql`seq >= arrayElement(${starts}, partition + 1) AND seq < arrayElement(${ends}, partition + 1)`;
+  }
+
+  /** The users with a track entry of one of the scope's events in the window. */
+  private scopeUsers(window: RecordedWindow, scope: UserScope): Sql {
+    return sql`user_id IN (SELECT user_id FROM ${this.table('log_entries')}
+      WHERE type = 'track' AND has(${scope.events}, name) AND ${this.inWindow(window)})`;
   }
 
   private beforeWindow(window: RecordedWindow): Sql {
