@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Checkpoints, PartitionRebuild } from '../ports/checkpoints.ts';
 import type { DeadLetterSink } from '../ports/dead-letters.ts';
 import type { DecisionSink } from '../ports/decision-sink.ts';
@@ -7,6 +6,7 @@ import type { Membership } from '../ports/membership.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import type { NudgeMetrics } from './metrics.ts';
 import { assignedPartitions } from './partition-assignment.ts';
+import { Pauses } from './pauses.ts';
 import type { Rules } from './partition-worker.ts';
 import { PartitionWorker } from './partition-worker.ts';
 
@@ -46,22 +46,23 @@ export class Matcher {
   constructor(private readonly options: MatcherOptions) {}
 
   async run(signal: AbortSignal): Promise<void> {
+    const pauses = new Pauses(signal);
     const initial = await this.options.refreshRules();
     if (initial === undefined) throw new Error('no rules to start with');
     this.rules = initial;
     await this.heartbeat();
     await Promise.all([
-      this.every(1_000, signal, () => this.heartbeat()),
+      this.every(1_000, pauses, () => this.heartbeat()),
       // Four looks a second, so a change is in force within a second of being stored.
-      this.every(250, signal, async () => {
+      this.every(250, pauses, async () => {
         this.rules = (await this.options.refreshRules()) ?? this.rules;
       }),
-      this.every(5_000, signal, () => {
+      this.every(5_000, pauses, () => {
         this.status();
         return Promise.resolve();
       }),
-      ...Array.from({ length: this.options.partitions }, (_, p) => this.partitionLoop(p, signal)),
-      ...this.options.background.map((work) => this.backgroundLoop(work, signal)),
+      ...Array.from({ length: this.options.partitions }, (_, p) => this.partitionLoop(p, signal, pauses)),
+      ...this.options.background.map((work) => this.backgroundLoop(work, signal, pauses)),
     ]);
   }
 
@@ -77,7 +78,7 @@ export class Matcher {
     await Promise.all([...this.assigned].map((partition) => store.acquire(partition, holder, leaseMs)));
   }
 
-  private async partitionLoop(partition: number, signal: AbortSignal): Promise<void> {
+  private async partitionLoop(partition: number, signal: AbortSignal, pauses: Pauses): Promise<void> {
     const { holder, store, source, sink, deadLetters, checkpoints, rebuild, report } = this.options;
     const { leaseMs = LEASE_MS, batchSize = 100 } = this.options;
     const rules = () => this.rules ?? fail('rules not loaded');
@@ -97,7 +98,7 @@ export class Matcher {
     });
     while (!signal.aborted) {
       if (!this.assigned.has(partition)) {
-        await pause(250, signal);
+        await pauses.pause(250);
         continue;
       }
       try {
@@ -116,11 +117,11 @@ export class Matcher {
         } else if (result.kind === 'not-owner' || result.kind === 'fenced') {
           // Fenced: a batch decided under a lease (or a position) no longer this process's, not committed.
           if (result.kind === 'fenced') this.counts.refused++;
-          await pause(500, signal);
+          await pauses.pause(500);
         }
       } catch (error) {
         this.options.report(`partition ${partition}: ${(error as Error).message}; retrying`);
-        await pause(1_000, signal);
+        await pauses.pause(1_000);
       }
     }
   }
@@ -128,6 +129,7 @@ export class Matcher {
   private async backgroundLoop(
     work: MatcherOptions['background'][number],
     signal: AbortSignal,
+    pauses: Pauses,
   ): Promise<void> {
     while (!signal.aborted) {
       try {
@@ -135,13 +137,13 @@ export class Matcher {
         this.counts.background.set(work.name, (this.counts.background.get(work.name) ?? 0) + done);
       } catch (error) {
         this.options.report(`${work.name}: ${(error as Error).message}; retrying`);
-        await pause(1_000, signal);
+        await pauses.pause(1_000);
       }
     }
   }
 
-  private async every(ms: number, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
-    while (await pausedAndGoingOn(ms, signal)) {
+  private async every(ms: number, pauses: Pauses, work: () => Promise<void>): Promise<void> {
+    while (await pauses.goOnAfter(ms)) {
       await work().catch((error: unknown) => {
         this.options.report(`${(error as Error).message}; retrying`);
       });
@@ -164,12 +166,3 @@ const LEASE_MS = 3_000;
 const fail = (message: string): never => {
   throw new Error(message);
 };
-
-/** Sleeps, then tells whether to go on (false once the signal aborted). */
-async function pausedAndGoingOn(ms: number, signal: AbortSignal): Promise<boolean> {
-  await pause(ms, signal);
-  return !signal.aborted;
-}
-
-/** Sleeps, waking early (without throwing) when the signal aborts. */
-const pause = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => undefined);
