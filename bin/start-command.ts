@@ -55,7 +55,8 @@ import { AuditWriter } from '../pipeline/runtime/audit-writer.ts';
 import { CachedStateStore } from '../pipeline/runtime/cached-state-store.ts';
 import { HeldReleaser } from '../pipeline/runtime/held-releaser.ts';
 import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
-import { Matcher } from '../pipeline/runtime/matcher.ts';
+import { LEASE_MS, Matcher, MEMBER_TTL_MS } from '../pipeline/runtime/matcher.ts';
+import { ThreadLeases } from './lease-thread.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { runApi } from './api-command.ts';
 import { runTogether, stopSignal } from './stop-signal.ts';
@@ -108,6 +109,18 @@ export async function runMatcher(
       holder,
       partitions: config.partitions,
       membership: new RedisMembership(redis, ns),
+      leases: new ThreadLeases(
+        {
+          redisUrl: config.redisUrl,
+          namespace: ns.name,
+          holder,
+          partitions: config.partitions,
+          leaseMs: LEASE_MS,
+          memberTtlMs: MEMBER_TTL_MS,
+          aliveMs: MATCHER_SILENT_MS,
+        },
+        report,
+      ),
       store:
         config.stateCacheUsers > 0
           ? new CachedStateStore(new RedisStateStore(redis, ns), config.stateCacheUsers)
@@ -191,6 +204,12 @@ export async function runMatcher(
     await clickhouse.close();
   }
 }
+
+/**
+ * A matcher thread silent this long lets its leases go (the lease thread stops renewing): five
+ * leases, far longer than any batch, so only a thread that is stuck loses its partitions this way.
+ */
+const MATCHER_SILENT_MS = 15_000;
 
 /** ClickHouse wants few, large inserts: a batch waits up to a second to fill (DESIGN §5). */
 const AUDIT_BATCHES = { lingerMs: 1_000 };

@@ -1,11 +1,12 @@
 import type { Checkpoints, PartitionRebuild } from '../ports/checkpoints.ts';
 import type { DeadLetterSink } from '../ports/dead-letters.ts';
 import type { DecisionSink } from '../ports/decision-sink.ts';
+import type { LeaseKeeper } from '../ports/lease-keeper.ts';
 import type { LogSource } from '../ports/log-source.ts';
 import type { Membership } from '../ports/membership.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import type { NudgeMetrics } from './metrics.ts';
-import { assignedPartitions } from './partition-assignment.ts';
+import { InProcessLeases } from './in-process-leases.ts';
 import { Pauses } from './pauses.ts';
 import type { Rules } from './partition-worker.ts';
 import { PartitionWorker } from './partition-worker.ts';
@@ -27,6 +28,11 @@ export type MatcherOptions = {
   readonly report: (line: string) => void;
   readonly leaseMs?: number;
   readonly memberTtlMs?: number;
+  /**
+   * What keeps the membership and the leases (from `membership` and `store`, on this event loop,
+   * when not given): `nudge start` gives one on a thread of its own, which a busy loop cannot starve.
+   */
+  readonly leases?: LeaseKeeper;
   readonly batchSize?: number;
   readonly metrics?: NudgeMetrics;
 };
@@ -40,7 +46,7 @@ export type MatcherOptions = {
  */
 export class Matcher {
   private rules: Rules | undefined;
-  private assigned = new Set<number>();
+  private leases: LeaseKeeper | undefined;
   private readonly counts = { entries: 0, decisions: 0, refused: 0, background: new Map<string, number>() };
 
   constructor(private readonly options: MatcherOptions) {}
@@ -50,32 +56,49 @@ export class Matcher {
     const initial = await this.options.refreshRules();
     if (initial === undefined) throw new Error('no rules to start with');
     this.rules = initial;
-    await this.heartbeat();
-    await Promise.all([
-      this.every(1_000, pauses, () => this.heartbeat()),
-      // Four looks a second, so a change is in force within a second of being stored.
-      this.every(250, pauses, async () => {
-        this.rules = (await this.options.refreshRules()) ?? this.rules;
-      }),
-      this.every(5_000, pauses, () => {
-        this.status();
-        return Promise.resolve();
-      }),
-      ...Array.from({ length: this.options.partitions }, (_, p) => this.partitionLoop(p, signal, pauses)),
-      ...this.options.background.map((work) => this.backgroundLoop(work, signal, pauses)),
-    ]);
+    const {
+      membership,
+      store,
+      holder,
+      partitions,
+      memberTtlMs = MEMBER_TTL_MS,
+      leaseMs = LEASE_MS,
+    } = this.options;
+    // A lease outlives a long batch: it is lost only when the keeper stops renewing it (the process
+    // died, or was paused past it), and then fencing refuses whatever the process still tries to commit.
+    const leases =
+      this.options.leases ??
+      new InProcessLeases({
+        holder,
+        partitions,
+        membership,
+        store,
+        leaseMs,
+        memberTtlMs,
+        report: this.options.report,
+      });
+    await leases.start();
+    this.leases = leases;
+    try {
+      await Promise.all([
+        // Four looks a second, so a change is in force within a second of being stored.
+        this.every(250, pauses, async () => {
+          this.rules = (await this.options.refreshRules()) ?? this.rules;
+        }),
+        this.every(5_000, pauses, () => {
+          this.status();
+          return Promise.resolve();
+        }),
+        ...Array.from({ length: partitions }, (_, p) => this.partitionLoop(p, signal, pauses)),
+        ...this.options.background.map((work) => this.backgroundLoop(work, signal, pauses)),
+      ]);
+    } finally {
+      await leases.stop();
+    }
   }
 
-  /**
-   * Keeps the membership alive and renews the leases of the assigned partitions, so a lease
-   * outlives a long batch: it is lost only when the process stops renewing it (dies, or is paused
-   * past it), and then fencing refuses whatever the process still tries to commit.
-   */
-  private async heartbeat(): Promise<void> {
-    const { membership, store, holder, partitions, memberTtlMs = 5_000, leaseMs = LEASE_MS } = this.options;
-    const members = await membership.heartbeat(holder, memberTtlMs);
-    this.assigned = new Set(assignedPartitions(members, holder, partitions));
-    await Promise.all([...this.assigned].map((partition) => store.acquire(partition, holder, leaseMs)));
+  private get assigned(): ReadonlySet<number> {
+    return this.leases?.assigned() ?? new Set();
   }
 
   private async partitionLoop(partition: number, signal: AbortSignal, pauses: Pauses): Promise<void> {
@@ -161,7 +184,9 @@ export class Matcher {
 }
 
 /** A partition's lease: renewed every second, so another process takes over within it (plus the member TTL) after a death. */
-const LEASE_MS = 3_000;
+export const LEASE_MS = 3_000;
+/** A member that sent no heartbeat for this long is gone, and its partitions are assigned again. */
+export const MEMBER_TTL_MS = 5_000;
 
 const fail = (message: string): never => {
   throw new Error(message);
