@@ -28,8 +28,10 @@ commands:
          use what answers; install (apt-get) and start on loopback what does not
   services down
          stop the services "services up" started, and only those
-  start  run the HTTP API and the matcher (with the audit writers and the delivery
-         forwarder), until Ctrl-C
+  start [--roles matcher,audit,deliveries,api]
+         run the HTTP API and the pipeline until Ctrl-C: every role by default; --roles
+         runs some in this process (the matcher; the audit writers to ClickHouse; the
+         delivery forwarder, held sends and in-app inboxes; the API), others elsewhere
   api    run the HTTP API alone (to scale it apart from the matchers)
   keys create --scope <ingest|read|admin|client>[,…] --name <name> [--rate <requests a minute>]
   keys list | keys revoke <id or key>
@@ -76,7 +78,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   keys: async (args) => (await import('./keys-command.ts')).keysCommand(args),
   namespace: async (args) => (await import('./namespace-command.ts')).namespaceCommand(args),
   services: async (args) => (await import('./services-command.ts')).servicesCommand(args),
-  start: async () => (await import('./start-command.ts')).startCommand(),
+  start: async (args) => (await import('./start-command.ts')).startCommand(args),
   quickstart: async () => (await import('./quickstart-command.ts')).quickstartCommand(),
   help: () => {
     process.stdout.write(USAGE + '\n');

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import type { JetStreamManager } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { FactsCompactor } from '../pipeline/adapters/clickhouse/facts-compactor.ts';
@@ -58,24 +60,81 @@ import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
 import { LEASE_MS, Matcher, MEMBER_TTL_MS } from '../pipeline/runtime/matcher.ts';
 import { ThreadLeases } from './lease-thread.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
+import type { Step } from '../pipeline/runtime/step-loops.ts';
+import { runSteps } from '../pipeline/runtime/step-loops.ts';
 import { runApi } from './api-command.ts';
+import { UsageError } from './usage-error.ts';
 import { runTogether, stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
 
-/** `nudge start`: the HTTP API and the matcher (with the audit writers, the delivery forwarder and the held sends' releaser), until SIGINT or SIGTERM. */
-export async function startCommand(): Promise<void> {
+/** What `nudge start` can run in one process; `--roles` picks some, and every role runs when it is not given. */
+export const ROLES = ['matcher', 'audit', 'deliveries', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+/** The roles `runMatcher` runs: everything but the API. */
+const PIPELINE: ReadonlySet<Role> = new Set(['matcher', 'audit', 'deliveries']);
+
+/** `--roles matcher,audit`: the roles named, each once; every role when the flag is absent. */
+export function rolesOf(args: readonly string[]): Set<Role> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: { roles: { type: 'string' } }, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  const { values } = parsed;
+  const given = values['roles'];
+  if (given === undefined) return new Set(ROLES);
+  const names = given.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !(ROLES as readonly string[]).includes(name));
+  if (unknown !== undefined)
+    throw new UsageError(`--roles: no role ${JSON.stringify(unknown)} (the roles: ${ROLES.join(', ')})`);
+  return new Set(names as Role[]);
+}
+
+/**
+ * `nudge start [--roles matcher,audit,deliveries,api]`: the HTTP API and the pipeline's roles,
+ * until SIGINT or SIGTERM. All of them by default, as the quick start wants; a deployment runs each
+ * role in its own processes (on its own cores or hosts), as many of each as it needs.
+ */
+export async function startCommand(args: readonly string[] = []): Promise<void> {
+  const roles = rolesOf(args);
   const config = loadConfig(process.env);
   const signal = stopSignal();
   const metrics = new NudgeMetrics();
-  await runTogether(signal, [
-    (stop) => runMatcher(config, stop, (line) => process.stdout.write(`matcher: ${line}\n`), metrics),
-    (stop) => runApi(config, stop, (line) => process.stdout.write(`api: ${line}\n`), metrics),
-  ]);
+  const pipeline = new Set([...roles].filter((role) => PIPELINE.has(role)));
+  // The matcher's lines keep their prefix ("matcher: "), which scripts read for its counts.
+  const prefix = pipeline.has('matcher') ? 'matcher' : [...pipeline].join('+');
+  const parts: ((stop: AbortSignal) => Promise<unknown>)[] = [];
+  if (pipeline.size > 0)
+    parts.push((stop) =>
+      runRoles(config, pipeline, stop, (line) => process.stdout.write(`${prefix}: ${line}\n`), metrics),
+    );
+  if (roles.has('api'))
+    parts.push((stop) => runApi(config, stop, (line) => process.stdout.write(`api: ${line}\n`), metrics));
+  await runTogether(signal, parts);
 }
 
 /** The matcher, the audit writers, the delivery forwarder and the held sends' releaser of a namespace, until the signal aborts. */
-export async function runMatcher(
+export function runMatcher(
   config: Config,
+  signal: AbortSignal,
+  report: (line: string) => void,
+  metrics: NudgeMetrics = new NudgeMetrics(),
+): Promise<void> {
+  return runRoles(config, PIPELINE, signal, report, metrics);
+}
+
+/**
+ * The pipeline's roles of one process, until the signal aborts: `matcher` decides the partitions
+ * assigned to it (membership, leases; the other roles' work runs beside it), `audit` writes the
+ * log's entries, the decisions and the dead letters to ClickHouse (and keeps the catalogs and the
+ * analytics days), `deliveries` forwards the sends to their channels, releases held ones and fills
+ * the in-app inboxes. Without `matcher`, the process is no member: no partition is ever assigned
+ * to it. Each role reads through durable consumers, so processes of one role share its work.
+ */
+export async function runRoles(
+  config: Config,
+  roles: ReadonlySet<Role>,
   signal: AbortSignal,
   report: (line: string) => void,
   metrics: NudgeMetrics = new NudgeMetrics(),
@@ -95,15 +154,24 @@ export async function runMatcher(
     await ensureDeadLettersStream(jsm, ns);
     await migrateAudit(clickhouse, ns.database);
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
-    const events = new RedisEventCatalog(redis, ns);
-    const attributes = new RedisAttributeCatalog(redis, ns);
-    const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
-      metrics.partitionLag.set({ partition: String(partition) }, pending);
-    });
     const backlog = (writer: string) => ({
       onBacklog: (pending: number) => {
         metrics.writerBacklog.set({ writer }, pending);
       },
+    });
+    const services: RoleServices = { nc, js, jsm, ns, redis, clickhouse, audit, backlog, report };
+    const steps = [
+      ...(roles.has('audit') ? auditSteps(services) : []),
+      ...(roles.has('deliveries') ? deliverySteps(services) : []),
+    ];
+    if (!roles.has('matcher')) {
+      report(`${holder} started on ${ns.name}: ${[...roles].join(', ')}; Ctrl-C stops`);
+      await runSteps(steps, signal, report);
+      report('stopping');
+      return;
+    }
+    const source = new JetStreamLogSource(js, ns, undefined, (partition, pending) => {
+      metrics.partitionLag.set({ partition: String(partition) }, pending);
     });
     const matcher = new Matcher({
       holder,
@@ -135,66 +203,15 @@ export async function runMatcher(
         caughtUp: auditCaughtUp(jsm, ns, 'audit_writer', report),
       }),
       refreshRules: catalogWatcher(jsm, ns, report),
-      background: [
-        stepper(
-          'entries to ClickHouse',
-          new AuditWriter(
-            logEntryReader(js, jsm, ns, 'audit_writer', {
-              ...AUDIT_BATCHES,
-              ...backlog('entries to ClickHouse'),
-            }),
-            // The catalogs' keys are recorded with the audit: all see every entry once or more.
-            async (items) => {
-              await audit.insertEntries(items);
-              await events.record(items.map((item) => item.entry));
-              await attributes.record(items.map((item) => item.entry));
-            },
-          ),
-        ),
-        stepper(
-          'decisions to ClickHouse',
-          new AuditWriter(
-            decisionReader(js, jsm, ns, 'audit_writer', {
-              ...AUDIT_BATCHES,
-              ...backlog('decisions to ClickHouse'),
-            }),
-            (i) => audit.insertDecisions(i),
-          ),
-        ),
-        stepper(
-          'dead letters to ClickHouse',
-          new AuditWriter(deadLetterReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (letters) =>
-            audit.insertDeadLetters(letters),
-          ),
-        ),
-        stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
-        stepper(
-          'held sends released or cancelled',
-          new HeldReleaser({
-            held: new JetStreamHeldSends(js, jsm, ns),
-            release: async (delivery) => {
-              await publishDelivery(js, ns, delivery);
-            },
-            latest: (id) => latestMessage(jsm, ns, id),
-            record: (outcomes) => audit.insertOutcomes(outcomes),
-            now: Date.now,
-            report,
-          }),
-        ),
-        stepper(
-          'in-app inbox',
-          new InboxWriter({
-            reader: deliveryReader(js, jsm, ns, '*', 'inbox_writer', backlog('in-app inbox')),
-            inbox: new RedisInbox(redis, ns),
-            feed: new NatsInAppFeed(nc, ns),
-          }),
-        ),
-        stepper('days of decision_facts merged', new FactsCompactor(clickhouse, ns.database)),
-      ],
+      background: steps,
       report,
       metrics,
     });
-    report(`${holder} started on ${ns.name}: ${config.partitions} partitions; Ctrl-C stops`);
+    report(
+      `${holder} started on ${ns.name}: ${config.partitions} partitions` +
+        (roles.size < PIPELINE.size ? ` (roles: ${[...roles].join(', ')})` : '') +
+        '; Ctrl-C stops',
+    );
     await matcher.run(signal);
     report('stopping');
     await source.close();
@@ -203,6 +220,86 @@ export async function runMatcher(
     await redis.quit();
     await clickhouse.close();
   }
+}
+
+type RoleServices = {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly ns: Namespace;
+  readonly redis: Redis;
+  readonly clickhouse: ClickHouseClient;
+  readonly audit: ClickHouseAuditSink;
+  readonly backlog: (writer: string) => { onBacklog: (pending: number) => void };
+  readonly report: (line: string) => void;
+};
+
+/** The audit role: the log's entries (and the catalogs' keys), the decisions and the dead letters to ClickHouse, and the analytics days merged. */
+function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServices): Step[] {
+  const events = new RedisEventCatalog(redis, ns);
+  const attributes = new RedisAttributeCatalog(redis, ns);
+  return [
+    stepper(
+      'entries to ClickHouse',
+      new AuditWriter(
+        logEntryReader(js, jsm, ns, 'audit_writer', {
+          ...AUDIT_BATCHES,
+          ...backlog('entries to ClickHouse'),
+        }),
+        // The catalogs' keys are recorded with the audit: all see every entry once or more.
+        async (items) => {
+          await audit.insertEntries(items);
+          await events.record(items.map((item) => item.entry));
+          await attributes.record(items.map((item) => item.entry));
+        },
+      ),
+    ),
+    stepper(
+      'decisions to ClickHouse',
+      new AuditWriter(
+        decisionReader(js, jsm, ns, 'audit_writer', {
+          ...AUDIT_BATCHES,
+          ...backlog('decisions to ClickHouse'),
+        }),
+        (i) => audit.insertDecisions(i),
+      ),
+    ),
+    stepper(
+      'dead letters to ClickHouse',
+      new AuditWriter(deadLetterReader(js, jsm, ns, 'audit_writer', AUDIT_BATCHES), (letters) =>
+        audit.insertDeadLetters(letters),
+      ),
+    ),
+    stepper('days of decision_facts merged', new FactsCompactor(clickhouse, ns.database)),
+  ];
+}
+
+/** The deliveries role: sends forwarded to their channels' streams, held ones released when due, the in-app inboxes filled. */
+function deliverySteps({ nc, js, jsm, ns, redis, audit, backlog, report }: RoleServices): Step[] {
+  return [
+    stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
+    stepper(
+      'held sends released or cancelled',
+      new HeldReleaser({
+        held: new JetStreamHeldSends(js, jsm, ns),
+        release: async (delivery) => {
+          await publishDelivery(js, ns, delivery);
+        },
+        latest: (id) => latestMessage(jsm, ns, id),
+        record: (outcomes) => audit.insertOutcomes(outcomes),
+        now: Date.now,
+        report,
+      }),
+    ),
+    stepper(
+      'in-app inbox',
+      new InboxWriter({
+        reader: deliveryReader(js, jsm, ns, '*', 'inbox_writer', backlog('in-app inbox')),
+        inbox: new RedisInbox(redis, ns),
+        feed: new NatsInAppFeed(nc, ns),
+      }),
+    ),
+  ];
 }
 
 /**
@@ -214,7 +311,10 @@ const MATCHER_SILENT_MS = 15_000;
 /** ClickHouse wants few, large inserts: a batch waits up to a second to fill (DESIGN §5). */
 const AUDIT_BATCHES = { lingerMs: 1_000 };
 
-const stepper = (name: string, work: { step(): Promise<number> }) => ({ name, step: () => work.step() });
+const stepper = (name: string, work: { step(): Promise<number> }): Step => ({
+  name,
+  step: () => work.step(),
+});
 
 /** The rules from the catalog, rebuilt when the catalog stream has a new version (checked by its last sequence). */
 function catalogWatcher(

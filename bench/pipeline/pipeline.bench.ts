@@ -1,4 +1,4 @@
-// `npm run bench:pipeline [-- --entries N --users N --matchers N --latency-seconds S]`: the live
+// `npm run bench:pipeline [-- --entries N --users N --matchers N --roles-apart --latency-seconds S]`: the live
 // pipeline end to end (published → decided → states committed → every entry and decision row in
 // ClickHouse, counted there) against a raw JetStream loop measured in the same run, then the
 // latency from publish to decision at half the sustained rate. Needs the services (npm run services).
@@ -35,11 +35,14 @@ const { values } = parseArgs({
     /** Event names in the traffic; the 100 messages trigger on the first 100 (so 1000 means a tenth of the track entries trigger one). */
     events: { type: 'string', default: '100' },
     matchers: { type: 'string', default: '1' },
+    /** The matcher, the audit writers and the deliveries each in processes of their own (`nudge start --roles`). */
+    'roles-apart': { type: 'boolean', default: false },
     'latency-seconds': { type: 'string', default: '10' },
     /** Writes a CPU profile of each matcher process to bench/out/profile/. */
     profile: { type: 'boolean', default: false },
   },
 });
+const rolesApart = values['roles-apart'];
 const size = {
   entries: Number(values.entries),
   users: Number(values.users),
@@ -163,10 +166,24 @@ async function pipeline(rate: () => number): Promise<{ sustained: Run; latency: 
   await applyMessages(js, jsm, ns, messages, Date.now());
   await applyCaps(js, jsm, ns, workloadCaps);
   const env = { ...process.env, NUDGE_NAMESPACE: ns.name };
-  const children = Array.from({ length: matchers }, () =>
+  // One `nudge start` per matcher; with --roles-apart, the matchers' role alone, beside one process
+  // for the audit writers and one for the deliveries.
+  const processes: { label: string; args: string[] }[] = [
+    ...Array.from({ length: matchers }, (_, i) => ({
+      label: `matcher ${i + 1}`,
+      args: rolesApart ? ['--roles', 'matcher'] : [],
+    })),
+    ...(rolesApart
+      ? [
+          { label: 'audit', args: ['--roles', 'audit'] },
+          { label: 'deliveries', args: ['--roles', 'deliveries'] },
+        ]
+      : []),
+  ];
+  const children = processes.map(({ args }) =>
     spawn(
       process.execPath,
-      [...profileArgs, new URL('../../bin/nudge.js', import.meta.url).pathname, 'start'],
+      [...profileArgs, new URL('../../bin/nudge.js', import.meta.url).pathname, 'start', ...args],
       {
         env,
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -176,7 +193,7 @@ async function pipeline(rate: () => number): Promise<{ sustained: Run; latency: 
   try {
     await Promise.all(
       children.map((child, i) =>
-        lines(child, `matcher ${i + 1}`).next((line) => line.includes(' started on ')),
+        lines(child, processes[i]?.label ?? 'nudge').next((line) => line.includes(' started on ')),
       ),
     );
     // Each matcher claims its partitions on its first heartbeat; with several, leases settle within a lease.
@@ -263,6 +280,7 @@ try {
     decisions: expected,
     partitions,
     matchers,
+    roles_apart: rolesApart,
     raw,
     pipeline: sustained,
     ratio: Number((sustained.entries_per_s / raw.entries_per_s).toFixed(3)),
@@ -278,7 +296,7 @@ try {
       `| run | entries | decisions | elapsed | entries/s |`,
       `| --- | ---: | ---: | ---: | ---: |`,
       `| raw JetStream loop | ${entries.length} | – | ${raw.elapsed_ms} ms | ${raw.entries_per_s} |`,
-      `| pipeline, ${matchers} matcher process(es), ${partitions} partitions | ${entries.length} | ${expected} | ${sustained.elapsed_ms} ms | ${sustained.entries_per_s} (${Math.round(result.ratio * 100)}% of raw) |`,
+      `| pipeline, ${matchers} matcher process(es)${rolesApart ? ' + audit + deliveries processes' : ''}, ${partitions} partitions | ${entries.length} | ${expected} | ${sustained.elapsed_ms} ms | ${sustained.entries_per_s} (${Math.round(result.ratio * 100)}% of raw) |`,
       '',
       `latency publish → decision at ${latency.rate} entries/s: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.decisions} entries)`,
       '',

@@ -8,6 +8,8 @@ import type { StateStore } from '../ports/state-store.ts';
 import type { NudgeMetrics } from './metrics.ts';
 import { InProcessLeases } from './in-process-leases.ts';
 import { Pauses } from './pauses.ts';
+import type { Step } from './step-loops.ts';
+import { every, StepLoops } from './step-loops.ts';
 import type { Rules } from './partition-worker.ts';
 import { PartitionWorker } from './partition-worker.ts';
 
@@ -24,7 +26,7 @@ export type MatcherOptions = {
   /** The rules now in force, or undefined when they have not changed since the last call. */
   readonly refreshRules: () => Promise<Rules | undefined>;
   /** Other work the process runs beside the partitions (audit writers, the delivery forwarder): each step returns what it did. */
-  readonly background: readonly { readonly name: string; readonly step: () => Promise<number> }[];
+  readonly background: readonly Step[];
   readonly report: (line: string) => void;
   readonly leaseMs?: number;
   readonly memberTtlMs?: number;
@@ -47,9 +49,12 @@ export type MatcherOptions = {
 export class Matcher {
   private rules: Rules | undefined;
   private leases: LeaseKeeper | undefined;
-  private readonly counts = { entries: 0, decisions: 0, refused: 0, background: new Map<string, number>() };
+  private readonly counts = { entries: 0, decisions: 0, refused: 0 };
+  private readonly background: StepLoops;
 
-  constructor(private readonly options: MatcherOptions) {}
+  constructor(private readonly options: MatcherOptions) {
+    this.background = new StepLoops(options.background, options.report);
+  }
 
   async run(signal: AbortSignal): Promise<void> {
     const pauses = new Pauses(signal);
@@ -82,15 +87,25 @@ export class Matcher {
     try {
       await Promise.all([
         // Four looks a second, so a change is in force within a second of being stored.
-        this.every(250, pauses, async () => {
-          this.rules = (await this.options.refreshRules()) ?? this.rules;
-        }),
-        this.every(5_000, pauses, () => {
-          this.status();
-          return Promise.resolve();
-        }),
+        every(
+          250,
+          pauses,
+          async () => {
+            this.rules = (await this.options.refreshRules()) ?? this.rules;
+          },
+          this.options.report,
+        ),
+        every(
+          5_000,
+          pauses,
+          () => {
+            this.status();
+            return Promise.resolve();
+          },
+          this.options.report,
+        ),
         ...Array.from({ length: partitions }, (_, p) => this.partitionLoop(p, signal, pauses)),
-        ...this.options.background.map((work) => this.backgroundLoop(work, signal, pauses)),
+        ...this.background.loops(signal, pauses),
       ]);
     } finally {
       await leases.stop();
@@ -149,32 +164,8 @@ export class Matcher {
     }
   }
 
-  private async backgroundLoop(
-    work: MatcherOptions['background'][number],
-    signal: AbortSignal,
-    pauses: Pauses,
-  ): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        const done = await work.step();
-        this.counts.background.set(work.name, (this.counts.background.get(work.name) ?? 0) + done);
-      } catch (error) {
-        this.options.report(`${work.name}: ${(error as Error).message}; retrying`);
-        await pauses.pause(1_000);
-      }
-    }
-  }
-
-  private async every(ms: number, pauses: Pauses, work: () => Promise<void>): Promise<void> {
-    while (await pauses.goOnAfter(ms)) {
-      await work().catch((error: unknown) => {
-        this.options.report(`${(error as Error).message}; retrying`);
-      });
-    }
-  }
-
   private status(): void {
-    const background = [...this.counts.background].map(([name, n]) => `${name} ${n}`).join(', ');
+    const background = this.background.summary();
     this.options.report(
       `partitions [${[...this.assigned].join(', ')}] · ${this.counts.entries} entries, ${this.counts.decisions} decisions` +
         (this.counts.refused > 0 ? `, ${this.counts.refused} batches refused (fenced)` : '') +

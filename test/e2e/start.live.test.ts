@@ -68,12 +68,12 @@ async function scenario(entries: number) {
   return { ns, files, env, nudge };
 }
 
-function start(env: NodeJS.ProcessEnv): ChildProcess {
+function start(env: NodeJS.ProcessEnv, ...args: string[]): ChildProcess {
   const log = openSync(
     join(tmpdir(), `nudge-start-${env['NUDGE_NAMESPACE'] ?? ''}-${children.length}.log`),
     'w',
   );
-  const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
+  const child = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start', ...args], {
     env,
     cwd: root,
     stdio: ['ignore', log, log],
@@ -198,6 +198,36 @@ describe('nudge start, end to end over NATS, Redis and ClickHouse', { timeout: 1
       expect(report.first_differences).toEqual([]);
       expect(report.identical).toBe(true);
     }
+  });
+
+  it('the same with the roles in processes of their own: matcher, audit, deliveries', async () => {
+    const { ns, files, env, nudge } = await scenario(2_000);
+    await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
+    start(env, '--roles', 'matcher');
+    start(env, '--roles', 'audit');
+    start(env, '--roles', 'deliveries,api');
+    await nudge('ingest', '--file', files.log, '--keep-time');
+    const expected = await expectedDecisions(ns, files.log);
+    expect(await awaitDecisions(ns, expected.length)).toEqual(expected);
+    // Only the matcher's process is a member: the others never get a partition.
+    const redis = new Redis(config.redisUrl);
+    expect(await redis.zrange(`${ns.name}:members`, 0, -1)).toHaveLength(1);
+    await redis.quit();
+    // Every send is forwarded by the deliveries' process, once (held ones wait on their own stream).
+    const result = await clickhouse.query({
+      query: `SELECT countIf(deliver_at IS NULL) AS now FROM \`${ns.database}\`.decisions FINAL WHERE outcome = 'sent'`,
+      format: 'JSONEachRow',
+    });
+    const sends = Number((await result.json<{ now: string }>())[0]?.now ?? 0);
+    expect(sends).toBeGreaterThan(0);
+    const nc = await connect({ servers: config.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    const forwarded = async () => (await jsm.streams.info(ns.deliveriesStream)).state.messages;
+    const deadline = Date.now() + 30_000;
+    while ((await forwarded()) < sends && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await forwarded()).toBe(sends);
+    await nc.drain();
   });
 
   it('the same with two matcher processes splitting the partitions', async () => {

@@ -18,7 +18,9 @@ import { InProcessLeases } from '../../pipeline/runtime/in-process-leases.ts';
 
 const config = loadConfig(process.env);
 const redis = new Redis(config.redisUrl);
-const LEASE = { leaseMs: 1_000, memberTtlMs: 2_000, everyMs: 200 };
+// A lease of 2 s renewed every 200 ms: ten chances for the thread to renew it during each hold,
+// on a machine other tests keep busy.
+const LEASE = { leaseMs: 2_000, memberTtlMs: 4_000, everyMs: 200 };
 const reports: string[] = [];
 
 afterAll(async () => {
@@ -36,7 +38,7 @@ function busy(ms: number): void {
 const epochOf = async (ns: Namespace, partition: number) =>
   redis.hget(`${ns.name}:{p${partition}}:lease`, 'epoch');
 
-function fresh(): { ns: Namespace; data: LeaseThreadData } {
+function fresh(aliveMs = 10_000): { ns: Namespace; data: LeaseThreadData } {
   const ns = new Namespace(`t_${randomUUID().replaceAll('-', '').slice(0, 20)}`);
   return {
     ns,
@@ -45,7 +47,7 @@ function fresh(): { ns: Namespace; data: LeaseThreadData } {
       namespace: ns.name,
       holder: 'h1',
       partitions: 2,
-      aliveMs: 2_500,
+      aliveMs,
       ...LEASE,
     },
   };
@@ -67,7 +69,7 @@ describe('the lease thread', { timeout: 30_000 }, () => {
     await withKeeper(keeper, async () => {
       expect([...keeper.assigned()]).toEqual([0, 1]);
       const before = await Promise.all([epochOf(ns, 0), epochOf(ns, 1)]);
-      busy(2_000);
+      busy(3_000);
       expect(await Promise.all([epochOf(ns, 0), epochOf(ns, 1)])).toEqual(before);
     });
   });
@@ -84,7 +86,7 @@ describe('the lease thread', { timeout: 30_000 }, () => {
     });
     await withKeeper(keeper, async () => {
       const before = await epochOf(ns, 0);
-      busy(2_000);
+      busy(3_000);
       const after = await epochOf(ns, 0);
       // Gone, or already taken again by the heartbeat that ran first after the hold.
       expect(after).not.toBe(before);
@@ -92,11 +94,11 @@ describe('the lease thread', { timeout: 30_000 }, () => {
   });
 
   it('lets the leases go when the matcher thread is silent for longer than aliveMs', async () => {
-    const { ns, data } = fresh();
+    const { ns, data } = fresh(1_000);
     const keeper = new ThreadLeases(data, (line) => reports.push(line));
     await withKeeper(keeper, async () => {
       const before = await epochOf(ns, 0);
-      busy(data.aliveMs + LEASE.leaseMs + 500);
+      busy(data.aliveMs + LEASE.leaseMs + 1_000);
       expect(await epochOf(ns, 0)).not.toBe(before);
       await expect
         .poll(() => reports.some((line) => line.includes("the matcher's thread has not answered")))

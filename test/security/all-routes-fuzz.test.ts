@@ -912,6 +912,8 @@ const RUNS: Readonly<Record<string, number>> = {
   'GET /v1/catalog/events/{name}/recent': 500,
   'POST /v1/messages/preview': 500,
   'POST /v1/messages/test-send': 1_000,
+  // One Redis read with one query parameter.
+  'GET /v1/catalog/attributes': 500,
 };
 const DEFAULT_RUNS = 3_500;
 /**
