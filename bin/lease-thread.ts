@@ -53,7 +53,6 @@ export class ThreadLeases implements LeaseKeeper {
       let started = false;
       const failed = (error: Error) => {
         clearInterval(this.alive);
-        this.stopping = true;
         void worker.terminate();
         reject(error);
       };
@@ -71,17 +70,14 @@ export class ThreadLeases implements LeaseKeeper {
         else failed(error);
       });
       worker.on('exit', () => {
+        // A thread gone is not waited for on stop.
+        if (this.worker === worker) this.worker = undefined;
         clearInterval(this.alive);
         if (this.stopping || !started) return;
         // Its leases lapse while it is gone: the partitions' batches are fenced, never lost.
         this.report('the lease thread ended; starting it again');
         this.current = new Set();
-        setTimeout(() => {
-          if (!this.stopping)
-            this.start().catch((error: unknown) => {
-              this.report((error as Error).message);
-            });
-        }, RESTART_MS);
+        this.restart();
       });
       this.alive = setInterval(() => {
         worker.postMessage('alive');
@@ -91,6 +87,17 @@ export class ThreadLeases implements LeaseKeeper {
 
   assigned(): ReadonlySet<number> {
     return this.current;
+  }
+
+  /** Starts the thread again after a pause, and again until it starts or the keeper stops. */
+  private restart(): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.start().catch((error: unknown) => {
+        this.report(`the lease thread did not start again (${(error as Error).message}); trying again`);
+        this.restart();
+      });
+    }, RESTART_MS);
   }
 
   async stop(): Promise<void> {

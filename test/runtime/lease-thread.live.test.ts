@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LeaseThreadData } from '../../bin/lease-thread.ts';
@@ -103,6 +104,21 @@ describe('the lease thread', { timeout: 30_000 }, () => {
       await expect
         .poll(() => reports.some((line) => line.includes("the matcher's thread has not answered")))
         .toBe(true);
+    });
+  });
+
+  it('starts the thread again when it ends by itself, and takes the partitions back', async () => {
+    const { data } = fresh();
+    const keeper = new ThreadLeases(data, (line) => reports.push(line));
+    await withKeeper(keeper, async () => {
+      expect([...keeper.assigned()]).toEqual([0, 1]);
+      // The thread is private: reached here only to end it as a crash in it would.
+      const thread = (keeper as unknown as { worker: Worker }).worker;
+      await thread.terminate();
+      expect(keeper.assigned().size).toBe(0);
+      await expect.poll(() => [...keeper.assigned()], { timeout: 10_000 }).toEqual([0, 1]);
+      expect(reports).toContain('the lease thread ended; starting it again');
+      expect((keeper as unknown as { worker: Worker }).worker).not.toBe(thread);
     });
   });
 });
