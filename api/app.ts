@@ -66,7 +66,7 @@ export type ApiDeps = {
   readonly feed: InAppFeed;
   /** Seen, dismissed and clicked, as pages report them; mail opens and push clicks, as their tracking links do. */
   readonly outcomes: InAppOutcomes;
-  /** The deliveries stream, for test sends (the matcher's forwarder puts every decided send there). */
+  /** The deliveries stream, for test sends (the matcher puts every decided send there). */
   readonly deliveries: DeliveryPublisher;
   /** Origins pages may use the SDK from (`NUDGE_CLIENT_ORIGINS`; empty: any). */
   readonly clientOrigins: readonly string[];

@@ -30,8 +30,8 @@ commands:
          stop the services "services up" started, and only those
   start [--roles matcher,audit,deliveries,api]
          run the HTTP API and the pipeline until Ctrl-C: every role by default; --roles
-         runs some in this process (the matcher; the audit writers to ClickHouse; the
-         delivery forwarder, held sends and in-app inboxes; the API), others elsewhere
+         runs some in this process (the matcher, sends included; the audit writers to ClickHouse;
+         the held sends and in-app inboxes; the API), others elsewhere
   api    run the HTTP API alone (to scale it apart from the matchers)
   keys create --scope <ingest|read|admin|client>[,…] --name <name> [--rate <requests a minute>]
   keys list | keys revoke <id or key>

@@ -6,7 +6,7 @@ import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { TWILIO_API, TwilioSms } from '../pipeline/adapters/http/twilio-sms.ts';
 import { webhookEndpoint } from '../pipeline/adapters/http/webhook-endpoint.ts';
-import { ensureDeliveriesStream } from '../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../pipeline/adapters/nats/deliveries-stream.ts';
 import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
 import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
 import { WebPushSender } from '../pipeline/adapters/push/web-push-sender.ts';

@@ -21,10 +21,10 @@ import {
   readCatalog,
 } from '../pipeline/adapters/nats/catalog-stream.ts';
 import {
-  DeliveryForwarder,
+  DeliveringDecisionSink,
   ensureDeliveriesStream,
   publishDelivery,
-} from '../pipeline/adapters/nats/delivery-forwarder.ts';
+} from '../pipeline/adapters/nats/deliveries-stream.ts';
 import { ensureHeldStream, JetStreamHeldSends } from '../pipeline/adapters/nats/held-sends.ts';
 import {
   ensureDecisionsStream,
@@ -114,7 +114,7 @@ export async function startCommand(args: readonly string[] = []): Promise<void> 
   await runTogether(signal, parts);
 }
 
-/** The matcher, the audit writers, the delivery forwarder and the held sends' releaser of a namespace, until the signal aborts. */
+/** The matcher (which puts the sends on their channels' streams), the audit writers, the held sends' releaser and the in-app inboxes of a namespace, until the signal aborts. */
 export function runMatcher(
   config: Config,
   signal: AbortSignal,
@@ -126,10 +126,10 @@ export function runMatcher(
 
 /**
  * The pipeline's roles of one process, until the signal aborts: `matcher` decides the partitions
- * assigned to it (membership, leases; the other roles' work runs beside it), `audit` writes the
- * log's entries, the decisions and the dead letters to ClickHouse (and keeps the catalogs and the
- * analytics days), `deliveries` forwards the sends to their channels, releases held ones and fills
- * the in-app inboxes. Without `matcher`, the process is no member: no partition is ever assigned
+ * assigned to it (membership, leases; the other roles' work runs beside it) and puts their sends on
+ * their channels' deliveries streams, `audit` writes the log's entries, the decisions and the dead
+ * letters to ClickHouse (and keeps the catalogs and the analytics days), `deliveries` releases
+ * held sends when due and fills the in-app inboxes. Without `matcher`, the process is no member: no partition is ever assigned
  * to it. Each role reads through durable consumers, so processes of one role share its work.
  */
 export async function runRoles(
@@ -194,7 +194,8 @@ export async function runRoles(
           ? new CachedStateStore(new RedisStateStore(redis, ns), config.stateCacheUsers)
           : new RedisStateStore(redis, ns),
       source,
-      sink: new JetStreamDecisionSink(js, ns),
+      // The sends leave with their decisions, before the batch commits.
+      sink: new DeliveringDecisionSink(new JetStreamDecisionSink(js, ns), js, ns),
       deadLetters: new JetStreamDeadLetters(js, ns),
       checkpoints: new JetStreamCheckpoints(js, ns),
       rebuild: auditRebuild({
@@ -274,10 +275,12 @@ function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServ
   ];
 }
 
-/** The deliveries role: sends forwarded to their channels' streams, held ones released when due, the in-app inboxes filled. */
+/**
+ * The deliveries role: held sends released when due, the in-app inboxes filled. (The sends reach
+ * their channels' streams from the matcher, with its decisions.)
+ */
 function deliverySteps({ nc, js, jsm, ns, redis, audit, backlog, report }: RoleServices): Step[] {
   return [
-    stepper('deliveries', new DeliveryForwarder(js, jsm, ns, backlog('deliveries'))),
     stepper(
       'held sends released or cancelled',
       new HeldReleaser({

@@ -1,6 +1,6 @@
 /**
  * A durable, shared reader of a stream, for the consumers that copy it elsewhere (the audit
- * writers, the delivery forwarder). Contract: at least once: a batch not acked comes again (after
+ * writers, the in-app inbox writer). Contract: at least once: a batch not acked comes again (after
  * `nak`'s delay, or a timeout), so what it feeds must tolerate a repeat.
  */
 export type BatchReader<T> = {

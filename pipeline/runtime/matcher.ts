@@ -25,7 +25,7 @@ export type MatcherOptions = {
   readonly rebuild: PartitionRebuild;
   /** The rules now in force, or undefined when they have not changed since the last call. */
   readonly refreshRules: () => Promise<Rules | undefined>;
-  /** Other work the process runs beside the partitions (audit writers, the delivery forwarder): each step returns what it did. */
+  /** Other work the process runs beside the partitions (audit writers, the held sends' releaser, the in-app inboxes): each step returns what it did. */
   readonly background: readonly Step[];
   readonly report: (line: string) => void;
   readonly leaseMs?: number;

@@ -44,7 +44,7 @@ export class NudgeMetrics {
   });
   readonly writerBacklog = new Gauge({
     name: 'nudge_writer_backlog_messages',
-    help: 'Messages waiting for a writer (ClickHouse audit writers, the delivery forwarder, the in-app inbox) after its last read',
+    help: 'Messages waiting for a writer (ClickHouse audit writers, the in-app inbox) after its last read',
     labelNames: ['writer'] as const,
     registers: [this.registry],
   });

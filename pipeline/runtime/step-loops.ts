@@ -1,6 +1,6 @@
 import { Pauses } from './pauses.ts';
 
-/** Work a process runs in a loop (an audit writer, the delivery forwarder): each step returns what it did. */
+/** Work a process runs in a loop (an audit writer, the held sends' releaser): each step returns what it did. */
 export type Step = { readonly name: string; readonly step: () => Promise<number> };
 
 /**

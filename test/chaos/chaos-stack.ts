@@ -110,7 +110,7 @@ export class ChaosStack {
     };
   }
 
-  /** A `nudge start` process (matcher, writers, forwarder and API) on this stack; its output goes to a log file. */
+  /** A `nudge start` process (matcher, writers, releaser and API) on this stack; its output goes to a log file. */
   matcher(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
     const path = join(this.dir, `matcher-${this.matchers.length}.log`);
     const log = openSync(path, 'a');

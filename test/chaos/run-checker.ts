@@ -81,7 +81,7 @@ export type HeldVerdict = {
   readonly sends: number;
   readonly held: number;
   /**
-   * On the deliveries stream, timed by the server: what the forwarder and the held sends' releaser
+   * On the deliveries stream, timed by the server: what the matcher and the held sends' releaser
    * did. Its `twice` too must be 0: one delivery per send is Nudge's promise (README "Deliveries").
    */
   readonly released: ArrivalCounts;
@@ -110,7 +110,7 @@ export const passed = (v: Verdict): boolean =>
 
 /**
  * Waits until the run has settled: every partition's committed position is its last log message,
- * the ClickHouse writers and the delivery forwarder have nothing pending, the held stream holds no
+ * the ClickHouse writers have nothing pending, the held stream holds no
  * send (each released or cancelled: call it once every held send is due), and then the `senders`'
  * consumers (stream, durable) have nothing pending. Returns the ms it took.
  */
@@ -124,7 +124,6 @@ export async function settle(
   const durables: [string, string][] = [
     [s.ns.logStream, 'audit_writer'],
     [s.ns.decisionsStream, 'audit_writer'],
-    [s.ns.decisionsStream, 'delivery_forwarder'],
     [s.ns.deadLettersStream, 'audit_writer'],
   ];
   while (Date.now() - started < timeoutMs) {
@@ -141,7 +140,7 @@ export async function settle(
       const info = await s.jsm.consumers.info(stream, durable).catch(() => undefined);
       done = info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
     }
-    // After the forwarder: it has put every held send on the held stream once it has nothing pending.
+    // After the commits: the matcher has put every held send on the held stream before committing it.
     if (done)
       done =
         (await s.jsm.streams.info(s.ns.heldStream).then(

@@ -13,7 +13,7 @@ import { AckPolicy, DeliverPolicy } from 'nats';
 import type { Subscription } from 'nats';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { messageId } from '../../pipeline/adapters/smtp/smtp-mailer.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';

@@ -10,10 +10,10 @@ import {
   latestMessage,
 } from '../../pipeline/adapters/nats/catalog-stream.ts';
 import {
-  DeliveryForwarder,
+  DeliveringDecisionSink,
   ensureDeliveriesStream,
   publishDelivery,
-} from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+} from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { ensureHeldStream, JetStreamHeldSends } from '../../pipeline/adapters/nats/held-sends.ts';
 import { JetStreamDecisionSink } from '../../pipeline/adapters/nats/jetstream-decision-sink.ts';
 import type { Decision } from '../../pipeline/core/decision.ts';
@@ -65,7 +65,7 @@ async function liveMessage(id: string): Promise<Message> {
   return applied;
 }
 
-/** A send of `message` decided now and held until `deliverAt`, put on the decisions stream, then forwarded. */
+/** A send of `message` decided now and held until `deliverAt`, published by the matcher's sink (the decisions stream and the held stream). */
 async function heldSendOf(message: Message, deliverAt: number): Promise<Decision> {
   const at = Date.now();
   const entry = `e-${message.id}`;
@@ -83,19 +83,15 @@ async function heldSendOf(message: Message, deliverAt: number): Promise<Decision
     content: { subject: null, body: 'Your upload is ready' },
     explanation: null,
   };
-  await new JetStreamDecisionSink(live.nc.jetstream(), live.ns).publish([{ decision, partition: 0, seq: 1 }]);
-  await forwardOnce();
+  await publishSend(decision);
   return decision;
 }
 
-/** A forwarder's steps until it forwards a send, then it stops (else it would keep the next test's decisions). */
-async function forwardOnce(): Promise<void> {
-  const forwarder = new DeliveryForwarder(live.nc.jetstream(), live.jsm, live.ns);
-  try {
-    while ((await forwarder.step()) === 0);
-  } finally {
-    forwarder.close();
-  }
+/** What the matcher does with a batch holding `decision`: its decisions sink, which forwards the send. */
+async function publishSend(decision: Decision): Promise<void> {
+  const js = live.nc.jetstream();
+  const sink = new DeliveringDecisionSink(new JetStreamDecisionSink(js, live.ns), js, live.ns);
+  await sink.publish([{ decision, partition: 0, seq: 1 }]);
 }
 
 function releaser(nc: NatsConnection, jsm: JetStreamManager, release = publishing(nc)) {
@@ -141,7 +137,7 @@ async function onlyDelivery(): Promise<{ delivery: Delivery; storedAt: number }>
   };
 }
 
-describe('held sends: forwarder → held stream → releaser → deliveries, at deliver_at', () => {
+describe('held sends: matcher → held stream → releaser → deliveries, at deliver_at', () => {
   it('reaches the deliveries stream, with its deliver_at, not before it is due', async () => {
     const message = await liveMessage('upload-ready');
     const decision = await heldSendOf(message, Date.now() + HOLD_MS);
@@ -164,7 +160,8 @@ describe('held sends: forwarder → held stream → releaser → deliveries, at 
       body: 'Your upload is ready',
     });
     // Released and acked: the held stream keeps nothing.
-    expect(await messagesIn(live.ns.heldStream)).toBe(0);
+    // An ack is not waited for: the server removes the send once it has it.
+    await expect.poll(() => messagesIn(live.ns.heldStream)).toBe(0);
     await live.jsm.streams.purge(live.ns.deliveriesStream);
   });
 
@@ -196,12 +193,13 @@ describe('held sends: forwarder → held stream → releaser → deliveries, at 
     const { delivery, storedAt } = await onlyDelivery();
     expect(delivery.decision_id).toBe(decision.decision_id);
     expect(storedAt).toBeGreaterThanOrEqual(deliverAt);
-    expect(await messagesIn(live.ns.heldStream)).toBe(0);
+    // An ack is not waited for: the server removes the send once it has it.
+    await expect.poll(() => messagesIn(live.ns.heldStream)).toBe(0);
 
-    // The forwarder reading the decisions again from the start (its crash) holds nothing twice.
-    await live.jsm.consumers.delete(live.ns.decisionsStream, 'delivery_forwarder');
-    await forwardOnce();
-    expect(await messagesIn(live.ns.heldStream)).toBe(0);
+    // The batch published again (the matcher redoing it after a crash) holds nothing twice.
+    await publishSend(decision);
+    // An ack is not waited for: the server removes the send once it has it.
+    await expect.poll(() => messagesIn(live.ns.heldStream)).toBe(0);
     expect(await messagesIn(live.ns.deliveriesStream)).toBe(1);
     await second.close();
     await live.jsm.streams.purge(live.ns.deliveriesStream);
@@ -222,7 +220,8 @@ describe('held sends: forwarder → held stream → releaser → deliveries, at 
     let cancelled = 0;
     for (let step = 0; step < MAX_STEPS && cancelled === 0; step++) cancelled = await work.step();
     expect(cancelled).toBe(1);
-    expect(await messagesIn(live.ns.heldStream)).toBe(0);
+    // An ack is not waited for: the server removes the send once it has it.
+    await expect.poll(() => messagesIn(live.ns.heldStream)).toBe(0);
     expect(await messagesIn(live.ns.deliveriesStream)).toBe(0);
     const outcomes = await (
       await clickhouse.query({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { NatsInAppFeed } from '../../pipeline/adapters/nats/nats-inapp-feed.ts';
 import { deliveryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
 import { RedisInbox } from '../../pipeline/adapters/redis/redis-inbox.ts';
@@ -32,7 +32,7 @@ const delivery = (decision_id: string, user_id: string, channel: Channel, at: nu
   body: `a ${channel}`,
 });
 
-/** Publishes to the deliveries stream as the forwarder does; `msgID` unique, so a repeat is stored again. */
+/** Publishes to the deliveries stream as the matcher does; `msgID` unique, so a repeat is stored again. */
 async function publish(deliveries: readonly Delivery[]): Promise<void> {
   const js = live.nc.jetstream();
   for (const d of deliveries)
@@ -102,7 +102,7 @@ describe('the inbox writer', () => {
       ['bob', 'd3', 1],
     ]);
 
-    // The same delivery read again (a forwarder that published it twice): one entry, told again.
+    // The same delivery read again (published twice, as a matcher redoing a batch may): one entry, told again.
     await publish([banner]);
     await stepUntil(writer, 1);
     expect(await inbox.list('alice')).toEqual(alice);

@@ -14,7 +14,7 @@ import { Namespace } from '../../pipeline/namespace.ts';
 import { NudgeMetrics } from '../../pipeline/runtime/metrics.ts';
 
 // Issue #20: no listener or timer leak on the matcher's paths. `nudge start`'s matcher (8
-// partitions, its audit writers and forwarder) decides many batches while the test watches the
+// partitions, its audit writers, releaser and inbox writer) decides many batches while the test watches the
 // listeners on its stop signal, Node's warnings, and the timers the process holds.
 
 const PARTITIONS = 8;

@@ -13,7 +13,7 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { pushResult } from '../../pipeline/adapters/push/web-push-sender.ts';
-import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { LogEntry, PushSubscription } from '../../pipeline/core/log-entry.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';

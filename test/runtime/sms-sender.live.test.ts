@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { TwilioSms } from '../../pipeline/adapters/http/twilio-sms.ts';
-import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { deliveryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
 import { RedisSentMarks } from '../../pipeline/adapters/redis/redis-sent-marks.ts';
 import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { webhookEndpoint } from '../../pipeline/adapters/http/webhook-endpoint.ts';
-import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/delivery-forwarder.ts';
+import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { deliveryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
 import type { Delivery } from '../../pipeline/ports/delivery.ts';
 import { WebhookSender } from '../../pipeline/runtime/webhook-sender.ts';

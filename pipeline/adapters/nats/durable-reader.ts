@@ -17,7 +17,7 @@ export type DurableReaderOptions = {
   readonly filterSubject?: string;
   /**
    * How long a batch may wait to fill once it has a first message: the audit writers wait up to
-   * a second so that ClickHouse gets few, large inserts; the delivery forwarder does not wait.
+   * a second so that ClickHouse gets few, large inserts; the in-app inbox writer does not wait.
    */
   readonly lingerMs?: number;
   /** Told, as messages arrive, how many more wait for this consumer after each. */

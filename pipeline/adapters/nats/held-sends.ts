@@ -7,7 +7,7 @@ import { ensureStream } from './stream-info.ts';
 
 /** JetStream's API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
-/** A held send published again within a day (a crashed forwarder catching up) is dropped, as on the deliveries stream. */
+/** A held send published again within a day (a batch the matcher redid after a crash) is dropped, as on the deliveries stream. */
 const HELD_DEDUP_MS = 86_400_000;
 /** A held send taken by a process that died comes again after this. */
 const ACK_WAIT_MS = 15_000;
@@ -19,7 +19,7 @@ const TAKE_MS = 1_000;
  * the delivery it will be. A work queue with no age limit: a held send is kept until it is
  * released or cancelled (acked), however far ahead it is due (`defer_max` allows years), and then
  * removed, so the stream holds only the sends still waiting. Its duplicate window is a day, as the
- * deliveries stream's, and holds after a send is removed, so a forwarder publishing a batch again
+ * deliveries stream's, and holds after a send is removed, so a matcher publishing a batch again
  * does not hold a send twice.
  */
 export async function ensureHeldStream(jsm: JetStreamManager, ns: Namespace): Promise<void> {

@@ -2,10 +2,10 @@ import type { JetStreamClient, JetStreamManager } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { DeliveryPublisher } from '../../ports/delivery-publisher.ts';
-import { ensureDeliveriesStream, publishDelivery } from './delivery-forwarder.ts';
+import { ensureDeliveriesStream, publishDelivery } from './deliveries-stream.ts';
 
 /**
- * Deliveries put on the deliveries stream directly (test sends), as the forwarder and the held
+ * Deliveries put on the deliveries stream directly (test sends), as the matcher and the held
  * sends' releaser put theirs (`publishDelivery`: same subject, same `Nats-Msg-Id`). The stream is
  * made on the first publish when no matcher or sender made it yet, with the configuration they
  * give it, so a test send works before either ever ran.

@@ -3,20 +3,18 @@ import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Decision } from '../../core/decision.ts';
 import type { Channel } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
-import type { PositionedDecision } from '../../ports/decision-sink.ts';
+import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
 import type { Delivery } from '../../ports/delivery.ts';
-import type { DurableReaderOptions, JetStreamDurableReader } from './durable-reader.ts';
 import { encodeValue, packId } from './packs.ts';
-import { decisionReader } from './stream-readers.ts';
 import { ensureStream } from './stream-info.ts';
 
-/** Deliveries republished within a day (a crashed forwarder catching up) are dropped by JetStream. */
+/** Deliveries published again within a day (a batch redone after a crash or a lost lease) are dropped by JetStream. */
 const DELIVERY_DEDUP_MS = 86_400_000;
 
 /**
  * The deliveries stream: `<ns>.deliveries.<channel>`, one message per send with its rendered
  * content, for channel senders. Its duplicate window is a day, so a send is delivered once even
- * when the forwarder publishes it again after a crash.
+ * when the matcher publishes it again (a batch redone after a crash or a lost lease).
  */
 export async function ensureDeliveriesStream(
   jsm: JetStreamManager,
@@ -34,36 +32,25 @@ export async function ensureDeliveriesStream(
 }
 
 /**
- * Forwards every `sent` decision of the decisions stream to the deliveries stream, with the
- * decision id as `Nats-Msg-Id`, acking a batch of decisions only once each of its deliveries is
- * acknowledged: a crash forwards the batch again, and the duplicates are dropped. A send held for
- * later (one with `deliver_at`) goes to the held stream instead, under the same id, for the
- * releaser to put on the deliveries stream when it is due (README "Held sends").
+ * The matcher's decision sink: the decisions of a batch to their stream (`decisions`), and each
+ * `sent` one to the deliveries stream of its channel with its content, both before the batch
+ * commits (issue #20: deliveries leave with the decisions, where a forwarder used to read every
+ * decision again to find the sends). A send held for later (one with `deliver_at`) goes to the
+ * held stream instead, for the releaser to put on the deliveries stream when it is due (README
+ * "Held sends"). A batch published again (a crash or a lost lease before the commit) makes the
+ * same sends under the same ids, and JetStream drops them as duplicates for a day.
  */
-export class DeliveryForwarder {
-  private readonly reader: JetStreamDurableReader<PositionedDecision>;
-
+export class DeliveringDecisionSink implements DecisionSink {
   constructor(
+    private readonly decisions: DecisionSink,
     private readonly js: JetStreamClient,
-    jsm: JetStreamManager,
     private readonly ns: Namespace,
-    options: DurableReaderOptions = {},
-  ) {
-    this.reader = decisionReader(js, jsm, ns, 'delivery_forwarder', options);
-  }
+  ) {}
 
-  /** One batch: the number of sends forwarded or held (repeats included). */
-  async step(maxMessages = 200): Promise<number> {
-    const batch = await this.reader.next(maxMessages);
-    const sends = batch.items.map((d) => d.decision).filter((d): d is SentDecision => d.outcome === 'sent');
-    await Promise.all(sends.map((decision) => this.forward(decision)));
-    batch.ack();
-    return sends.length;
-  }
-
-  /** Stops reading; what it took and did not forward comes again to another forwarder after the ack wait. */
-  close(): void {
-    this.reader.close();
+  async publish(batch: readonly PositionedDecision[]): Promise<void> {
+    const sent: Promise<unknown>[] = [this.decisions.publish(batch)];
+    for (const { decision } of batch) if (decision.outcome === 'sent') sent.push(this.forward(decision));
+    await Promise.all(sent);
   }
 
   private forward(decision: SentDecision): Promise<unknown> {
@@ -91,7 +78,7 @@ export class DeliveryForwarder {
  * within the duplicate window (a day), it is dropped.
  */
 export function publishDelivery(js: JetStreamClient, ns: Namespace, delivery: Delivery): Promise<PubAck> {
-  // The channel is a decision's, copied by the forwarder: one of the channels.
+  // The channel is a decision's, copied by the matcher: one of the channels.
   return js.publish(ns.deliverySubject(delivery.channel as Channel), encodeValue(delivery), {
     msgID: deliveryMsgId(delivery),
   });
