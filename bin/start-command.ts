@@ -59,6 +59,7 @@ import { HeldReleaser } from '../pipeline/runtime/held-releaser.ts';
 import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
 import { LEASE_MS, Matcher, MEMBER_TTL_MS } from '../pipeline/runtime/matcher.ts';
 import { ThreadLeases } from './lease-thread.ts';
+import { runRolesOnThread } from './roles-thread.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import type { Step } from '../pipeline/runtime/step-loops.ts';
 import { runSteps } from '../pipeline/runtime/step-loops.ts';
@@ -105,10 +106,13 @@ export async function startCommand(args: readonly string[] = []): Promise<void> 
   // The matcher's lines keep their prefix ("matcher: "), which scripts read for its counts.
   const prefix = pipeline.has('matcher') ? 'matcher' : [...pipeline].join('+');
   const parts: ((stop: AbortSignal) => Promise<unknown>)[] = [];
-  if (pipeline.size > 0)
-    parts.push((stop) =>
-      runRoles(config, pipeline, stop, (line) => process.stdout.write(`${prefix}: ${line}\n`), metrics),
-    );
+  const print = (line: string) => process.stdout.write(`${prefix}: ${line}\n`);
+  // Beside the matcher, the other pipeline roles run on a thread of their own.
+  const beside = new Set([...pipeline].filter((role) => role !== 'matcher'));
+  if (pipeline.has('matcher') && beside.size > 0) {
+    parts.push((stop) => runRoles(config, new Set(['matcher']), stop, print, metrics));
+    parts.push((stop) => runRolesOnThread(beside, stop, print, metrics));
+  } else if (pipeline.size > 0) parts.push((stop) => runRoles(config, pipeline, stop, print, metrics));
   if (roles.has('api'))
     parts.push((stop) => runApi(config, stop, (line) => process.stdout.write(`api: ${line}\n`), metrics));
   await runTogether(signal, parts);
@@ -138,6 +142,9 @@ export async function runRoles(
   signal: AbortSignal,
   report: (line: string) => void,
   metrics: NudgeMetrics = new NudgeMetrics(),
+  backlogOf: (writer: string, pending: number) => void = (writer, pending) => {
+    metrics.writerBacklog.set({ writer }, pending);
+  },
 ): Promise<void> {
   const ns = new Namespace(config.namespace);
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -156,7 +163,7 @@ export async function runRoles(
     const audit = new ClickHouseAuditSink(clickhouse, ns.database);
     const backlog = (writer: string) => ({
       onBacklog: (pending: number) => {
-        metrics.writerBacklog.set({ writer }, pending);
+        backlogOf(writer, pending);
       },
     });
     const services: RoleServices = { nc, js, jsm, ns, redis, clickhouse, audit, backlog, report };
