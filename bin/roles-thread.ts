@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
-import type { Role } from './start-command.ts';
+import type { Role } from './roles.ts';
 
 export type RolesThreadData = { readonly roles: readonly Role[] };
 

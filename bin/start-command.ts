@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
@@ -60,37 +59,14 @@ import { InboxWriter } from '../pipeline/runtime/inbox-writer.ts';
 import { LEASE_MS, Matcher, MEMBER_TTL_MS } from '../pipeline/runtime/matcher.ts';
 import { ThreadLeases } from './lease-thread.ts';
 import { runRolesOnThread } from './roles-thread.ts';
+import type { Role } from './roles.ts';
+import { PIPELINE, rolesOf } from './roles.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import type { Step } from '../pipeline/runtime/step-loops.ts';
 import { runSteps } from '../pipeline/runtime/step-loops.ts';
 import { runApi } from './api-command.ts';
-import { UsageError } from './usage-error.ts';
 import { runTogether, stopSignal } from './stop-signal.ts';
 import type { Rules } from '../pipeline/runtime/partition-worker.ts';
-
-/** What `nudge start` can run in one process; `--roles` picks some, and every role runs when it is not given. */
-export const ROLES = ['matcher', 'audit', 'deliveries', 'api'] as const;
-export type Role = (typeof ROLES)[number];
-/** The roles `runMatcher` runs: everything but the API. */
-const PIPELINE: ReadonlySet<Role> = new Set(['matcher', 'audit', 'deliveries']);
-
-/** `--roles matcher,audit`: the roles named, each once; every role when the flag is absent. */
-export function rolesOf(args: readonly string[]): Set<Role> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { roles: { type: 'string' } }, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values } = parsed;
-  const given = values['roles'];
-  if (given === undefined) return new Set(ROLES);
-  const names = given.split(',').map((name) => name.trim());
-  const unknown = names.find((name) => !(ROLES as readonly string[]).includes(name));
-  if (unknown !== undefined)
-    throw new UsageError(`--roles: no role ${JSON.stringify(unknown)} (the roles: ${ROLES.join(', ')})`);
-  return new Set(names as Role[]);
-}
 
 /**
  * `nudge start [--roles matcher,audit,deliveries,api]`: the HTTP API and the pipeline's roles,
