@@ -241,8 +241,13 @@ export async function checkRun(
     s.clickhouse,
     `SELECT count() AS n FROM ${db}.dead_letters FINAL`,
   );
-  const from = Math.min(...entries.map((e) => e.received_at));
-  const to = Math.max(...entries.map((e) => e.received_at)) + 1;
+  // A loop, not a spread: a run at thousands of entries a second holds more than a call's arguments.
+  let from = Infinity;
+  let to = -Infinity;
+  for (const { received_at } of entries) {
+    from = Math.min(from, received_at);
+    to = Math.max(to, received_at + 1);
+  }
   const catalog = await catalogHistory(s.js, s.ns);
   const recordedLog = new ClickHouseRecordedLog(s.clickhouse, db);
   const first = await replayWindow({ recorded: recordedLog, catalog }, from, to);

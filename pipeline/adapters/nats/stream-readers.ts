@@ -4,6 +4,7 @@ import type { Namespace } from '../../namespace.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { DeadLetter } from '../../ports/dead-letters.ts';
+import { isInAppChannel } from '../../ports/inbox.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { parseJson } from '../../errors.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
@@ -82,12 +83,12 @@ export function deadLetterReader(
   );
 }
 
-/** The deliveries of one channel, or of every channel (`'*'`), through a durable consumer named `durable`. */
+/** The deliveries of one channel, through a durable consumer named `durable`. */
 export function deliveryReader(
   js: JetStreamClient,
   jsm: JetStreamManager,
   ns: Namespace,
-  channel: Channel | '*',
+  channel: Channel,
   durable: string,
   options: DurableReaderOptions = {},
 ) {
@@ -97,6 +98,31 @@ export function deliveryReader(
     ns.deliveriesStream,
     durable,
     (message: JsMsg) => [decodeValue(message.data) as Delivery],
-    { ...options, filterSubject: channel === '*' ? ns.deliverySubjects : ns.deliverySubject(channel) },
+    { ...options, filterSubject: ns.deliverySubject(channel) },
+  );
+}
+
+/**
+ * The in-app channels' deliveries (README "Show messages in your app"), through a durable consumer
+ * named `durable` on every channel's subjects (nats-server 2.9 takes one filter subject): a
+ * delivery of another channel is told by its subject and skipped unread, as most sends are.
+ */
+export function inAppDeliveryReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ns: Namespace,
+  durable: string,
+  options: DurableReaderOptions = {},
+) {
+  return new JetStreamDurableReader<Delivery>(
+    js,
+    jsm,
+    ns.deliveriesStream,
+    durable,
+    (message: JsMsg) =>
+      isInAppChannel(message.subject.slice(message.subject.lastIndexOf('.') + 1))
+        ? [decodeValue(message.data) as Delivery]
+        : [],
+    { ...options, filterSubject: ns.deliverySubjects },
   );
 }
