@@ -6,16 +6,16 @@ export type RolesThreadData = { readonly roles: readonly Role[] };
 
 export type FromRolesThread =
   | { readonly kind: 'report'; readonly line: string }
-  | { readonly kind: 'backlog'; readonly writer: string; readonly pending: number }
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'backlog'; readonly writer: string; readonly pending: number };
 
 /**
  * Runs pipeline roles (the audit writers, the deliveries) on a thread of their own, beside the
  * matcher's, until the signal aborts (issue #20): their decoding, row building and ClickHouse
  * encoding no longer wait in the matcher's event loop, nor their garbage in its heap, so a
  * decision is not held up behind an audit batch, and a second core does that work. The thread
- * has its own connections (its own `runRoles`); its lines and its writers' backlogs come here.
- * Resolves once the thread has stopped cleanly; rejects when it fails or ends unasked.
+ * has its own connections (its own `runRoles`, started again until it runs); its lines and its
+ * writers' backlogs come here. Resolves once the thread has stopped; rejects when it fails (an
+ * error thrown in it) or ends unasked.
  */
 export function runRolesOnThread(
   roles: ReadonlySet<Role>,
@@ -33,9 +33,7 @@ export function runRolesOnThread(
     signal.addEventListener('abort', stop, { once: true });
     worker.on('message', (message: FromRolesThread) => {
       if (message.kind === 'report') report(message.line);
-      else if (message.kind === 'backlog')
-        metrics.writerBacklog.set({ writer: message.writer }, message.pending);
-      else failure = new Error(message.message);
+      else metrics.writerBacklog.set({ writer: message.writer }, message.pending);
     });
     worker.on('error', (error) => {
       failure = error;

@@ -6,8 +6,8 @@ import { config, livePipeline, onboarding } from './live-pipeline.ts';
 
 // Issue #20: beside the matcher, `nudge start` runs the audit writers and the deliveries on a
 // thread of their own. Here that thread, on the real services: it writes the log to ClickHouse,
-// its lines and its writers' backlogs reach this thread, it stops when told, and a thread that
-// cannot start fails its caller rather than leaving the process without its audit.
+// its lines and its writers' backlogs reach this thread, it stops when told, and roles that cannot
+// start (a service down) are started again rather than ending the process and its matcher.
 
 const clickhouse = createClient({ url: config.clickhouseUrl });
 let live: Awaited<ReturnType<typeof livePipeline>>;
@@ -57,14 +57,24 @@ describe('the roles thread', { timeout: 60_000 }, () => {
     expect(lines.at(-1)).toBe('stopping');
   });
 
-  it('fails its caller when the thread cannot start (ClickHouse unreachable)', async () => {
+  it('starts its roles again while a service is down as it starts, and still stops when told', async () => {
     process.env['NUDGE_NAMESPACE'] = live.ns.name;
     process.env['NUDGE_CLICKHOUSE_URL'] = 'http://127.0.0.1:1';
+    const lines: string[] = [];
     const stop = new AbortController();
     try {
-      await expect(
-        runRolesOnThread(new Set(['audit']), stop.signal, () => undefined, new NudgeMetrics()),
-      ).rejects.toThrow();
+      const running = runRolesOnThread(
+        new Set(['audit']),
+        stop.signal,
+        (line) => lines.push(line),
+        new NudgeMetrics(),
+      );
+      await expect
+        .poll(() => lines.filter((line) => line.endsWith('; starting again')).length, { timeout: 20_000 })
+        .toBeGreaterThanOrEqual(2);
+      expect(lines[0]).toMatch(/^audit: .*ECONNREFUSED.*; starting again$/);
+      stop.abort();
+      await expect(running).resolves.toBeUndefined();
     } finally {
       stop.abort();
       process.env = { ...savedEnv };
