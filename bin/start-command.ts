@@ -109,8 +109,9 @@ export function runMatcher(
  * assigned to it (membership, leases; the other roles' work runs beside it) and puts their sends on
  * their channels' deliveries streams, `audit` writes the log's entries, the decisions and the dead
  * letters to ClickHouse (and keeps the catalogs and the analytics days), `deliveries` releases
- * held sends when due and fills the in-app inboxes. Without `matcher`, the process is no member: no partition is ever assigned
- * to it. Each role reads through durable consumers, so processes of one role share its work.
+ * held sends when due and fills the in-app inboxes. Without `matcher`, the process is no member:
+ * no partition is ever assigned to it. Each role reads through durable consumers, so processes of
+ * one role share its work.
  */
 export async function runRoles(
   config: Config,
