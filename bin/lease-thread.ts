@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { LeaseKeeper } from '../pipeline/ports/lease-keeper.ts';
+import { typeScriptWorker } from './typescript-worker.ts';
 
 export type LeaseThreadData = {
   readonly redisUrl: string;
@@ -46,9 +47,7 @@ export class ThreadLeases implements LeaseKeeper {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL('./lease-thread-entry.js', import.meta.url), {
-        workerData: this.data,
-      });
+      const worker = typeScriptWorker(new URL('./lease-thread-worker.ts', import.meta.url), this.data);
       this.worker = worker;
       let started = false;
       const failed = (error: Error) => {

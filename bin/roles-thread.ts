@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads';
 import type { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import type { Role } from './roles.ts';
+import { typeScriptWorker } from './typescript-worker.ts';
 
 export type RolesThreadData = { readonly roles: readonly Role[] };
 
@@ -25,7 +25,7 @@ export function runRolesOnThread(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const data: RolesThreadData = { roles: [...roles] };
-    const worker = new Worker(new URL('./roles-thread-entry.js', import.meta.url), { workerData: data });
+    const worker = typeScriptWorker(new URL('./roles-thread-worker.ts', import.meta.url), data);
     let failure: Error | undefined;
     const stop = () => {
       worker.postMessage('stop');

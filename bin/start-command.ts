@@ -39,7 +39,7 @@ import { NatsInAppFeed } from '../pipeline/adapters/nats/nats-inapp-feed.ts';
 import {
   deadLetterReader,
   decisionReader,
-  inAppDeliveryReader,
+  deliveryReader,
   logEntryReader,
 } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisAttributeCatalog } from '../pipeline/adapters/redis/redis-attribute-catalog.ts';
@@ -281,7 +281,7 @@ function deliverySteps({ nc, js, jsm, ns, redis, audit, backlog, report }: RoleS
     stepper(
       'in-app inbox',
       new InboxWriter({
-        reader: inAppDeliveryReader(js, jsm, ns, 'inbox_writer', backlog('in-app inbox')),
+        reader: deliveryReader(js, jsm, ns, 'in-app', 'inbox_writer', backlog('in-app inbox')),
         inbox: new RedisInbox(redis, ns),
         feed: new NatsInAppFeed(nc, ns),
       }),

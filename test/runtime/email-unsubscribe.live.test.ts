@@ -23,8 +23,9 @@ import { Namespace } from '../../pipeline/namespace.ts';
 
 /**
  * Issue #17's acceptance for the unsubscribe link, on the real NATS, Redis and ClickHouse and a
- * real SMTP server: the matcher (with its audit writers, putting its sends on the deliveries stream), the API and the
- * email sender run in this process as `nudge start` and `nudge send email` run them. A mail
+ * real SMTP server: the matcher (with its audit writers, putting its sends on the deliveries
+ * stream), the API and the email sender run in this process as `nudge start` and `nudge send
+ * email` run them. A mail
  * arrives with its unsubscribe headers and footer; following the link as a mailbox provider does
  * (one POST, no key) makes the next decision `suppressed`/`unsubscribed`; a replay of the
  * recorded window decides exactly as live did; a forged link is refused and leaves nothing.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
 import { NatsInAppFeed } from '../../pipeline/adapters/nats/nats-inapp-feed.ts';
-import { inAppDeliveryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
+import { deliveryReader } from '../../pipeline/adapters/nats/stream-readers.ts';
 import { RedisInbox } from '../../pipeline/adapters/redis/redis-inbox.ts';
 import type { Channel } from '../../pipeline/core/message-schema.ts';
 import type { Delivery } from '../../pipeline/ports/delivery.ts';
@@ -67,7 +67,7 @@ describe('the inbox writer', () => {
 
     const inbox = new RedisInbox(redis, ns);
     const writer = new InboxWriter({
-      reader: inAppDeliveryReader(nc.jetstream(), jsm, ns, 'inbox_writer'),
+      reader: deliveryReader(nc.jetstream(), jsm, ns, 'in-app', 'inbox_writer'),
       inbox,
       feed,
     });
@@ -123,7 +123,7 @@ describe('the inbox writer', () => {
     };
     const writer = new InboxWriter({
       // Another durable consumer: it reads the stream from the start, the first test's deliveries too.
-      reader: inAppDeliveryReader(nc.jetstream(), jsm, ns, 'inbox_writer_flaky'),
+      reader: deliveryReader(nc.jetstream(), jsm, ns, 'in-app', 'inbox_writer_flaky'),
       inbox: flaky,
       feed: new NatsInAppFeed(nc, ns),
       retryMs: 10,

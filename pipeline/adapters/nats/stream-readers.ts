@@ -11,7 +11,8 @@ import type { DurableReaderOptions } from './durable-reader.ts';
 import { JetStreamDurableReader } from './durable-reader.ts';
 import { decodeLines, decodeTrustedPack, decodeValue } from './packs.ts';
 
-const partitionOfSubject = (subject: string) => Number(subject.slice(subject.lastIndexOf('.') + 1));
+/** A subject's last token: the partition of a log subject, the channel of a delivery's. */
+const lastToken = (subject: string) => subject.slice(subject.lastIndexOf('.') + 1);
 
 /**
  * The log's entries, with their positions, through a durable consumer named `durable`: for the
@@ -33,7 +34,7 @@ export function logEntryReader(
       // Malformed lines are the matcher's to dead-letter (once, under its lease), not this reader's.
       return decodeTrustedPack(message.data).map((entry, position) => ({
         entry,
-        partition: partitionOfSubject(message.subject),
+        partition: Number(lastToken(message.subject)),
         seq: message.seq,
         position,
       }));
@@ -83,46 +84,28 @@ export function deadLetterReader(
   );
 }
 
-/** The deliveries of one channel, through a durable consumer named `durable`. */
+/**
+ * The deliveries of one channel, or of the in-app channels (`'in-app'`, README "Show messages in
+ * your app"), through a durable consumer named `durable`. nats-server 2.9 takes one filter subject,
+ * so `'in-app'` reads every channel's subject and skips another channel's delivery by its subject,
+ * unread, as most sends are.
+ */
 export function deliveryReader(
   js: JetStreamClient,
   jsm: JetStreamManager,
   ns: Namespace,
-  channel: Channel,
+  channel: Channel | 'in-app',
   durable: string,
   options: DurableReaderOptions = {},
 ) {
-  return new JetStreamDurableReader<Delivery>(
-    js,
-    jsm,
-    ns.deliveriesStream,
-    durable,
-    (message: JsMsg) => [decodeValue(message.data) as Delivery],
-    { ...options, filterSubject: ns.deliverySubject(channel) },
-  );
-}
-
-/**
- * The in-app channels' deliveries (README "Show messages in your app"), through a durable consumer
- * named `durable` on every channel's subjects (nats-server 2.9 takes one filter subject): a
- * delivery of another channel is told by its subject and skipped unread, as most sends are.
- */
-export function inAppDeliveryReader(
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  ns: Namespace,
-  durable: string,
-  options: DurableReaderOptions = {},
-) {
+  const inApp = channel === 'in-app';
   return new JetStreamDurableReader<Delivery>(
     js,
     jsm,
     ns.deliveriesStream,
     durable,
     (message: JsMsg) =>
-      isInAppChannel(message.subject.slice(message.subject.lastIndexOf('.') + 1))
-        ? [decodeValue(message.data) as Delivery]
-        : [],
-    { ...options, filterSubject: ns.deliverySubjects },
+      inApp && !isInAppChannel(lastToken(message.subject)) ? [] : [decodeValue(message.data) as Delivery],
+    { ...options, filterSubject: inApp ? ns.deliverySubjects : ns.deliverySubject(channel) },
   );
 }
