@@ -63,8 +63,9 @@ export function apiPorts(services: {
   const catalog = new JetStreamMessageCatalog(js, services.jsm, ns);
   const store = new ClickHouseReplayStore(clickhouse, ns.database, services.now);
   const keys = new RedisKeyStore(redis, ns);
+  const publisher = new JetStreamPublisher(nc, services.publishTimeoutMs);
   return {
-    log: new LogAppender(new JetStreamPublisher(nc, services.publishTimeoutMs), ns, services.partitions),
+    log: new LogAppender(publisher, ns, services.partitions),
     catalog,
     audit: new ClickHouseAuditReader(clickhouse, ns.database),
     states: new RedisStateStore(redis, ns),
@@ -77,7 +78,7 @@ export function apiPorts(services: {
     inbox: new RedisInbox(redis, ns),
     feed: new NatsInAppFeed(nc, ns),
     outcomes: new ClickHouseInAppOutcomes(clickhouse, ns.database),
-    deliveries: new JetStreamDeliveryPublisher(js, services.jsm, ns),
+    deliveries: new JetStreamDeliveryPublisher(publisher, services.jsm, ns),
     replays: replayRunner({
       recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
       store,

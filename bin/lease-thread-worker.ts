@@ -36,7 +36,7 @@ const leases = new InProcessLeases({
     stalled = !renew;
     return renew;
   },
-  onAssigned: (partitions) => post({ kind: 'assigned', partitions: [...partitions] }),
+  onAssigned: (partitions, held) => post({ kind: 'assigned', partitions: [...partitions], held: [...held] }),
 });
 
 parentPort?.on('message', (message: 'alive' | 'stop') => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
-import type { LeaseKeeper } from '../pipeline/ports/lease-keeper.ts';
+import type { HeldLease, LeaseKeeper } from '../pipeline/ports/lease-keeper.ts';
 import { typeScriptWorker } from './typescript-worker.ts';
 
 export type LeaseThreadData = {
@@ -17,7 +17,11 @@ export type LeaseThreadData = {
 };
 
 export type FromLeaseThread =
-  | { readonly kind: 'assigned'; readonly partitions: readonly number[] }
+  | {
+      readonly kind: 'assigned';
+      readonly partitions: readonly number[];
+      readonly held: readonly (readonly [number, HeldLease])[];
+    }
   | { readonly kind: 'report'; readonly line: string }
   | { readonly kind: 'failed'; readonly message: string };
 
@@ -37,6 +41,7 @@ const RESTART_MS = 1_000;
 export class ThreadLeases implements LeaseKeeper {
   private worker: Worker | undefined;
   private current: ReadonlySet<number> = new Set();
+  private leases: ReadonlyMap<number, HeldLease> = new Map();
   private alive: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -58,6 +63,7 @@ export class ThreadLeases implements LeaseKeeper {
       worker.on('message', (message: FromLeaseThread) => {
         if (message.kind === 'assigned') {
           this.current = new Set(message.partitions);
+          this.leases = new Map(message.held);
           started = true;
           resolve();
         } else if (message.kind === 'report') this.report(message.line);
@@ -76,6 +82,7 @@ export class ThreadLeases implements LeaseKeeper {
         // Its leases lapse while it is gone: the partitions' batches are fenced, never lost.
         this.report('the lease thread ended; starting it again');
         this.current = new Set();
+        this.leases = new Map();
         this.restart();
       });
       this.alive = setInterval(() => {
@@ -86,6 +93,10 @@ export class ThreadLeases implements LeaseKeeper {
 
   assigned(): ReadonlySet<number> {
     return this.current;
+  }
+
+  held(partition: number): HeldLease | undefined {
+    return this.leases.get(partition);
   }
 
   /** Starts the thread again after a pause, and again until it starts or the keeper stops. */

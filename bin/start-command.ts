@@ -11,6 +11,8 @@ import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import { auditCaughtUp } from '../pipeline/adapters/nats/audit-progress.ts';
 import { JetStreamCheckpoints } from '../pipeline/adapters/nats/jetstream-checkpoints.ts';
+import type { StreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
+import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
 import { auditRebuild } from '../pipeline/replay/partition-rebuild.ts';
 import {
   catalogHistory,
@@ -143,7 +145,9 @@ export async function runRoles(
         backlogOf(writer, pending);
       },
     });
-    const services: RoleServices = { nc, js, jsm, ns, redis, clickhouse, audit, backlog, report };
+    // JetStream publishes without nats.js's request machinery (a subscription, a timer and an error each).
+    const publisher = new JetStreamPublisher(nc);
+    const services: RoleServices = { nc, js, jsm, publisher, ns, redis, clickhouse, audit, backlog, report };
     const steps = [
       ...(roles.has('audit') ? auditSteps(services) : []),
       ...(roles.has('deliveries') ? deliverySteps(services) : []),
@@ -179,9 +183,9 @@ export async function runRoles(
           : new RedisStateStore(redis, ns),
       source,
       // The sends leave with their decisions, before the batch commits.
-      sink: new DeliveringDecisionSink(new JetStreamDecisionSink(js, ns), js, ns),
+      sink: new DeliveringDecisionSink(new JetStreamDecisionSink(publisher, ns), publisher, ns),
       deadLetters: new JetStreamDeadLetters(js, ns),
-      checkpoints: new JetStreamCheckpoints(js, ns),
+      checkpoints: new JetStreamCheckpoints(js, ns, publisher),
       rebuild: auditRebuild({
         recorded: new ClickHouseRecordedLog(clickhouse, ns.database),
         catalog: () => catalogHistory(js, ns),
@@ -211,6 +215,7 @@ type RoleServices = {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  readonly publisher: StreamPublisher;
   readonly ns: Namespace;
   readonly redis: Redis;
   readonly clickhouse: ClickHouseClient;
@@ -263,14 +268,14 @@ function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServ
  * The deliveries role: held sends released when due, the in-app inboxes filled. (The sends reach
  * their channels' streams from the matcher, with its decisions.)
  */
-function deliverySteps({ nc, js, jsm, ns, redis, audit, backlog, report }: RoleServices): Step[] {
+function deliverySteps({ nc, js, jsm, publisher, ns, redis, audit, backlog, report }: RoleServices): Step[] {
   return [
     stepper(
       'held sends released or cancelled',
       new HeldReleaser({
         held: new JetStreamHeldSends(js, jsm, ns),
         release: async (delivery) => {
-          await publishDelivery(js, ns, delivery);
+          await publishDelivery(publisher, ns, delivery);
         },
         latest: (id) => latestMessage(jsm, ns, id),
         record: (outcomes) => audit.insertOutcomes(outcomes),

@@ -7,5 +7,18 @@
 export type LeaseKeeper = {
   start(): Promise<void>;
   assigned(): ReadonlySet<number>;
+  /**
+   * The partition's lease as the latest renewal left it: its epoch, and the time (`leaseClock`)
+   * until which no other holder can take it. Undefined when it was not renewed for this holder.
+   */
+  held(partition: number): HeldLease | undefined;
   stop(): Promise<void>;
 };
+
+export type HeldLease = { readonly epoch: number; readonly until: number };
+
+/**
+ * The clock leases are measured on, the same in every thread of a process: milliseconds of wall
+ * time, moving as the monotonic clock does from each thread's start.
+ */
+export const leaseClock = (): number => performance.timeOrigin + performance.now();

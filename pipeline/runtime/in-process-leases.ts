@@ -1,4 +1,5 @@
-import type { LeaseKeeper } from '../ports/lease-keeper.ts';
+import type { HeldLease, LeaseKeeper } from '../ports/lease-keeper.ts';
+import { leaseClock } from '../ports/lease-keeper.ts';
 import type { Membership } from '../ports/membership.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import { assignedPartitions } from './partition-assignment.ts';
@@ -15,8 +16,8 @@ export type LeaseOptions = {
   readonly report: (line: string) => void;
   /** Asked before each heartbeat: false skips it (the lease thread's owner stopped answering). */
   readonly shouldRenew?: () => boolean;
-  /** Told each heartbeat's partitions. */
-  readonly onAssigned?: (partitions: ReadonlySet<number>) => void;
+  /** Told each heartbeat's partitions and the leases it renewed. */
+  readonly onAssigned?: (partitions: ReadonlySet<number>, held: ReadonlyMap<number, HeldLease>) => void;
 };
 
 /**
@@ -27,6 +28,7 @@ export type LeaseOptions = {
  */
 export class InProcessLeases implements LeaseKeeper {
   private current = new Set<number>();
+  private leases = new Map<number, HeldLease>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -40,6 +42,10 @@ export class InProcessLeases implements LeaseKeeper {
 
   assigned(): ReadonlySet<number> {
     return this.current;
+  }
+
+  held(partition: number): HeldLease | undefined {
+    return this.leases.get(partition);
   }
 
   async stop(): Promise<void> {
@@ -66,7 +72,16 @@ export class InProcessLeases implements LeaseKeeper {
     if (this.options.shouldRenew?.() === false) return;
     const members = await membership.heartbeat(holder, memberTtlMs);
     this.current = new Set(assignedPartitions(members, holder, partitions));
-    await Promise.all([...this.current].map((partition) => store.acquire(partition, holder, leaseMs)));
-    this.options.onAssigned?.(this.current);
+    const held = new Map<number, HeldLease>();
+    await Promise.all(
+      [...this.current].map(async (partition) => {
+        // Measured from before the request: the lease runs at least this long from there.
+        const until = leaseClock() + leaseMs;
+        const epoch = await store.acquire(partition, holder, leaseMs);
+        if (epoch !== undefined) held.set(partition, { epoch, until });
+      }),
+    );
+    this.leases = held;
+    this.options.onAssigned?.(this.current, held);
   }
 }

@@ -132,6 +132,7 @@ export class Matcher {
       report,
       rules,
       leaseMs,
+      lease: (p) => this.leases?.held(p),
       batchSize,
     });
     while (!signal.aborted) {

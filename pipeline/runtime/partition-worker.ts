@@ -7,6 +7,8 @@ import { EMPTY_USER_STATE } from '../core/user-state.ts';
 import { entryJson } from '../json-in-sent-order.ts';
 import type { Checkpoints, PartitionRebuild } from '../ports/checkpoints.ts';
 import type { DeadLetter, DeadLetterSink } from '../ports/dead-letters.ts';
+import type { HeldLease } from '../ports/lease-keeper.ts';
+import { leaseClock } from '../ports/lease-keeper.ts';
 import { DEAD_LETTER_LINE_CHARS } from '../ports/dead-letters.ts';
 import type { DecisionSink, PositionedDecision } from '../ports/decision-sink.ts';
 import type { LogMessage, LogSource } from '../ports/log-source.ts';
@@ -37,6 +39,11 @@ export type WorkerOptions = {
   /** The rules in force (the matcher swaps them when the message set changes). */
   readonly rules: () => Rules;
   readonly leaseMs: number;
+  /**
+   * The partition's lease as the process's lease keeper last renewed it: while it holds this
+   * tenure's epoch for at least half a lease more, a step does not ask the store again.
+   */
+  readonly lease?: (partition: number) => HeldLease | undefined;
   readonly batchSize: number;
   /** The core's `decide`: a test may wrap it to make it throw. */
   readonly decide?: DecideFunction;
@@ -69,12 +76,15 @@ export type StepResult =
 export class PartitionWorker {
   private epoch: number | undefined;
   private applied = 0;
+  /** The checkpoint save in flight, and the position to save after it (the latest commit's). */
+  private saving = false;
+  private toSave: number | undefined;
 
   constructor(private readonly options: WorkerOptions) {}
 
   async step(): Promise<StepResult> {
     const { partition, holder, source, store, sink, leaseMs, batchSize } = this.options;
-    const epoch = await store.acquire(partition, holder, leaseMs);
+    const epoch = this.renewedEpoch() ?? (await store.acquire(partition, holder, leaseMs));
     if (epoch === undefined) {
       this.epoch = undefined;
       return { kind: 'not-owner' };
@@ -113,7 +123,7 @@ export class PartitionWorker {
       return { kind: 'fenced' };
     }
     this.applied = last.seq;
-    await this.options.checkpoints.save(partition, last.seq);
+    this.checkpoint(last.seq);
     return {
       kind: 'decided',
       messages: messages.length,
@@ -123,6 +133,38 @@ export class PartitionWorker {
       deadLetters: letters,
       batch: decisions,
     };
+  }
+
+  /**
+   * This tenure's epoch, when the lease keeper renewed it recently enough: no other holder can
+   * take the lease for half a lease yet, so none can have committed, and the states this process
+   * cached are the stored ones (what asking the store each step made sure of, one round trip less).
+   */
+  private renewedEpoch(): number | undefined {
+    const held = this.options.lease?.(this.options.partition);
+    if (held === undefined || this.epoch === undefined || held.epoch !== this.epoch) return undefined;
+    return held.until - leaseClock() > this.options.leaseMs / 2 ? held.epoch : undefined;
+  }
+
+  /**
+   * Saves the checkpoint without holding up the next batch: one save in flight, then the latest
+   * position committed meanwhile. A save lost or late only makes a restore start further back
+   * (the `Checkpoints` contract), and the entries after it are decided again to the same decisions.
+   */
+  private checkpoint(applied: number): void {
+    this.toSave = applied;
+    if (this.saving) return;
+    this.saving = true;
+    void (async () => {
+      const { partition, checkpoints, report } = this.options;
+      for (let next = this.toSave; next !== undefined; next = this.toSave) {
+        this.toSave = undefined;
+        await checkpoints.save(partition, next).catch((error: unknown) => {
+          report?.(`partition ${partition}: checkpoint ${next} not saved (${(error as Error).message})`);
+        });
+      }
+      this.saving = false;
+    })();
   }
 
   /**

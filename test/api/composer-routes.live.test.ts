@@ -1,3 +1,4 @@
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
@@ -95,9 +96,9 @@ async function applyLog(): Promise<void> {
       holder: 'composer test',
       source: new JetStreamLogSource(js, f.ns, 300),
       store: new RedisStateStore(f.redis, f.ns),
-      sink: new JetStreamDecisionSink(js, f.ns),
+      sink: new JetStreamDecisionSink(new JetStreamPublisher(f.nc), f.ns),
       deadLetters: new JetStreamDeadLetters(js, f.ns),
-      checkpoints: new JetStreamCheckpoints(js, f.ns),
+      checkpoints: new JetStreamCheckpoints(js, f.ns, new JetStreamPublisher(f.nc)),
       rebuild: () => Promise.reject(new Error('no rebuild here: Redis is not wiped in this test')),
       rules: () => ({ index: buildRuleIndex([]), caps: compileCaps([]) }),
       leaseMs: 30_000,

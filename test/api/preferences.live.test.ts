@@ -1,3 +1,4 @@
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamCheckpoints } from '../../pipeline/adapters/nats/jetstream-checkpoints.ts';
@@ -70,9 +71,9 @@ async function applyLog(): Promise<PositionedDecision[]> {
       // A quiet partition answers after this wait: short, as every entry here is stored before it is read.
       source: new JetStreamLogSource(js, f.ns, 300),
       store: new RedisStateStore(f.redis, f.ns),
-      sink: new JetStreamDecisionSink(js, f.ns),
+      sink: new JetStreamDecisionSink(new JetStreamPublisher(f.nc), f.ns),
       deadLetters: new JetStreamDeadLetters(js, f.ns),
-      checkpoints: new JetStreamCheckpoints(js, f.ns),
+      checkpoints: new JetStreamCheckpoints(js, f.ns, new JetStreamPublisher(f.nc)),
       rebuild: () => Promise.reject(new Error('no audit here: Redis is not wiped in this test')),
       rules: () => RULES,
       leaseMs: 30_000,

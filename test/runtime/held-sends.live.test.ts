@@ -1,3 +1,4 @@
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
 import { createClient } from '@clickhouse/client';
 import { connect } from 'nats';
 import type { JetStreamManager, NatsConnection } from 'nats';
@@ -89,8 +90,8 @@ async function heldSendOf(message: Message, deliverAt: number): Promise<Decision
 
 /** What the matcher does with a batch holding `decision`: its decisions sink, which forwards the send. */
 async function publishSend(decision: Decision): Promise<void> {
-  const js = live.nc.jetstream();
-  const sink = new DeliveringDecisionSink(new JetStreamDecisionSink(js, live.ns), js, live.ns);
+  const publisher = new JetStreamPublisher(live.nc);
+  const sink = new DeliveringDecisionSink(new JetStreamDecisionSink(publisher, live.ns), publisher, live.ns);
   await sink.publish([{ decision, partition: 0, seq: 1 }]);
 }
 
@@ -105,8 +106,11 @@ function releaser(nc: NatsConnection, jsm: JetStreamManager, release = publishin
   });
 }
 
-const publishing = (nc: NatsConnection) => async (delivery: HeldDelivery) => {
-  await publishDelivery(nc.jetstream(), live.ns, delivery);
+const publishing = (nc: NatsConnection) => {
+  const publisher = new JetStreamPublisher(nc);
+  return async (delivery: HeldDelivery) => {
+    await publishDelivery(publisher, live.ns, delivery);
+  };
 };
 
 const messagesIn = async (stream: string) => (await live.jsm.streams.info(stream)).state.messages;

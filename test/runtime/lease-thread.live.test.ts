@@ -1,3 +1,4 @@
+import { leaseClock } from '../../pipeline/ports/lease-keeper.ts';
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
@@ -70,6 +71,11 @@ describe('the lease thread', { timeout: 30_000 }, () => {
     await withKeeper(keeper, async () => {
       expect([...keeper.assigned()]).toEqual([0, 1]);
       const before = await Promise.all([epochOf(ns, 0), epochOf(ns, 1)]);
+      // What the matcher's steps read instead of asking Redis: the epochs, held for a lease ahead.
+      for (const [partition, epoch] of before.entries()) {
+        expect(keeper.held(partition)?.epoch).toBe(Number(epoch));
+        expect(keeper.held(partition)?.until).toBeGreaterThan(leaseClock());
+      }
       busy(3_000);
       expect(await Promise.all([epochOf(ns, 0), epochOf(ns, 1)])).toEqual(before);
     });

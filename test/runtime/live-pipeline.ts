@@ -1,3 +1,4 @@
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
@@ -61,9 +62,10 @@ export async function livePipeline(partitions: number) {
     async decideAll(rules: Rules, batchSize: number): Promise<void> {
       const source = new JetStreamLogSource(nc.jetstream(), ns);
       const store = new RedisStateStore(redis, ns);
-      const sink = new JetStreamDecisionSink(nc.jetstream(), ns);
+      const publisher = new JetStreamPublisher(nc);
+      const sink = new JetStreamDecisionSink(publisher, ns);
       const deadLetters = new JetStreamDeadLetters(nc.jetstream(), ns);
-      const checkpoints = new JetStreamCheckpoints(nc.jetstream(), ns);
+      const checkpoints = new JetStreamCheckpoints(nc.jetstream(), ns, publisher);
       for (let partition = 0; partition < partitions; partition++) {
         const worker = new PartitionWorker({
           partition,

@@ -9,6 +9,9 @@ import { decideGuarded } from '../../pipeline/core/guarded-decide.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
 import type { DecisionSink, PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
+import type { HeldLease } from '../../pipeline/ports/lease-keeper.ts';
+import { leaseClock } from '../../pipeline/ports/lease-keeper.ts';
+import type { StateStore } from '../../pipeline/ports/state-store.ts';
 import { replayLine } from '../../pipeline/replay/replay-line.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
 import { PartitionWorker } from '../../pipeline/runtime/partition-worker.ts';
@@ -133,6 +136,57 @@ describe('PartitionWorker over the memory adapters', () => {
     const applied = (await store.load(0, [])).applied;
     expect(applied).toBeGreaterThan(0);
     expect([...sinkB.byId.values()].every((d) => d.seq === applied)).toBe(true);
+  });
+});
+
+describe('PartitionWorker and the lease keeper', () => {
+  it("asks the store for the lease only when the keeper has not renewed this tenure's epoch for half a lease", async () => {
+    const { entries, rules } = await setup();
+    const log = new MemoryLog();
+    fill(log, entries, 1, 1);
+    const store = new MemoryStateStore(() => 0);
+    let asked = 0;
+    const counting: StateStore = {
+      acquire: (...args) => {
+        asked++;
+        return store.acquire(...args);
+      },
+      load: (...args) => store.load(...args),
+      commit: (...args) => store.commit(...args),
+      restore: (...args) => store.restore(...args),
+    };
+    let held: HeldLease | undefined;
+    const leaseMs = 10_000;
+    const worker = new PartitionWorker({
+      partition: 0,
+      holder: 'a',
+      source: log,
+      store: counting,
+      sink: new RecordingSink(),
+      ...noLoss(),
+      rules: () => rules,
+      leaseMs,
+      lease: () => held,
+      batchSize: 1,
+    });
+    // No renewal known: the store is asked, and its epoch starts the tenure.
+    expect((await worker.step()).kind).toBe('decided');
+    expect(asked).toBe(1);
+    const epoch = await store.acquire(0, 'a', leaseMs);
+    if (epoch === undefined) throw new Error('a holds the lease');
+    // Renewed just now under the tenure's epoch: no round trip.
+    held = { epoch, until: leaseClock() + leaseMs };
+    for (let i = 0; i < 3; i++) expect((await worker.step()).kind).toBe('decided');
+    expect(asked).toBe(1);
+    // Renewed too long ago: it may lapse before the batch is published, so the store is asked.
+    held = { epoch, until: leaseClock() + leaseMs / 4 };
+    expect((await worker.step()).kind).toBe('decided');
+    expect(asked).toBe(2);
+    // Renewed under another epoch (the keeper lost the lease and took it again): a new tenure,
+    // which the store must start.
+    held = { epoch: epoch + 1, until: leaseClock() + leaseMs };
+    expect((await worker.step()).kind).toBe('decided');
+    expect(asked).toBe(3);
   });
 });
 

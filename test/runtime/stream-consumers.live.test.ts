@@ -1,3 +1,4 @@
+import { JetStreamPublisher } from '../../pipeline/adapters/nats/jetstream-publisher.ts';
 import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
@@ -88,8 +89,8 @@ describe('from the streams: audit writers into ClickHouse, deliveries to senders
     const { ns, nc, jsm } = live;
     const { entries, rules } = await onboarding();
     await ensureDeliveriesStream(jsm, ns);
-    const js = nc.jetstream();
-    const sink = new DeliveringDecisionSink(new JetStreamDecisionSink(js, ns), js, ns);
+    const publisher = new JetStreamPublisher(nc);
+    const sink = new DeliveringDecisionSink(new JetStreamDecisionSink(publisher, ns), publisher, ns);
     const replayer = new Replayer(rules.index, rules.caps);
     const decisions = entries.flatMap((entry) => replayer.apply(entry));
     const sends = decisions.filter((d) => d.outcome === 'sent');

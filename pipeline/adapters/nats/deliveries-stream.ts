@@ -1,10 +1,11 @@
-import type { JetStreamClient, JetStreamManager, PubAck } from 'nats';
+import type { JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Decision } from '../../core/decision.ts';
 import type { Channel } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
 import type { Delivery } from '../../ports/delivery.ts';
+import type { Stored, StreamPublisher } from './jetstream-publisher.ts';
 import { encodeValue, packId } from './packs.ts';
 import { ensureStream } from './stream-info.ts';
 
@@ -43,7 +44,7 @@ export async function ensureDeliveriesStream(
 export class DeliveringDecisionSink implements DecisionSink {
   constructor(
     private readonly decisions: DecisionSink,
-    private readonly js: JetStreamClient,
+    private readonly publisher: StreamPublisher,
     private readonly ns: Namespace,
   ) {}
 
@@ -66,10 +67,12 @@ export class DeliveringDecisionSink implements DecisionSink {
       subject: decision.content.subject,
       body: decision.content.body,
     };
-    if (decision.deliver_at === undefined) return publishDelivery(this.js, this.ns, delivery);
-    return this.js.publish(this.ns.heldSubject(decision.channel), encodeValue(delivery), {
-      msgID: deliveryMsgId(delivery),
-    });
+    if (decision.deliver_at === undefined) return publishDelivery(this.publisher, this.ns, delivery);
+    return this.publisher.publish(
+      this.ns.heldSubject(decision.channel),
+      encodeValue(delivery),
+      deliveryMsgId(delivery),
+    );
   }
 }
 
@@ -77,11 +80,17 @@ export class DeliveringDecisionSink implements DecisionSink {
  * Puts a delivery on its channel's deliveries subject, under its `Nats-Msg-Id`: published again
  * within the duplicate window (a day), it is dropped.
  */
-export function publishDelivery(js: JetStreamClient, ns: Namespace, delivery: Delivery): Promise<PubAck> {
+export function publishDelivery(
+  publisher: StreamPublisher,
+  ns: Namespace,
+  delivery: Delivery,
+): Promise<Stored> {
   // The channel is a decision's, copied by the matcher: one of the channels.
-  return js.publish(ns.deliverySubject(delivery.channel as Channel), encodeValue(delivery), {
-    msgID: deliveryMsgId(delivery),
-  });
+  return publisher.publish(
+    ns.deliverySubject(delivery.channel as Channel),
+    encodeValue(delivery),
+    deliveryMsgId(delivery),
+  );
 }
 
 /**

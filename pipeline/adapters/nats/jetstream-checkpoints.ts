@@ -2,6 +2,7 @@ import type { JetStreamClient, KV } from 'nats';
 import { StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { Checkpoints } from '../../ports/checkpoints.ts';
+import type { StreamPublisher } from './jetstream-publisher.ts';
 
 const codec = {
   encode: (n: number) => new TextEncoder().encode(String(n)),
@@ -10,7 +11,9 @@ const codec = {
 
 /**
  * Checkpoints in a JetStream key-value bucket (key `p<partition>`, one value kept): on the same
- * server as the log and the decisions, and lost only with them, never with Redis.
+ * server as the log and the decisions, and lost only with them, never with Redis. A save is a
+ * publish to the key's subject, as `kv.put` makes it, through the matcher's lean publisher (a
+ * save a batch: nats.js's request costs a subscription, a timer and an error object each).
  */
 export class JetStreamCheckpoints implements Checkpoints {
   private bucket: Promise<KV> | undefined;
@@ -18,10 +21,12 @@ export class JetStreamCheckpoints implements Checkpoints {
   constructor(
     private readonly js: JetStreamClient,
     private readonly ns: Namespace,
+    private readonly publisher: StreamPublisher,
   ) {}
 
   async save(partition: number, applied: number): Promise<void> {
-    await (await this.kv()).put(`p${partition}`, codec.encode(applied));
+    await this.kv();
+    await this.publisher.publish(`$KV.${this.ns.checkpointsBucket}.p${partition}`, codec.encode(applied));
   }
 
   async load(partition: number): Promise<number> {

@@ -1,7 +1,8 @@
-import type { JetStreamClient, JetStreamManager } from 'nats';
+import type { JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
+import type { StreamPublisher } from './jetstream-publisher.ts';
 import { DUPLICATE_WINDOW_MS } from './log-stream.ts';
 import type { Line } from './packs.ts';
 import { cutPacks, encodeLines, lineOf, packId } from './packs.ts';
@@ -33,7 +34,7 @@ export async function ensureDecisionsStream(
  */
 export class JetStreamDecisionSink implements DecisionSink {
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: StreamPublisher,
     private readonly ns: Namespace,
   ) {}
 
@@ -50,7 +51,7 @@ export class JetStreamDecisionSink implements DecisionSink {
         'decisions',
         pack.map((item) => item.decision.decision.decision_id),
       );
-      acks.push(this.js.publish(this.ns.decisionsSubject(partition), body, { msgID }));
+      acks.push(this.publisher.publish(this.ns.decisionsSubject(partition), body, msgID));
     }
     await Promise.all(acks);
   }

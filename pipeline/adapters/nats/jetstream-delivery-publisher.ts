@@ -1,8 +1,9 @@
-import type { JetStreamClient, JetStreamManager } from 'nats';
+import type { JetStreamManager } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { Delivery } from '../../ports/delivery.ts';
 import type { DeliveryPublisher } from '../../ports/delivery-publisher.ts';
 import { ensureDeliveriesStream, publishDelivery } from './deliveries-stream.ts';
+import type { StreamPublisher } from './jetstream-publisher.ts';
 
 /**
  * Deliveries put on the deliveries stream directly (test sends), as the matcher and the held
@@ -14,7 +15,7 @@ export class JetStreamDeliveryPublisher implements DeliveryPublisher {
   private stream: Promise<void> | undefined;
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: StreamPublisher,
     private readonly jsm: JetStreamManager,
     private readonly ns: Namespace,
   ) {}
@@ -26,6 +27,6 @@ export class JetStreamDeliveryPublisher implements DeliveryPublisher {
       throw error;
     });
     await this.stream;
-    await publishDelivery(this.js, this.ns, delivery);
+    await publishDelivery(this.publisher, this.ns, delivery);
   }
 }

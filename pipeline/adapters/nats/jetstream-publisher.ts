@@ -4,6 +4,12 @@ import { createInbox, headers } from 'nats';
 /** What JetStream answered for one stored (or already stored) message. */
 export type Stored = { readonly seq: number; readonly duplicate: boolean };
 
+/** What publishes to a stream and waits for JetStream's acknowledgement (`JetStreamPublisher`). */
+export type StreamPublisher = {
+  /** Resolves once the stream stored the message; `msgID` (its `Nats-Msg-Id`) lets the stream drop it as a duplicate. */
+  publish(subject: string, body: Uint8Array, msgID?: string): Promise<Stored>;
+};
+
 /** A publish JetStream did not acknowledge: refused, unanswered in time, or the connection closed. */
 export class PublishFailed extends Error {
   override readonly name = 'PublishFailed';
@@ -18,7 +24,7 @@ type Waiting = {
 const decoder = new TextDecoder();
 
 /**
- * JetStream publishes for the ingest path: a message to the stream's subject with a reply subject
+ * JetStream publishes for the hot paths (the ingest, the matcher's decisions, sends and checkpoints): a message to the stream's subject with a reply subject
  * under one inbox of this publisher's, and the PubAck read from the reply. It is what nats.js's
  * `js.publish` does over the same connection, without a subscription, timer and error object per
  * publish: that cost about 57 µs of CPU a publish here, against 19 µs this way, which at one entry
@@ -28,7 +34,7 @@ const decoder = new TextDecoder();
  * stream refused the message (resolved as a failure), or a 503 status without payload when no
  * stream takes the subject (a failure too): a publish resolves only for a message JetStream stored.
  */
-export class JetStreamPublisher {
+export class JetStreamPublisher implements StreamPublisher {
   private readonly inbox = createInbox();
   private readonly waiting = new Map<string, Waiting>();
   private readonly subscription: Subscription;
@@ -54,16 +60,20 @@ export class JetStreamPublisher {
     });
   }
 
-  publish(subject: string, body: Uint8Array, msgID: string): Promise<Stored> {
+  publish(subject: string, body: Uint8Array, msgID?: string): Promise<Stored> {
     if (this.closed || this.nc.isClosed())
       return Promise.reject(new PublishFailed('the publisher or its NATS connection is closed'));
     const token = (this.next++).toString(36);
     return new Promise<Stored>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: performance.now() + this.timeoutMs });
-      const header = headers();
-      header.set('Nats-Msg-Id', msgID);
+      const reply = `${this.inbox}.${token}`;
       try {
-        this.nc.publish(subject, body, { reply: `${this.inbox}.${token}`, headers: header });
+        if (msgID === undefined) this.nc.publish(subject, body, { reply });
+        else {
+          const header = headers();
+          header.set('Nats-Msg-Id', msgID);
+          this.nc.publish(subject, body, { reply, headers: header });
+        }
       } catch (error) {
         this.waiting.delete(token);
         reject(new PublishFailed('the publish was refused by the NATS client', { cause: error }));
