@@ -44,6 +44,7 @@ export async function runApi(
       jsm,
       redis,
       clickhouse,
+      clickhouseUrl: config.clickhouseUrl,
       ns,
       partitions: config.partitions,
       now: () => Date.now(),

@@ -6,6 +6,7 @@ import { ClickHouseAuditReader } from '../pipeline/adapters/clickhouse/clickhous
 import { ClickHouseInAppOutcomes } from '../pipeline/adapters/clickhouse/clickhouse-inapp-outcomes.ts';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import { ClickHouseReplayStore } from '../pipeline/adapters/clickhouse/replay-store.ts';
+import { ReplayThreads } from './replay-threads.ts';
 import { JetStreamDeliveryPublisher } from '../pipeline/adapters/nats/jetstream-delivery-publisher.ts';
 import { JetStreamMessageCatalog } from '../pipeline/adapters/nats/jetstream-message-catalog.ts';
 import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
@@ -34,6 +35,8 @@ export function apiPorts(services: {
   readonly jsm: JetStreamManager;
   readonly redis: Redis;
   readonly clickhouse: ClickHouseClient;
+  /** Where the replay threads connect to ClickHouse (the client's own address): without it, replays run on the API's thread. */
+  readonly clickhouseUrl?: string;
   readonly ns: Namespace;
   readonly partitions: number;
   readonly now: () => number;
@@ -89,6 +92,9 @@ export function apiPorts(services: {
       },
       now: services.now,
       ...(services.report === undefined ? {} : { report: services.report }),
+      ...(services.clickhouseUrl === undefined
+        ? {}
+        : { runner: new ReplayThreads({ url: services.clickhouseUrl, database: ns.database }) }),
     }),
     rateLimitStore: redisRateLimitStore(redis, `${ns.name}:ratelimit:`),
   };

@@ -1,3 +1,4 @@
+import { ReplayThreads } from './replay-threads.ts';
 import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
@@ -56,6 +57,7 @@ export async function runRecorded(
         catalog: () => catalogHistory(nc.jetstream(), ns),
         store: progressing,
         now: () => Date.now(),
+        runner: new ReplayThreads({ url: config.clickhouseUrl, database: ns.database }),
       },
       replayId,
       request,

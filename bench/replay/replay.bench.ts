@@ -34,6 +34,7 @@ import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
 import type { LineSink } from '../../pipeline/ports/line-sink.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
 import { replayWindow } from '../../pipeline/replay/window-replay.ts';
+import { ReplayThreads } from '../../bin/replay-threads.ts';
 import { workloadCaps, workloadMessages, writeWorkloadLog } from '../core/workload.ts';
 
 const { values } = parseArgs({
@@ -41,9 +42,11 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     users: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '2' },
     impact: { type: 'boolean', default: false },
   },
 });
+const threads = Number(values.threads);
 const size = { entries: Number(values.entries), users: Number(values.users), messages: 100, events: 100 };
 const config = loadConfig(process.env);
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -139,10 +142,12 @@ try {
     read = { ms: Math.min(read.ms, performance.now() - started), entries: count };
   }
   const catalog = await catalogHistory(nc.jetstream(), ns);
+  // As `nudge replay --from --to` and the API's replays run it: the partitions on threads.
+  const runner = new ReplayThreads({ url: config.clickhouseUrl, database: ns.database }, threads);
   const runs: { ms: number; hash: string; entries: number; decisions: number; identical: boolean }[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
     const started = performance.now();
-    const report = await replayWindow({ recorded, catalog }, window.from, window.to);
+    const report = await replayWindow({ recorded, catalog, runner }, window.from, window.to);
     runs.push({ ms: performance.now() - started, ...report });
     log(
       `round ${round + 1}: ${Math.round(report.entries / ((performance.now() - started) / 1000))} entries/s, hash ${report.hash}, identical ${String(report.identical)}`,
@@ -165,6 +170,7 @@ try {
           catalog,
           overrides: { messages: [changed] },
           scope,
+          runner,
           onProgress: (done, total) => {
             if (ticks++ === 0) firstTickMs = performance.now() - started;
             if (ticks % 100 === 0)

@@ -3,6 +3,7 @@ import { MessageSchema } from '../core/message-schema.ts';
 import type { CatalogHistory, RecordedLog } from '../ports/recorded-log.ts';
 import type { ReplayStore } from '../ports/replay-store.ts';
 import type { OutcomeCounts, ReplayReport } from './replay-report.ts';
+import type { PartRunner } from './window-replay.ts';
 import { replayWindow } from './window-replay.ts';
 
 /** A what-if replay of a window: the recorded messages and caps, or some overridden. */
@@ -53,6 +54,8 @@ export type ReplayJobDeps = {
   readonly store: ReplayStore;
   /** When things happened, for the record only. */
   readonly now: () => number;
+  /** Replays a large window's partitions side by side (threads); without one, on this thread. */
+  readonly runner?: PartRunner | undefined;
 };
 
 /** A sweep target the catalog does not have. */
@@ -94,13 +97,14 @@ export async function runReplayJob(
               catalog,
               overrides: { messages: request.messages, caps: request.caps },
               sink: (decisions) => deps.store.insertDecisions(replayId, decisions),
+              runner: deps.runner,
               onProgress: progress,
               scope: request.scope,
             },
             request.from,
             request.to,
           )
-        : await sweep(deps.recorded, catalog, request, progress);
+        : await sweep(deps.recorded, catalog, request, progress, deps.runner);
     // A sweep's total is its entries once per value, as its progress counted them.
     const total = request.kind === 'replay' ? (report as ReplayReport).entries : entriesTotal;
     await deps.store.save({ ...record, status: 'done', entries_done: total, entries_total: total, report });
@@ -123,6 +127,7 @@ async function sweep(
   catalog: CatalogHistory,
   request: SweepRequest,
   progress: (done: number, total: number) => void,
+  runner: PartRunner | undefined,
 ): Promise<SweepReport> {
   const { target, values, from, to } = request;
   const points: SweepPoint[] = [];
@@ -143,6 +148,7 @@ async function sweep(
         // A message's limit changes only its trigger's users' decisions, which are all a point
         // counts; a cap's, anyone's.
         scope: 'affected',
+        runner,
       },
       from,
       to,

@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Decision, Outcome } from '../core/decision.ts';
 import { explain } from '../core/explain.ts';
@@ -112,6 +113,28 @@ const same = (a: DecisionSide, b: DecisionSide) =>
   a.body === b.body &&
   a.explanation === b.explanation;
 
+/**
+ * What a builder counted over some of a window's partitions, to be merged with the others'
+ * (`mergeReportParts`): structured-cloneable, so a thread can hand it over. A user's entries are
+ * all in one partition, so the users counted by parts of different partitions add up.
+ */
+export type ReportPart = {
+  readonly entries: number;
+  readonly decisions: number;
+  readonly differences: number;
+  readonly firstDifferences: readonly DecisionChange[];
+  readonly perMessage: readonly (readonly [string, { before: OutcomeCounts; after: OutcomeCounts }])[];
+  readonly affected: number;
+  readonly reachedBefore: number;
+  readonly reachedAfter: number;
+  readonly flips: number;
+  readonly kinds: Readonly<Record<string, number>>;
+  readonly firstFlips: readonly DecisionChange[];
+};
+
+/** Where a builder's replay lines go: the hash of the decisions (a `Hash` is one). */
+export type LineDigest = { update(text: string): unknown };
+
 /** Compares a replay with the record entry by entry, as it goes, keeping only counts and the first changes. */
 export class ReplayReportBuilder {
   private entries = 0;
@@ -125,19 +148,26 @@ export class ReplayReportBuilder {
   private flips = 0;
   private readonly kinds: Record<string, number> = {};
   private readonly firstFlips: DecisionChange[] = [];
-  private readonly hash = createHash('sha256');
   private readonly formatter = new ReplayLineFormatter();
+  /** The hash of the replay lines, when they are not sent elsewhere. */
+  private readonly hash: Hash | undefined;
+  private readonly digest: LineDigest;
 
   constructor(
     private readonly from: number,
     private readonly to: number,
     private readonly scope?: ScopedUsers,
-  ) {}
+    /** Where the replay lines go, in order, instead of the report's own hash (a thread's to the one that merges). */
+    lines?: LineDigest,
+  ) {
+    this.hash = lines === undefined ? createHash('sha256') : undefined;
+    this.digest = lines ?? (this.hash as Hash);
+  }
 
   add(entry: LogEntry, recorded: readonly RecordedDecision[], replayed: readonly Decision[]): void {
     this.entries++;
     this.decisions += replayed.length;
-    for (const decision of replayed) this.hash.update(`${this.formatter.format(decision)}\n`);
+    for (const decision of replayed) this.digest.update(`${this.formatter.format(decision)}\n`);
     const sides = new Map<string, { recorded: DecisionSide | null; replayed: DecisionSide | null }>();
     for (const decision of recorded) {
       sides.set(decision.message_id, { recorded: recordedSide(decision), replayed: null });
@@ -173,28 +203,31 @@ export class ReplayReportBuilder {
     }
   }
 
-  report(): ReplayReport {
+  /** The counts so far, for `mergeReportParts`. */
+  part(): ReportPart {
     return {
-      from: this.from,
-      to: this.to,
       entries: this.entries,
       decisions: this.decisions,
-      identical: this.differences === 0,
       differences: this.differences,
-      first_differences: this.firstDifferences,
-      messages: [...this.perMessage]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([message_id, { before, after }]) => ({
-          message_id,
-          before: countsOf(before),
-          after: countsOf(after),
-        })),
-      users_affected: this.affected.size,
-      users_reached: { before: this.reachedBefore.size, after: this.reachedAfter.size },
-      flips: { total: this.flips, kinds: this.kinds, first: this.firstFlips },
-      hash: this.hash.copy().digest('hex'),
-      ...(this.scope === undefined ? {} : { scope: this.scope }),
+      firstDifferences: this.firstDifferences,
+      perMessage: [...this.perMessage].map(([id, { before, after }]) => [
+        id,
+        { before: countsOf(before), after: countsOf(after) },
+      ]),
+      affected: this.affected.size,
+      reachedBefore: this.reachedBefore.size,
+      reachedAfter: this.reachedAfter.size,
+      flips: this.flips,
+      kinds: this.kinds,
+      firstFlips: this.firstFlips,
     };
+  }
+
+  /** The report, when the lines went to the report's own hash. */
+  report(): ReplayReport {
+    if (this.hash === undefined)
+      throw new Error('the replay lines went elsewhere: merge the parts with their hash');
+    return mergeReportParts(this.from, this.to, this.scope, this.hash.copy().digest('hex'), [this.part()]);
   }
 
   private countsOf(messageId: string) {
@@ -206,3 +239,66 @@ export class ReplayReportBuilder {
     return counts;
   }
 }
+
+/**
+ * The report of a window from the parts of its partitions, in partition order (the first
+ * differences and flips are the first in log order), and the hash of all their lines in that order.
+ */
+export function mergeReportParts(
+  from: number,
+  to: number,
+  scope: ScopedUsers | undefined,
+  hash: string,
+  parts: readonly ReportPart[],
+): ReplayReport {
+  const sum = (of: (part: ReportPart) => number) => parts.reduce((n, part) => n + of(part), 0);
+  const messages = new Map<string, { before: OutcomeCounts; after: OutcomeCounts }>();
+  const kinds: Record<string, number> = {};
+  for (const part of parts) {
+    for (const [id, counts] of part.perMessage) {
+      const merged = messages.get(id);
+      messages.set(
+        id,
+        merged === undefined
+          ? counts
+          : { before: addCounts(merged.before, counts.before), after: addCounts(merged.after, counts.after) },
+      );
+    }
+    for (const [kind, n] of Object.entries(part.kinds)) kinds[kind] = (kinds[kind] ?? 0) + n;
+  }
+  const differences = sum((p) => p.differences);
+  return {
+    from,
+    to,
+    entries: sum((p) => p.entries),
+    decisions: sum((p) => p.decisions),
+    identical: differences === 0,
+    differences,
+    first_differences: parts.flatMap((p) => p.firstDifferences).slice(0, FIRST),
+    messages: [...messages]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([message_id, { before, after }]) => ({ message_id, before, after })),
+    users_affected: sum((p) => p.affected),
+    users_reached: { before: sum((p) => p.reachedBefore), after: sum((p) => p.reachedAfter) },
+    flips: {
+      total: sum((p) => p.flips),
+      kinds,
+      first: parts.flatMap((p) => p.firstFlips).slice(0, FIRST_FLIPS),
+    },
+    hash,
+    ...(scope === undefined ? {} : { scope }),
+  };
+}
+
+const addReasons = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
+  const sum = { ...a };
+  for (const [reason, n] of Object.entries(b)) sum[reason] = (sum[reason] ?? 0) + n;
+  return sum;
+};
+
+const addCounts = (a: OutcomeCounts, b: OutcomeCounts): OutcomeCounts => ({
+  sent: a.sent + b.sent,
+  suppressed: addReasons(a.suppressed, b.suppressed),
+  filtered: addReasons(a.filtered, b.filtered),
+  users_reached: a.users_reached + b.users_reached,
+});

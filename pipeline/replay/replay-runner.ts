@@ -3,6 +3,7 @@ import type { ReplayRecord, ReplayStore } from '../ports/replay-store.ts';
 import type { ReplayRequest, SweepRequest } from './replay-job.ts';
 import { runReplayJob } from './replay-job.ts';
 import { newReplayId } from './replay-id.ts';
+import type { PartRunner } from './window-replay.ts';
 
 /** Starts replays and sweeps in the background and tells how each is going. */
 export type ReplayRunner = {
@@ -27,6 +28,8 @@ export function replayRunner(deps: {
   readonly ready: () => Promise<void>;
   readonly now: () => number;
   readonly report?: (line: string) => void;
+  /** Replays a large window's partitions side by side (threads). */
+  readonly runner?: PartRunner;
 }): ReplayRunner {
   let ready: Promise<void> | undefined;
   const migrated = () => {
@@ -56,7 +59,13 @@ export function replayRunner(deps: {
         created_at: deps.now(),
       });
       void runReplayJob(
-        { recorded: deps.recorded, catalog: deps.catalog, store: deps.store, now: deps.now },
+        {
+          recorded: deps.recorded,
+          catalog: deps.catalog,
+          store: deps.store,
+          now: deps.now,
+          runner: deps.runner,
+        },
         replayId,
         request,
       )

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CompiledCaps } from '../core/caps.ts';
 import { compileCaps } from '../core/caps.ts';
 import { decideGuarded } from '../core/guarded-decide.ts';
@@ -14,9 +15,10 @@ import type {
   RecordedDecision,
   RecordedHistory,
   RecordedLog,
+  RecordedWindow,
 } from '../ports/recorded-log.ts';
-import type { ReplayReport } from './replay-report.ts';
-import { ReplayReportBuilder } from './replay-report.ts';
+import type { ReplayReport, ReportPart } from './replay-report.ts';
+import { mergeReportParts, ReplayReportBuilder } from './replay-report.ts';
 
 /** What a what-if replay changes: messages (by id, replacing their recorded versions, or new) and the caps. */
 export type ReplayOverrides = {
@@ -31,6 +33,8 @@ export type WindowReplayOptions = {
   /** Receives the replayed decisions, in log order, a batch at a time (to store them). */
   readonly sink?: ((decisions: readonly PositionedDecision[]) => Promise<void>) | undefined;
   readonly onProgress?: ((entries: number, total: number) => void) | undefined;
+  /** Replays groups of partitions side by side (threads); without one, the whole window here. */
+  readonly runner?: PartRunner | undefined;
   /**
    * `affected`: replay only the users whose decisions the overrides can change (`affectedEvents`),
    * which gives every changed decision exactly in a fraction of the time; the report's counts are
@@ -44,6 +48,36 @@ export class MissingVersionError extends Error {
   override readonly name = 'MissingVersionError';
 }
 
+/** One part of a window's replay: some of its partitions, replayed as the whole would replay them. */
+export type PartRequest = {
+  /** The window with only the part's partitions (and the whole's scope). */
+  readonly window: RecordedWindow;
+  readonly catalog: CatalogHistory;
+  readonly overrides: ReplayOverrides | undefined;
+  /** Whether the part's decisions are wanted (the replay has a sink). */
+  readonly decisions: boolean;
+};
+
+/** What the parts hand back as they go: their lines in order, part after part; their decisions; their progress. */
+export type PartEvents = {
+  /** Replay lines, each ending in a newline: every part's, in the order of the parts. */
+  lines(text: string): void;
+  decisions(batch: readonly PositionedDecision[]): Promise<void>;
+  /** Entries done by some part since its last progress. */
+  progress(entries: number): void;
+};
+
+/**
+ * Replays parts of a window side by side, elsewhere than this thread (bin/replay-threads.ts):
+ * partitions are independent (each user's entries are all in one), so a window's replay is its
+ * partitions' replays merged.
+ */
+export type PartRunner = {
+  /** How many parts to run a window of this many entries in, side by side (1: none, here). */
+  partsFor(entries: number): number;
+  run(requests: readonly PartRequest[], events: PartEvents): Promise<ReportPart[]>;
+};
+
 const SINK_BATCH = 10_000;
 
 /**
@@ -55,21 +89,65 @@ const SINK_BATCH = 10_000;
  * window); with overrides, an overridden message is replaced by its override for every entry of
  * its trigger event, and a new one added. The caps likewise are the version the decisions
  * recorded (`capsChooser`), or the overriding ones. Without overrides, the report says whether
- * every decision came out as recorded.
+ * every decision came out as recorded. With a `PartRunner`, contiguous groups of partitions are
+ * replayed side by side and merged: the same report and hash (issue #20).
  */
 export async function replayWindow(
   options: WindowReplayOptions,
   from: number,
   to: number,
 ): Promise<ReplayReport> {
-  const { recorded, catalog, overrides, sink, onProgress } = options;
-  const capsFor = capsChooser(catalog, overrides?.caps);
+  const { recorded, catalog, overrides, sink, onProgress, runner } = options;
   const events = options.scope === 'affected' ? affectedEvents(catalog, overrides) : undefined;
   const window = await recorded.window(from, to, events === undefined ? undefined : { events });
-  const histories = await recorded.histories(window, from - capsFor.horizon);
+  let done = 0;
+  const progress = (entries: number) => {
+    const before = done;
+    done += entries;
+    if (Math.floor(done / 10_000) > Math.floor(before / 10_000)) onProgress?.(done, window.entries);
+  };
+  const partitions = [...window.partitions].sort(([a], [b]) => a - b);
+  const parts = Math.min(runner?.partsFor(window.entries) ?? 1, partitions.length);
+  if (runner === undefined || parts < 2) {
+    const report = new ReplayReportBuilder(from, to, window.scope);
+    await replayPart({ recorded, catalog, overrides, window }, report, {
+      decisions: sink ?? (() => Promise.resolve()),
+      progress,
+    });
+    onProgress?.(done, window.entries);
+    return report.report();
+  }
+  const size = Math.ceil(partitions.length / parts);
+  const requests = Array.from({ length: parts }, (_, i) => ({
+    window: { ...window, partitions: new Map(partitions.slice(i * size, (i + 1) * size)) },
+    catalog,
+    overrides,
+    decisions: sink !== undefined,
+  })).filter((request) => request.window.partitions.size > 0);
+  const hash = createHash('sha256');
+  const reports = await runner.run(requests, {
+    lines: (text) => hash.update(text),
+    decisions: sink ?? (() => Promise.resolve()),
+    progress,
+  });
+  onProgress?.(done, window.entries);
+  return mergeReportParts(from, to, window.scope, hash.digest('hex'), reports);
+}
+
+/**
+ * Replays the partitions of `window` in log order into `report` (which hashes or hands on the
+ * lines), handing the decisions on a batch at a time: what one thread runs of a window.
+ */
+export async function replayPart(
+  part: Omit<PartRequest, 'decisions'> & { readonly recorded: RecordedLog },
+  report: ReplayReportBuilder,
+  events: Omit<PartEvents, 'lines'>,
+): Promise<void> {
+  const { recorded, catalog, overrides, window } = part;
+  const capsFor = capsChooser(catalog, overrides?.caps);
+  const histories = await recorded.histories(window, window.from - capsFor.horizon);
   const states = statesFromHistories(histories, catalog);
   const indexFor = indexes(catalog, overrides?.messages);
-  const report = new ReplayReportBuilder(from, to, window.scope);
   let pending: PositionedDecision[] = [];
   let done = 0;
   for await (const pack of recorded.packs(window)) {
@@ -83,18 +161,23 @@ export async function replayWindow(
       const caps_version = overrides?.caps === undefined ? (decisions[0]?.caps_version ?? 0) : 0;
       for (const decision of made)
         pending.push({ decision, partition: pack.partition, seq: pack.seq, caps_version });
-      done++;
     }
-    if (sink !== undefined && pending.length >= SINK_BATCH) {
-      await sink(pending);
+    done += pack.entries.length;
+    if (pending.length >= SINK_BATCH) {
+      await events.decisions(pending);
       pending = [];
     }
-    if (done % 10_000 < pack.entries.length) onProgress?.(done, window.entries);
+    if (done >= PROGRESS_EVERY) {
+      events.progress(done);
+      done = 0;
+    }
   }
-  if (sink !== undefined && pending.length > 0) await sink(pending);
-  onProgress?.(done, window.entries);
-  return report.report();
+  if (pending.length > 0) await events.decisions(pending);
+  events.progress(done);
 }
+
+/** Entries between a part's progress reports. */
+const PROGRESS_EVERY = 1_000;
 
 /**
  * The events whose users the overrides can change decisions of: the triggers of each overridden

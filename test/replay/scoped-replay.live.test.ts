@@ -26,7 +26,9 @@ import type { CatalogHistory } from '../../pipeline/ports/recorded-log.ts';
 import type { ReplayReport } from '../../pipeline/replay/replay-report.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
 import type { ReplayOverrides } from '../../pipeline/replay/window-replay.ts';
-import { affectedEvents, replayWindow } from '../../pipeline/replay/window-replay.ts';
+import { affectedEvents, MissingVersionError, replayWindow } from '../../pipeline/replay/window-replay.ts';
+import { ReplayThreads } from '../../bin/replay-threads.ts';
+import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
 
 // A replay narrowed to the users an override can affect (the composer's impact preview) must find
 // every change that replaying everyone finds. The traffic here ties the messages together through a
@@ -174,5 +176,63 @@ describe('a replay of only the users an override can affect', { timeout: 60_000 
     const report = await replay({ caps }, 'affected');
     expect(report.scope).toBeUndefined();
     expect(report.entries).toBe((await replay({ caps }, 'all')).entries);
+  });
+});
+
+describe('a replay on threads (bin/replay-threads.ts)', { timeout: 60_000 }, () => {
+  // Every window here is replayed on threads, however small: two parts of the three partitions.
+  const threads = new ReplayThreads({ url: config.clickhouseUrl, database: ns.database }, 2, 0);
+  const collect = () => {
+    const decisions: PositionedDecision[] = [];
+    return {
+      decisions,
+      sink: (batch: readonly PositionedDecision[]) => {
+        decisions.push(...batch);
+        return Promise.resolve();
+      },
+    };
+  };
+  const byId = (decisions: readonly PositionedDecision[]) =>
+    decisions.map((d) => `${d.partition}:${d.seq}:${d.decision.decision_id}`).sort();
+
+  it('gives the report (hash, counts, first differences) and the decisions of one thread', async () => {
+    const overrides = { messages: [message('ready', 'upload', '5m')] };
+    for (const [options, scope] of [
+      [{}, 'all'],
+      [{ overrides }, 'all'],
+      [{ overrides }, 'affected'],
+    ] as const) {
+      const here = collect();
+      const there = collect();
+      const progress: number[] = [];
+      const alone = await replayWindow({ recorded, catalog, ...options, scope, sink: here.sink }, from, to);
+      const split = await replayWindow(
+        {
+          recorded,
+          catalog,
+          ...options,
+          scope,
+          sink: there.sink,
+          runner: threads,
+          onProgress: (done) => progress.push(done),
+        },
+        from,
+        to,
+      );
+      expect(split).toEqual(alone);
+      expect(byId(there.decisions)).toEqual(byId(here.decisions));
+      expect(progress.at(-1)).toBe(alone.entries);
+    }
+  });
+
+  it('fails as one thread fails when the catalog lacks a version the decisions used', async () => {
+    const partial: CatalogHistory = {
+      ...catalog,
+      messages: new Map([...catalog.messages].filter(([key]) => !key.startsWith('ready'))),
+    };
+    await expect(replayWindow({ recorded, catalog: partial }, from, to)).rejects.toThrow(MissingVersionError);
+    await expect(replayWindow({ recorded, catalog: partial, runner: threads }, from, to)).rejects.toThrow(
+      MissingVersionError,
+    );
   });
 });
