@@ -24,6 +24,20 @@ export type RecordedWindow = {
  * user's decisions depend only on that user's entries, so a change to messages triggered by those
  * events changes nobody else's: replaying these users alone gives every changed decision exactly.
  */
+/**
+ * The window cut into at most `count` windows of contiguous partitions, in partition order (each
+ * with the whole's bounds for its partitions, its scope and its entry count): what is read or
+ * replayed side by side, then taken in this order to keep log order.
+ */
+export function windowParts(window: RecordedWindow, count: number): RecordedWindow[] {
+  const partitions = [...window.partitions].sort(([a], [b]) => a - b);
+  const size = Math.ceil(partitions.length / count);
+  const parts: RecordedWindow[] = [];
+  for (let start = 0; start < partitions.length; start += size)
+    parts.push({ ...window, partitions: new Map(partitions.slice(start, start + size)) });
+  return parts;
+}
+
 export type UserScope = { readonly events: readonly string[] };
 
 export type ScopedUsers = UserScope & {

@@ -253,7 +253,7 @@ export function mergeReportParts(
 ): ReplayReport {
   const sum = (of: (part: ReportPart) => number) => parts.reduce((n, part) => n + of(part), 0);
   const messages = new Map<string, { before: OutcomeCounts; after: OutcomeCounts }>();
-  const kinds: Record<string, number> = {};
+  let kinds: Record<string, number> = {};
   for (const part of parts) {
     for (const [id, counts] of part.perMessage) {
       const merged = messages.get(id);
@@ -264,7 +264,7 @@ export function mergeReportParts(
           : { before: addCounts(merged.before, counts.before), after: addCounts(merged.after, counts.after) },
       );
     }
-    for (const [kind, n] of Object.entries(part.kinds)) kinds[kind] = (kinds[kind] ?? 0) + n;
+    kinds = addTallies(kinds, part.kinds);
   }
   const differences = sum((p) => p.differences);
   return {
@@ -290,7 +290,11 @@ export function mergeReportParts(
   };
 }
 
-const addReasons = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
+/** Counts by key (reasons, kinds of flip), added. */
+const addTallies = (
+  a: Record<string, number>,
+  b: Readonly<Record<string, number>>,
+): Record<string, number> => {
   const sum = { ...a };
   for (const [reason, n] of Object.entries(b)) sum[reason] = (sum[reason] ?? 0) + n;
   return sum;
@@ -298,7 +302,7 @@ const addReasons = (a: Record<string, number>, b: Record<string, number>): Recor
 
 const addCounts = (a: OutcomeCounts, b: OutcomeCounts): OutcomeCounts => ({
   sent: a.sent + b.sent,
-  suppressed: addReasons(a.suppressed, b.suppressed),
-  filtered: addReasons(a.filtered, b.filtered),
+  suppressed: addTallies(a.suppressed, b.suppressed),
+  filtered: addTallies(a.filtered, b.filtered),
   users_reached: a.users_reached + b.users_reached,
 });

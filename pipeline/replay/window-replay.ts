@@ -17,6 +17,7 @@ import type {
   RecordedLog,
   RecordedWindow,
 } from '../ports/recorded-log.ts';
+import { windowParts } from '../ports/recorded-log.ts';
 import type { ReplayReport, ReportPart } from './replay-report.ts';
 import { mergeReportParts, ReplayReportBuilder } from './replay-report.ts';
 
@@ -106,9 +107,8 @@ export async function replayWindow(
     done += entries;
     if (Math.floor(done / 10_000) > Math.floor(before / 10_000)) onProgress?.(done, window.entries);
   };
-  const partitions = [...window.partitions].sort(([a], [b]) => a - b);
-  const parts = Math.min(runner?.partsFor(window.entries) ?? 1, partitions.length);
-  if (runner === undefined || parts < 2) {
+  const parts = windowParts(window, runner?.partsFor(window.entries) ?? 1);
+  if (runner === undefined || parts.length < 2) {
     const report = new ReplayReportBuilder(from, to, window.scope);
     await replayPart({ recorded, catalog, overrides, window }, report, {
       decisions: sink ?? (() => Promise.resolve()),
@@ -117,13 +117,7 @@ export async function replayWindow(
     onProgress?.(done, window.entries);
     return report.report();
   }
-  const size = Math.ceil(partitions.length / parts);
-  const requests = Array.from({ length: parts }, (_, i) => ({
-    window: { ...window, partitions: new Map(partitions.slice(i * size, (i + 1) * size)) },
-    catalog,
-    overrides,
-    decisions: sink !== undefined,
-  })).filter((request) => request.window.partitions.size > 0);
+  const requests = parts.map((part) => ({ window: part, catalog, overrides, decisions: sink !== undefined }));
   const hash = createHash('sha256');
   const reports = await runner.run(requests, {
     lines: (text) => hash.update(text),

@@ -12,6 +12,7 @@ import type {
   RecordedWindow,
   UserScope,
 } from '../../ports/recorded-log.ts';
+import { windowParts } from '../../ports/recorded-log.ts';
 import type { Sql } from './sql.ts';
 import { metadataOf, stateEntryOf } from './audit-rows.ts';
 import { ident, raw, sql } from './sql.ts';
@@ -215,15 +216,8 @@ export class ClickHouseRecordedLog implements RecordedLog {
     // user), and sorting its rows is most of its cost: so a few partitions a query, in log order,
     // rather than one (eight scans of the table for a window of eight partitions took more than
     // twice the time of two).
-    const open = (group: readonly (readonly [number, { start: number; end: number | undefined }])[]) => {
-      const inGroup = sql`(${raw(
-        group
-          .map(
-            ([partition, bounds]) =>
-              `(partition = ${partition} AND seq >= ${bounds.start} AND seq < ${bounds.end ?? NO_END})`,
-          )
-          .join(' OR '),
-      )}) AND ${users}`;
+    const open = (group: RecordedWindow) => {
+      const inGroup = sql`${this.inWindow(group)} AND ${users}`;
       return {
         entries: this.open<EntryRow>(
           sql`SELECT partition, seq, position, entry_id, type, user_id, name, received_at, created_at, metadata, context, attributes
@@ -235,11 +229,7 @@ export class ClickHouseRecordedLog implements RecordedLog {
         ),
       };
     };
-    const partitions = [...window.partitions].sort(([a], [b]) => a - b);
-    const half = Math.ceil(partitions.length / QUERIES_A_WINDOW);
-    const groups = Array.from({ length: QUERIES_A_WINDOW }, (_, i) =>
-      partitions.slice(i * half, (i + 1) * half),
-    ).filter((group) => group.length > 0);
+    const groups = windowParts(window, QUERIES_A_WINDOW);
     // The next group's queries are sent while this one is read: ClickHouse sorts them meanwhile,
     // rather than the reader waiting for each sort in turn.
     let next = groups[0] === undefined ? undefined : open(groups[0]);
