@@ -1,6 +1,6 @@
 import { ReplayThreads } from './replay-threads.ts';
 import { parseArgs } from 'node:util';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { longReadsClient } from '../pipeline/adapters/clickhouse/long-reads-client.ts';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import { ClickHouseReplayStore } from '../pipeline/adapters/clickhouse/replay-store.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
@@ -31,13 +31,7 @@ export async function runRecorded(
   onProgress?: (done: number, total: number) => void,
 ) {
   const ns = new Namespace(config.namespace);
-  const clickhouse = createClient({
-    url: config.clickhouseUrl,
-    request_timeout: 3_600_000,
-    // Long replays read for minutes: progress headers keep the connection alive meanwhile.
-    clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const clickhouse = longReadsClient(config.clickhouseUrl);
   const nc = await connectNats(config.natsUrl, `nudge replay ${replayId}`);
   try {
     await migrateAudit(clickhouse, ns.database);

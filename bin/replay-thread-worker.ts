@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createClient } from '@clickhouse/client';
+import { longReadsClient } from '../pipeline/adapters/clickhouse/long-reads-client.ts';
 import { ClickHouseRecordedLog } from '../pipeline/adapters/clickhouse/recorded-log.ts';
 import type { PositionedDecision } from '../pipeline/ports/decision-sink.ts';
 import { ReplayReportBuilder } from '../pipeline/replay/replay-report.ts';
@@ -13,12 +13,7 @@ import type { FromReplayThread, ReplayThreadData } from './replay-threads.ts';
 
 const data = workerData as ReplayThreadData;
 const post = (message: FromReplayThread) => parentPort?.postMessage(message);
-const clickhouse = createClient({
-  url: data.clickhouseUrl,
-  request_timeout: 3_600_000,
-  // Long replays read for minutes: progress headers keep the connection alive meanwhile.
-  clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
-});
+const clickhouse = longReadsClient(data.clickhouseUrl);
 const spool = createWriteStream(data.spool, { encoding: 'utf8' });
 /** The lines of a few thousand decisions a write. */
 const LINES_A_WRITE = 1 << 20;

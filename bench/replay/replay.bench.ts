@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createClient } from '@clickhouse/client';
+import { longReadsClient } from '../../pipeline/adapters/clickhouse/long-reads-client.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { ClickHouseRecordedLog } from '../../pipeline/adapters/clickhouse/recorded-log.ts';
@@ -51,12 +51,7 @@ const size = { entries: Number(values.entries), users: Number(values.users), mes
 const config = loadConfig(process.env);
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const ns = new Namespace(`bench_replay_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
-const clickhouse = createClient({
-  url: config.clickhouseUrl,
-  request_timeout: 3_600_000,
-  // Long replays read for minutes: progress headers keep the connection alive meanwhile.
-  clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
-});
+const clickhouse = longReadsClient(config.clickhouseUrl);
 const nc = await connectNats(config.natsUrl, 'bench replay');
 const PACK = 100;
 
