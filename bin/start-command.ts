@@ -40,7 +40,7 @@ import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import { NatsInAppFeed } from '../pipeline/adapters/nats/nats-inapp-feed.ts';
 import {
   deadLetterReader,
-  decisionReader,
+  decisionRowReader,
   deliveryReader,
   logEntryReader,
 } from '../pipeline/adapters/nats/stream-readers.ts';
@@ -247,11 +247,11 @@ function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServ
     stepper(
       'decisions to ClickHouse',
       new AuditWriter(
-        decisionReader(js, jsm, ns, 'audit_writer', {
+        decisionRowReader(js, jsm, ns, 'audit_writer', {
           ...AUDIT_BATCHES,
           ...backlog('decisions to ClickHouse'),
         }),
-        (i) => audit.insertDecisions(i),
+        (rows) => audit.insertDecisionRows(rows),
       ),
     ),
     stepper(

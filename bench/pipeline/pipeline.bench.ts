@@ -202,8 +202,16 @@ async function pipeline(rate: () => number): Promise<{ sustained: Run; latency: 
     await publishAll(ns, entries);
     const published = performance.now();
     const db = ns.database;
-    // Distinct ids, so that a decision written twice (a batch redone) is not counted twice.
+    // Distinct ids, so that a decision written twice (a batch redone) is not counted twice. Rows
+    // are counted until there are enough (a cheap count, which ClickHouse answers from its parts
+    // without scanning the ids ten times a second beside the pipeline), then the ids.
     for (;;) {
+      const rowsLogged = await count(`SELECT count() AS n FROM ${db}.log_entries`);
+      const rowsDecided = await count(`SELECT count() AS n FROM ${db}.decisions`);
+      if (rowsLogged < entries.length || rowsDecided < expected) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
       const logged = await count(`SELECT uniqExact(entry_id) AS n FROM ${db}.log_entries`);
       const decided = await count(`SELECT uniqExact(decision_id) AS n FROM ${db}.decisions`);
       if (logged > entries.length || decided > expected)
@@ -237,11 +245,12 @@ async function latencyAt(ns: Namespace, rate: number): Promise<Latency> {
     callback: (_error, message) => {
       const now = performance.now();
       for (const line of decoder.decode(message.data).split('\n')) {
-        const { decision } = JSON.parse(line) as { decision: { entry_id: string } };
-        const at = sentAt.get(decision.entry_id);
+        // A line is the decision's audit row (`decisionRow`).
+        const { entry_id } = JSON.parse(line) as { entry_id: string };
+        const at = sentAt.get(entry_id);
         if (at === undefined) continue;
         latencies.push(now - at);
-        sentAt.delete(decision.entry_id);
+        sentAt.delete(entry_id);
       }
     },
   });

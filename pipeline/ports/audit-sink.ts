@@ -22,6 +22,8 @@ export type PositionedEntry = {
 export type AuditSink = {
   insertEntries(entries: readonly PositionedEntry[]): Promise<void>;
   insertDecisions(decisions: readonly PositionedDecision[]): Promise<void>;
+  /** Decisions as the decisions stream carries them: each its row (`decisionRow`) as one line of UTF-8 JSON. */
+  insertDecisionRows(rows: readonly Uint8Array[]): Promise<void>;
   insertOutcomes(outcomes: readonly DeliveryOutcome[]): Promise<void>;
   insertDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
 };

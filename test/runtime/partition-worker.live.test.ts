@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DecisionRow } from '../../pipeline/ports/decision-row.ts';
+import { positionedDecisionOf } from '../../pipeline/ports/decision-row.ts';
 import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
 import { replayLine } from '../../pipeline/replay/replay-line.ts';
 import { Replayer } from '../../pipeline/replay/replayer.ts';
@@ -19,7 +21,7 @@ async function decisionsInStream(): Promise<PositionedDecision[]> {
   for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
     const message = await jsm.streams.getMessage(ns.decisionsStream, { seq });
     for (const line of new TextDecoder().decode(message.data).split('\n'))
-      found.push(JSON.parse(line) as PositionedDecision);
+      found.push(positionedDecisionOf(JSON.parse(line) as DecisionRow));
   }
   return found;
 }

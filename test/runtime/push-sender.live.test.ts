@@ -20,7 +20,8 @@ import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { Decision } from '../../pipeline/core/decision.ts';
 import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
 import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
-import type { PositionedDecision } from '../../pipeline/ports/decision-sink.ts';
+import type { DecisionRow } from '../../pipeline/ports/decision-row.ts';
+import { positionedDecisionOf } from '../../pipeline/ports/decision-row.ts';
 import type { Delivery } from '../../pipeline/ports/delivery.ts';
 import type { VapidKeys } from '../../pipeline/ports/key-store.ts';
 import { removalEntry } from '../../pipeline/runtime/push-channel.ts';
@@ -375,7 +376,7 @@ async function decisionsInStream(): Promise<Decision[]> {
   for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
     const message = await jsm.streams.getMessage(ns.decisionsStream, { seq });
     for (const line of new TextDecoder().decode(message.data).split('\n'))
-      if (line !== '') found.push((JSON.parse(line) as PositionedDecision).decision);
+      if (line !== '') found.push(positionedDecisionOf(JSON.parse(line) as DecisionRow).decision);
   }
   return found;
 }

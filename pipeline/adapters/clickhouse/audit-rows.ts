@@ -1,12 +1,8 @@
-import type { Decision } from '../../core/decision.ts';
-import { explain } from '../../core/explain.ts';
 import type { LogEntry, PreferencesEntry, PushSubscriptionEntry, StateEntry } from '../../core/log-entry.ts';
 import { needsSentOrder } from '../../core/log-entry.ts';
 import type { FlatObject } from '../../core/scalar.ts';
 import { flatJson, orderFromText } from '../../json-in-sent-order.ts';
-
-/** Where an entry sits in the log: its partition and its sequence there. */
-export type LogPosition = { readonly partition: number; readonly seq: number };
+import type { LogPosition } from '../../ports/decision-row.ts';
 
 /** A `log_entries` row (see `AUDIT_TABLES` for what each column holds); `place` is its index in its log message. */
 export function logEntryRow(entry: LogEntry, position: LogPosition, place = 0) {
@@ -72,27 +68,4 @@ export function stateEntryOf(row: {
       ...(fields as Pick<PushSubscriptionEntry, 'action' | 'subscription'>),
     };
   return { type: 'identify', ...head, attributes: fields as FlatObject };
-}
-
-/** A `decisions` row, with the explanation both as a sentence and as data. */
-export function decisionRow(decision: Decision, position: LogPosition, capsVersion = 0) {
-  return {
-    decision_id: decision.decision_id,
-    entry_id: decision.entry_id,
-    message_id: decision.message_id,
-    message_version: decision.message_version,
-    user_id: decision.user_id,
-    channel: decision.channel,
-    at: decision.at,
-    outcome: decision.outcome,
-    reason: decision.reason,
-    subject: decision.content?.subject ?? null,
-    body: decision.content?.body ?? null,
-    explanation: explain(decision),
-    explanation_data: JSON.stringify(decision.explanation),
-    partition: position.partition,
-    seq: position.seq,
-    caps_version: capsVersion,
-    deliver_at: decision.outcome === 'sent' ? (decision.deliver_at ?? null) : null,
-  };
 }

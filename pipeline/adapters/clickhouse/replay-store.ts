@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import type { ReplayRecord, ReplayStore } from '../../ports/replay-store.ts';
-import { decisionRow } from './audit-rows.ts';
+import { decisionRow } from '../../ports/decision-row.ts';
 import { ident, sql } from './sql.ts';
 
 type Row = Omit<

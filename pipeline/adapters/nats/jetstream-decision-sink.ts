@@ -1,6 +1,7 @@
 import type { JetStreamManager } from 'nats';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
+import { decisionRow } from '../../ports/decision-row.ts';
 import type { DecisionSink, PositionedDecision } from '../../ports/decision-sink.ts';
 import type { StreamPublisher } from './jetstream-publisher.ts';
 import { DUPLICATE_WINDOW_MS } from './log-stream.ts';
@@ -25,8 +26,9 @@ export async function ensureDecisionsStream(
 }
 
 /**
- * Decisions to JetStream, packed as NDJSON (`{decision, partition, seq}` per line) on the subject
- * of their partition (a batch's decisions all come from one partition's worker).
+ * Decisions to JetStream, packed as NDJSON on the subject of their partition (a batch's decisions
+ * all come from one partition's worker), a line each: its audit row (`decisionRow`, with the
+ * partition, the sequence and the caps version), which the audit stores as it is.
  * A pack's `Nats-Msg-Id` is a digest of its decision ids, so a batch published again after a
  * crash, cut the same way, is dropped by the duplicate window; cut another way, its decisions
  * reach the stream twice with the same ids, and the audit tables (ReplacingMergeTree on
@@ -42,7 +44,7 @@ export class JetStreamDecisionSink implements DecisionSink {
     const acks: Promise<unknown>[] = [];
     const lines = decisions.map((d): { decision: PositionedDecision; line: Line } => ({
       decision: d,
-      line: lineOf(d),
+      line: lineOf(decisionRow(d.decision, d, d.caps_version)),
     }));
     for (const pack of cutPacks(lines, (item) => item.line.bytes)) {
       const partition = pack[0]?.decision.partition ?? 0;

@@ -1,9 +1,10 @@
 import type { JetStreamManager, StreamConfig, StreamInfo } from 'nats';
 import { NatsError } from 'nats';
 
-/** JetStream's API error codes for "stream not found" and "stream name already in use". */
+/** JetStream's API error codes for "stream not found", "stream name already in use" and "subjects overlap with an existing stream". */
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
+const SUBJECTS_OVERLAP = 10065;
 
 /** The stream's info, or undefined when there is no such stream (told by the API error code, never the message text). */
 export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
@@ -17,7 +18,10 @@ export async function streamInfo(jsm: JetStreamManager, name: string): Promise<S
 
 /**
  * The stream's info, creating the stream when there is none. Processes starting together may
- * race to create it: the loser finds it made by the winner, with the same configuration.
+ * race to create it: the loser finds it made by the winner, with the same configuration. (The
+ * loser is told "name in use", or, by nats-server 2.9 once, "subjects overlap": the winner's
+ * stream holds them. Either way the stream is read again, and only an overlap with a stream of
+ * another name is an error.)
  */
 export async function ensureStream(
   jsm: JetStreamManager,
@@ -28,7 +32,10 @@ export async function ensureStream(
   try {
     return await jsm.streams.add(config);
   } catch (error) {
-    if (!(error instanceof NatsError && error.api_error?.err_code === STREAM_NAME_IN_USE)) throw error;
-    return jsm.streams.info(config.name);
+    const code = error instanceof NatsError ? error.api_error?.err_code : undefined;
+    if (code === STREAM_NAME_IN_USE) return jsm.streams.info(config.name);
+    const made = code === SUBJECTS_OVERLAP ? await streamInfo(jsm, config.name) : undefined;
+    if (made === undefined) throw error;
+    return made;
   }
 }

@@ -5,11 +5,12 @@ import type { Delivery } from '../../ports/delivery.ts';
 import type { PositionedEntry } from '../../ports/audit-sink.ts';
 import type { DeadLetter } from '../../ports/dead-letters.ts';
 import { isInAppChannel } from '../../ports/inbox.ts';
+import { decisionRow } from '../../ports/decision-row.ts';
 import type { PositionedDecision } from '../../ports/decision-sink.ts';
 import { parseJson } from '../../errors.ts';
 import type { DurableReaderOptions } from './durable-reader.ts';
 import { JetStreamDurableReader } from './durable-reader.ts';
-import { decodeLines, decodeTrustedPack, decodeValue } from './packs.ts';
+import { decodeTrustedPack, decodeValue, rawLinesOf } from './packs.ts';
 
 /** A subject's last token: the partition of a log subject, the channel of a delivery's. */
 const lastToken = (subject: string) => subject.slice(subject.lastIndexOf('.') + 1);
@@ -43,27 +44,44 @@ export function logEntryReader(
   );
 }
 
-/** The decisions stream's decisions, through a durable consumer named `durable`. */
-export function decisionReader(
+/**
+ * The decisions stream's lines, through a durable consumer named `durable`: each a `decisions`
+ * row in UTF-8 JSON, as the matcher wrote it (`JetStreamDecisionSink`), passed on unread for the
+ * audit to store as it is. A line of a stream written before the lines were rows
+ * (`{"decision":…,"partition":…}`) is made into its row here, so an upgrade loses nothing.
+ */
+export function decisionRowReader(
   js: JetStreamClient,
   jsm: JetStreamManager,
   ns: Namespace,
   durable: string,
   options: DurableReaderOptions = {},
 ) {
-  return new JetStreamDurableReader<PositionedDecision>(
+  return new JetStreamDurableReader<Uint8Array>(
     js,
     jsm,
     ns.decisionsStream,
     durable,
     (message: JsMsg) =>
-      decodeLines(
-        message.data,
-        `${ns.decisionsStream} seq ${message.seq}`,
-        (line, where) => parseJson(line, where) as PositionedDecision,
+      rawLinesOf(message.data).map((line) =>
+        isPositionedDecisionLine(line)
+          ? rowOfPositionedDecision(line, `${ns.decisionsStream} seq ${message.seq}`)
+          : line,
       ),
     options,
   );
+}
+
+const POSITIONED_DECISION = new TextEncoder().encode('{"decision":');
+const isPositionedDecisionLine = (line: Uint8Array) =>
+  POSITIONED_DECISION.every((byte, i) => line[i] === byte);
+
+function rowOfPositionedDecision(line: Uint8Array, where: string): Uint8Array {
+  const { decision, partition, seq, caps_version } = parseJson(
+    new TextDecoder().decode(line),
+    () => where,
+  ) as PositionedDecision;
+  return new TextEncoder().encode(JSON.stringify(decisionRow(decision, { partition, seq }, caps_version)));
 }
 
 /** The dead letters, through a durable consumer named `durable`. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decisionRow, logEntryRow } from '../../../pipeline/adapters/clickhouse/audit-rows.ts';
+import { logEntryRow } from '../../../pipeline/adapters/clickhouse/audit-rows.ts';
+import { decisionRow } from '../../../pipeline/ports/decision-row.ts';
 import { AUDIT_TABLES, migrateAudit } from '../../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { REASONS } from '../../../pipeline/core/decision.ts';
 import { compileCaps } from '../../../pipeline/core/caps.ts';

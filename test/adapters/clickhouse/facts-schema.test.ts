@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { decisionRow } from '../../../pipeline/adapters/clickhouse/audit-rows.ts';
+import { decisionRow } from '../../../pipeline/ports/decision-row.ts';
 import { migrateAudit } from '../../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { DECISION_FACTS, REASON_CODES } from '../../../pipeline/adapters/clickhouse/facts-schema.ts';
 import { REASONS } from '../../../pipeline/core/decision.ts';
