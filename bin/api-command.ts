@@ -1,5 +1,5 @@
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import type { NatsConnection } from 'nats';
 import { buildApi } from '../api/app.ts';
 import type { DemoPage } from '../api/routes/demo/demo.routes.ts';
@@ -8,8 +8,7 @@ import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
-import { Namespace } from '../pipeline/namespace.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { NudgeMetrics } from '../pipeline/runtime/metrics.ts';
 import { InputError } from '../pipeline/errors.ts';
 import { stopSignal } from './stop-signal.ts';
@@ -28,11 +27,11 @@ export async function runApi(
   onListening?: (address: string) => Promise<void>,
   demo?: DemoPage,
 ): Promise<void> {
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const nc: NatsConnection = await connectNats(config.natsUrl, 'nudge api');
   // Commands issued in one turn of the event loop go out as one pipeline: the rate limiter asks
   // Redis on every request, and one write per request was a fifth of the API's CPU.
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true });
+  const redis = connectRedis(config.redisUrl, { enableAutoPipelining: true });
   // Quiet: the API answers a ClickHouse failure itself (a 503), which the client would also log.
   const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
   try {

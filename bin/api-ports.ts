@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../pipeline/adapters/redis/connect-redis.ts';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditReader } from '../pipeline/adapters/clickhouse/clickhouse-audit-reader.ts';
@@ -33,7 +33,7 @@ export function apiPorts(services: {
   /** A JetStream publish's time to answer, ms (the ingest path's own publisher). */
   readonly publishTimeoutMs?: number;
   readonly jsm: JetStreamManager;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly clickhouse: ClickHouseClient;
   /** Where the replay threads connect to ClickHouse (the client's own address): without it, replays run on the API's thread. */
   readonly clickhouseUrl?: string;

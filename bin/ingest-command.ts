@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ndjsonLines } from '../pipeline/adapters/file/ndjson-lines.ts';
 import { ensureLogStream, LogPublisher } from '../pipeline/adapters/nats/log-stream.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import type { LogEntry } from '../pipeline/core/log-entry.ts';
 import {
   IngestEntrySchema,
@@ -13,7 +13,6 @@ import {
 } from '../pipeline/core/log-entry.ts';
 import { formatIssues, keysOf } from '../pipeline/core/validation.ts';
 import { InputError, parseJson } from '../pipeline/errors.ts';
-import { Namespace } from '../pipeline/namespace.ts';
 import { withMetadataInSentOrder } from '../pipeline/parse-entry.ts';
 import { UsageError } from './usage-error.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
@@ -26,7 +25,7 @@ import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 export async function ingestCommand(args: string[]): Promise<void> {
   const { file, keepTime } = parseIngestArgs(args);
   const config = loadConfig(process.env);
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const nc = await connectNats(config.natsUrl, 'nudge ingest');
   try {
     await ensureLogStream(await nc.jetstreamManager(), ns, config.partitions);

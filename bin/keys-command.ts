@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import webpush from 'web-push';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import type { Scope } from '../api/auth/api-keys.ts';
 import { newApiKey, SCOPES } from '../api/auth/api-keys.ts';
 import { newClientSecret } from '../api/auth/user-hash.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
-import { Namespace } from '../pipeline/namespace.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import type { VapidKeys } from '../pipeline/ports/key-store.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -37,8 +36,8 @@ export async function keysCommand(args: string[]): Promise<void> {
     throw new UsageError((error as Error).message, { cause: error });
   }
   const config = loadConfig(process.env);
-  const redis = new Redis(config.redisUrl);
-  const store = new RedisKeyStore(redis, new Namespace(config.namespace));
+  const redis = connectRedis(config.redisUrl);
+  const store = new RedisKeyStore(redis, namespaceOf(config));
   try {
     if (action === 'create') {
       const scopes = parseScopes(values.scope);

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import { Namespace } from '../pipeline/namespace.ts';
@@ -10,7 +10,7 @@ import type { FromLeaseThread, LeaseThreadData } from './lease-thread.ts';
 // its own, renewing only while the matcher's thread says it is alive.
 
 const data = workerData as LeaseThreadData;
-const redis = new Redis(data.redisUrl);
+const redis = connectRedis(data.redisUrl);
 const ns = new Namespace(data.namespace);
 const post = (message: FromLeaseThread) => parentPort?.postMessage(message);
 let lastAlive = Date.now();

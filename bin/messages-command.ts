@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { readJsonDefinitions } from '../pipeline/adapters/file/json-definitions-file.ts';
 import { applyCaps, applyMessages, ensureCatalogStream } from '../pipeline/adapters/nats/catalog-stream.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
-import { Namespace } from '../pipeline/namespace.ts';
 import { UsageError } from './usage-error.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 
@@ -29,7 +28,7 @@ export async function messagesCommand(args: string[]): Promise<void> {
   const caps =
     values.caps === undefined ? undefined : await readJsonDefinitions(values.caps, GlobalCapListSchema);
   const config = loadConfig(process.env);
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const nc = await connectNats(config.natsUrl, 'nudge messages');
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];

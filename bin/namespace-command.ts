@@ -4,7 +4,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../pipeline/adapters/redis/connect-redis.ts';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import { NatsError } from 'nats';
 import { ident, sql } from '../pipeline/adapters/clickhouse/sql.ts';
@@ -34,7 +36,7 @@ const REMOVING: Stage = {
 type Services = {
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly clickhouse: ClickHouseClient;
 };
 
@@ -99,10 +101,10 @@ async function openServices(config: Config): Promise<Services> {
   const nc = await answered('NATS', config.natsUrl, CONNECTING, () =>
     connectNats(config.natsUrl, 'nudge namespace'),
   );
-  const opened: { redis?: Redis; clickhouse?: ClickHouseClient } = {};
+  const opened: { redis?: RedisClient; clickhouse?: ClickHouseClient } = {};
   try {
     const jsm = await answered('JetStream', config.natsUrl, CONNECTING, () => nc.jetstreamManager());
-    opened.redis = await connectRedis(config.redisUrl);
+    opened.redis = await openRedis(config.redisUrl);
     opened.clickhouse = await connectClickHouse(config.clickhouseUrl);
     return { nc, jsm, redis: opened.redis, clickhouse: opened.clickhouse };
   } catch (error) {
@@ -113,9 +115,9 @@ async function openServices(config: Config): Promise<Services> {
   }
 }
 
-async function connectRedis(url: string): Promise<Redis> {
+async function openRedis(url: string): Promise<RedisClient> {
   // Fail at once rather than retry forever (ioredis's default): the user is waiting on this command.
-  const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1 });
   // `connect` rejects with "Connection is closed."; the reason (refused, unknown host) comes as an event.
   let reason: unknown;
   redis.on('error', (error) => {
@@ -225,7 +227,7 @@ async function drop(services: Services, ns: Namespace, config: Config): Promise<
   await answered('Redis', config.redisUrl, REMOVING, async () => {
     for await (const batch of scanKeys(services.redis, ns)) {
       // UNLINK frees the memory in the background: a large user-state hash never stalls Redis.
-      if (batch.length > 0) keys += await services.redis.unlink(...batch);
+      if (batch.length > 0) keys += await unlink(services.redis, batch);
     }
   });
   if (keys > 0) say(`removed ${plural(keys, 'Redis key')} matching ${keyPattern(ns)}`);
@@ -266,14 +268,29 @@ async function deleteStream(jsm: JetStreamManager, name: string): Promise<boolea
  */
 const keyPattern = (ns: Namespace) => `${ns.name}:*`;
 
-/** The namespace's keys, a SCAN batch at a time (never KEYS: it blocks Redis for the whole keyspace). */
-async function* scanKeys(redis: Redis, ns: Namespace): AsyncGenerator<string[]> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', keyPattern(ns), 'COUNT', SCAN_COUNT);
-    cursor = next;
-    yield keys;
-  } while (cursor !== '0');
+/**
+ * The namespace's keys, a SCAN batch at a time (never KEYS: it blocks Redis for the whole
+ * keyspace); on a Redis Cluster, every master's, each batch one node's.
+ */
+async function* scanKeys(redis: RedisClient, ns: Namespace): AsyncGenerator<string[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', keyPattern(ns), 'COUNT', SCAN_COUNT);
+      cursor = next;
+      yield keys;
+    } while (cursor !== '0');
+  }
+}
+
+/** Unlinks keys; on a Redis Cluster one at a time in a pipeline, as a batch spans slots. */
+async function unlink(redis: RedisClient, keys: readonly string[]): Promise<number> {
+  if (!(redis instanceof Cluster)) return redis.unlink(...keys);
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.unlink(key);
+  const results = (await pipeline.exec()) ?? [];
+  return results.reduce((sum, [error, removed]) => (error === null ? sum + Number(removed) : sum), 0);
 }
 
 async function databaseExists(clickhouse: ClickHouseClient, database: string): Promise<boolean> {
@@ -305,12 +322,20 @@ function failure(service: string, url: string, error: unknown, stage: Stage): In
   );
 }
 
-/** A Redis or ClickHouse URL may carry a password: an error message must not print it. */
-function withoutPassword(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password === '') return url;
-  parsed.password = '***';
-  return parsed.toString();
+/**
+ * A Redis or ClickHouse URL may carry a password: an error message must not print it. Several URLs
+ * (a cluster's nodes), separated by commas, each without.
+ */
+function withoutPassword(urls: string): string {
+  return urls
+    .split(',')
+    .map((url) => {
+      const parsed = new URL(url);
+      if (parsed.password === '') return url;
+      parsed.password = '***';
+      return parsed.toString();
+    })
+    .join(',');
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

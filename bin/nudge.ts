@@ -26,8 +26,11 @@ commands:
   services up [nats|redis|clickhouse …]
          make NATS (JetStream), Redis and ClickHouse reachable at the configured URLs:
          use what answers; install (apt-get) and start on loopback what does not
-  services down
-         stop the services "services up" started, and only those
+  services up --cluster
+         start, on loopback beside them, a 3-node NATS cluster (JetStream) and a Redis Cluster
+         of 3 masters with a replica each, data under the data folder; prints the settings
+  services down [--cluster]
+         stop the services "services up" started, and only those (--cluster: the cluster's)
   start [--roles matcher,audit,deliveries,api]
          run the HTTP API and the pipeline until Ctrl-C: every role by default; --roles
          runs some in this process (the matcher, sends included; the audit writers to ClickHouse;

@@ -8,11 +8,11 @@ import {
   readCatalog,
 } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { ensureLogStream } from '../pipeline/adapters/nats/log-stream.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
 import { newApiKey, parseApiKey } from '../api/auth/api-keys.ts';
 import { newClientSecret, userHash } from '../api/auth/user-hash.ts';
@@ -31,7 +31,7 @@ const demo = (file: string) => new URL(`demo/${file}`, import.meta.url).pathname
 /** `nudge quickstart` (`npm start`): demo messages applied, the matcher running, demo traffic flowing, until Ctrl-C. */
 export async function quickstartCommand(): Promise<void> {
   const config = loadConfig(process.env);
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const signal = stopSignal();
   const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
   const nc = await connectNats(config.natsUrl, 'nudge quickstart');
@@ -118,7 +118,7 @@ async function applyDemoCatalog(
  * page (the client secret is made if the deployment has none yet).
  */
 async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   try {
     const store = new RedisKeyStore(redis, ns);
     const secret = await store.ensureClientSecret(newClientSecret());
@@ -143,7 +143,7 @@ async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
  * only ever shown once), the admin key and the client keys but this run's.
  */
 async function demoKey(config: Config, ns: Namespace, clientKey: string): Promise<string> {
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   try {
     const store = new RedisKeyStore(redis, ns);
     const current = parseApiKey(clientKey)?.id;

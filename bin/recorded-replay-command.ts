@@ -8,11 +8,10 @@ import { readJsonDefinitions } from '../pipeline/adapters/file/json-definitions-
 import { catalogHistory } from '../pipeline/adapters/nats/catalog-stream.ts';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { formatDuration, parseDuration } from '../pipeline/core/duration.ts';
 import { INSTANT_HINT, parseInstantInput, resolveInstant } from '../pipeline/core/instant.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
-import { Namespace } from '../pipeline/namespace.ts';
 import type { ReplayRequest, SweepReport, SweepRequest, SweepTarget } from '../pipeline/replay/replay-job.ts';
 import { runReplayJob } from '../pipeline/replay/replay-job.ts';
 import { newReplayId } from '../pipeline/replay/replay-id.ts';
@@ -30,7 +29,7 @@ export async function runRecorded(
   request: ReplayRequest | SweepRequest,
   onProgress?: (done: number, total: number) => void,
 ) {
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const clickhouse = longReadsClient(config.clickhouseUrl);
   const nc = await connectNats(config.natsUrl, `nudge replay ${replayId}`);
   try {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
 import { ClickHouseAuditSink } from '../pipeline/adapters/clickhouse/clickhouse-audit-sink.ts';
 import { TWILIO_API, TwilioSms } from '../pipeline/adapters/http/twilio-sms.ts';
@@ -15,7 +15,7 @@ import { deliveryReader } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import { RedisSentMarks } from '../pipeline/adapters/redis/redis-sent-marks.ts';
 import { SmtpMailer } from '../pipeline/adapters/smtp/smtp-mailer.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import type { ChannelSend } from '../pipeline/ports/channel.ts';
@@ -51,7 +51,7 @@ export async function sendCommand(args: string[]): Promise<void> {
     throw new UsageError(USAGE);
   const values = parseOptions(rest);
   const config = loadConfig(process.env);
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const channel =
     name === 'webhook'
       ? webhookChannel(values)
@@ -159,7 +159,7 @@ export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Nam
     throw new UsageError(
       '--from <address> is required, as no-reply@example.com or "Name" <no-reply@example.com>',
     );
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   // Every mail carries its signed unsubscribe link, under the address people reach the API at.
   const links = new UnsubscribeLinks(new RedisKeyStore(redis, ns));
   const mailer = new SmtpMailer({
@@ -207,7 +207,7 @@ export function smsChannelFor(options: Options, config: Config, ns: Namespace): 
     );
   const from = options.from?.trim() ?? '';
   if (from === '') throw new UsageError('--from <number> is required, as +15005550006');
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   const provider = new TwilioSms({ baseUrl, accountSid, authToken, from });
   return {
     // Twilio's Messages API documents no idempotency key (the token header serves providers that
@@ -231,7 +231,7 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
   const ttlSeconds = ttl === undefined ? undefined : Number(ttl);
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= 0))
     throw new UsageError('--ttl is a whole number of seconds, 0 or more (default 86400, a day)');
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   try {
     const vapid = await new RedisKeyStore(redis, ns).vapidKeys();
     if (vapid === undefined)

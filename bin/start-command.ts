@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../pipeline/adapters/redis/connect-redis.ts';
+import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { connectNats } from '../pipeline/adapters/nats/connect-nats.ts';
 import { migrateAudit } from '../pipeline/adapters/clickhouse/audit-schema.ts';
@@ -50,7 +51,7 @@ import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import type { Config } from '../pipeline/config/load-config.ts';
-import { loadConfig } from '../pipeline/config/load-config.ts';
+import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { compileCaps } from '../pipeline/core/caps.ts';
 import { buildRuleIndex } from '../pipeline/core/rule-index.ts';
 import { Namespace } from '../pipeline/namespace.ts';
@@ -125,10 +126,10 @@ export async function runRoles(
     metrics.writerBacklog.set({ writer }, pending);
   },
 ): Promise<void> {
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const nc = await connectNats(config.natsUrl, `nudge ${holder}`);
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   const clickhouse = createClient({ url: config.clickhouseUrl });
   try {
     const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
@@ -217,7 +218,7 @@ type RoleServices = {
   readonly jsm: JetStreamManager;
   readonly publisher: StreamPublisher;
   readonly ns: Namespace;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly clickhouse: ClickHouseClient;
   readonly audit: ClickHouseAuditSink;
   readonly backlog: (writer: string) => { onBacklog: (pending: number) => void };

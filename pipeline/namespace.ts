@@ -10,8 +10,18 @@ import type { Channel } from './core/message-schema.ts';
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
 
 export class Namespace {
-  constructor(readonly name: string) {
+  /**
+   * How many copies JetStream keeps of each stream and key-value bucket made for the namespace
+   * (`NUDGE_STREAM_REPLICAS`): 1 on one server, 3 on a cluster. Set when a stream is made.
+   */
+  readonly streamReplicas: number;
+
+  constructor(
+    readonly name: string,
+    options: { readonly streamReplicas?: number } = {},
+  ) {
     if (!NAMESPACE_PATTERN.test(name)) throw new Error(`invalid namespace ${JSON.stringify(name)}`);
+    this.streamReplicas = options.streamReplicas ?? 1;
   }
 
   /** The ClickHouse database. */

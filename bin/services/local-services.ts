@@ -24,21 +24,23 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /** The three services as `services up` starts them: binaries, arguments, data folders, probes. */
 export function services(config: Config): Service[] {
-  const nats = new URL(config.natsUrl);
+  // Several NATS URLs name a cluster's nodes (`services up --cluster` starts those): the first here.
+  const natsUrl = config.natsUrl.split(',')[0] ?? config.natsUrl;
+  const nats = new URL(natsUrl);
   const redis = new URL(config.redisUrl);
   const clickhouse = new URL(config.clickhouseUrl);
   const port = (url: URL, fallback: number) => (url.port === '' ? fallback : Number(url.port));
   return [
     {
       name: 'nats',
-      url: config.natsUrl,
+      url: natsUrl,
       debianPackage: 'nats-server',
       binary: 'nats-server',
       startTimeoutMs: 20_000,
       reachable: () => acceptsConnections(nats.hostname, port(nats, 4222)),
       prepare: async (dir) => {
         await mkdir(join(dir, 'jetstream'), { recursive: true });
-        return ['-a', '127.0.0.1', '-p', String(port(nats, 4222)), '-js', '-sd', join(dir, 'jetstream')];
+        return natsServerArgs(port(nats, 4222), dir);
       },
     },
     {
@@ -48,27 +50,9 @@ export function services(config: Config): Service[] {
       binary: 'redis-server',
       startTimeoutMs: 20_000,
       reachable: () => acceptsConnections(redis.hostname, port(redis, 6379)),
-      // DESIGN §5: an append-only file synced every second, and never evict state.
       prepare: async (dir) => {
         await mkdir(dir, { recursive: true });
-        return [
-          '--bind',
-          '127.0.0.1',
-          '--port',
-          String(port(redis, 6379)),
-          '--dir',
-          dir,
-          '--daemonize',
-          'no',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'everysec',
-          '--maxmemory-policy',
-          'noeviction',
-          '--save',
-          '',
-        ];
+        return redisServerArgs(port(redis, 6379), dir);
       },
     },
     {
@@ -95,6 +79,37 @@ export function services(config: Config): Service[] {
 
 export type Report = (line: string) => void;
 
+/** nats-server on loopback at `port` with JetStream, its store under `<dir>/jetstream`. */
+export const natsServerArgs = (port: number, dir: string): string[] => [
+  '-a',
+  '127.0.0.1',
+  '-p',
+  String(port),
+  '-js',
+  '-sd',
+  join(dir, 'jetstream'),
+];
+
+/** redis-server on loopback at `port`, as DESIGN §5 has it: an append-only file synced every second, and never evict state. */
+export const redisServerArgs = (port: number, dir: string): string[] => [
+  '--bind',
+  '127.0.0.1',
+  '--port',
+  String(port),
+  '--dir',
+  dir,
+  '--daemonize',
+  'no',
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'everysec',
+  '--maxmemory-policy',
+  'noeviction',
+  '--save',
+  '',
+];
+
 /**
  * Makes every service reachable at its configured URL (DESIGN §6): one that answers is used as
  * it is; otherwise its Debian package is installed when the binary is missing, and it is started
@@ -107,7 +122,6 @@ export async function servicesUp(
   only?: readonly ServiceName[],
 ): Promise<void> {
   const root = resolve(config.dataDir);
-  let aptUpdated = false;
   for (const service of services(config).filter((s) => only === undefined || only.includes(s.name))) {
     if (await service.reachable()) {
       report(`${service.name}: reachable at ${service.url}, using it`);
@@ -118,24 +132,12 @@ export async function servicesUp(
       throw new Error(
         `${service.name}: not reachable at ${service.url}, and not on this machine: start it there`,
       );
-    let binary = findBinary(service.binary);
-    if (binary === undefined) {
-      report(
-        `${service.name}: ${service.binary} not found, installing the Debian package ${service.debianPackage}`,
-      );
-      if (!aptUpdated) apt(['update']);
-      aptUpdated = true;
-      apt(['install', '-y', '--no-install-recommends', service.debianPackage]);
-      binary = findBinary(service.binary);
-      if (binary === undefined)
-        throw new Error(
-          `${service.name}: ${service.binary} is still missing after installing ${service.debianPackage}`,
-        );
-      // A package may start its own server on install (invoke-rc.d): then it is reachable now.
-      if (await service.reachable()) {
-        report(`${service.name}: reachable at ${service.url} after the install, using it`);
-        continue;
-      }
+    const installed = findBinary(service.binary) === undefined;
+    const binary = ensureBinary(service.binary, service.debianPackage, report);
+    // A package may start its own server on install (invoke-rc.d): then it is reachable now.
+    if (installed && (await service.reachable())) {
+      report(`${service.name}: reachable at ${service.url} after the install, using it`);
+      continue;
     }
     await start(service, binary, join(root, service.name), report);
   }
@@ -148,21 +150,28 @@ export async function servicesUp(
   for (const tool of tools) {
     if (only !== undefined && (tool.for === undefined || !only.includes(tool.for))) continue;
     if (findBinary(tool.binary) !== undefined) continue;
-    report(`tools: ${tool.binary} not found, installing the Debian package ${tool.debianPackage}`);
-    if (!aptUpdated) apt(['update']);
-    aptUpdated = true;
-    apt(['install', '-y', '--no-install-recommends', tool.debianPackage]);
+    ensureBinary(tool.binary, tool.debianPackage, report);
   }
 }
 
+let aptUpdated = false;
+
+/** The path of `binary`, its Debian package installed first when it is missing. */
+export function ensureBinary(binary: string, debianPackage: string, report: Report): string {
+  const found = findBinary(binary);
+  if (found !== undefined) return found;
+  report(`${binary} not found, installing the Debian package ${debianPackage}`);
+  if (!aptUpdated) apt(['update']);
+  aptUpdated = true;
+  apt(['install', '-y', '--no-install-recommends', debianPackage]);
+  const installed = findBinary(binary);
+  if (installed === undefined)
+    throw new Error(`${binary} is still missing after installing ${debianPackage}`);
+  return installed;
+}
+
 async function start(service: Service, binary: string, dir: string, report: Report): Promise<void> {
-  const args = await service.prepare(dir);
-  const log = openSync(join(dir, `${service.name}.log`), 'a');
-  const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log], cwd: dir });
-  child.unref();
-  if (child.pid === undefined) throw new Error(`${service.name}: could not start ${binary}`);
-  await writeFile(pidFile(dir), String(child.pid));
-  report(`${service.name}: starting ${binary} (pid ${child.pid}), data in ${dir}`);
+  await startProcess(service.name, binary, await service.prepare(dir), dir, report);
   if (!(await waitUntil(() => service.reachable(), service.startTimeoutMs))) {
     throw new Error(
       `${service.name}: started but not reachable at ${service.url} after ${service.startTimeoutMs / 1000} s; see ${join(dir, `${service.name}.log`)}`,
@@ -171,24 +180,43 @@ async function start(service: Service, binary: string, dir: string, report: Repo
   report(`${service.name}: reachable at ${service.url}`);
 }
 
+/** Starts `binary` detached in `dir`, its output in `<dir>/<name>.log`, its pid recorded for `stopStarted`. */
+export async function startProcess(
+  name: string,
+  binary: string,
+  args: readonly string[],
+  dir: string,
+  report: Report,
+): Promise<void> {
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${binary}`);
+  await writeFile(pidFile(dir), String(child.pid));
+  report(`${name}: starting ${binary} (pid ${child.pid}), data in ${dir}`);
+}
+
 /** Stops the services `servicesUp` started (and only those), waiting for each to exit. */
 export async function servicesDown(config: Config, report: Report): Promise<void> {
   const root = resolve(config.dataDir);
-  for (const service of services(config)) {
-    const file = pidFile(join(root, service.name));
-    if (!existsSync(file)) {
-      report(`${service.name}: not started by nudge, left alone`);
-      continue;
-    }
-    const pid = Number(await readFile(file, 'utf8'));
-    if (isRunning(pid)) {
-      process.kill(pid, 'SIGTERM');
-      const stopped = await waitUntil(() => Promise.resolve(!isRunning(pid)), 20_000);
-      if (!stopped) process.kill(pid, 'SIGKILL');
-    }
-    await rm(file);
-    report(`${service.name}: stopped (pid ${pid})`);
+  for (const service of services(config)) await stopStarted(service.name, join(root, service.name), report);
+}
+
+/** Stops the process `startProcess` started in `dir`, if it did; leaves anything else alone. */
+export async function stopStarted(name: string, dir: string, report: Report): Promise<void> {
+  const file = pidFile(dir);
+  if (!existsSync(file)) {
+    report(`${name}: not started by nudge, left alone`);
+    return;
   }
+  const pid = Number(await readFile(file, 'utf8'));
+  if (isRunning(pid)) {
+    process.kill(pid, 'SIGTERM');
+    const stopped = await waitUntil(() => Promise.resolve(!isRunning(pid)), 20_000);
+    if (!stopped) process.kill(pid, 'SIGKILL');
+  }
+  await rm(file);
+  report(`${name}: stopped (pid ${pid})`);
 }
 
 const pidFile = (dir: string) => join(dir, 'nudge.pid');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../core/validation.ts';
 import { InputError } from '../errors.ts';
-import { NAMESPACE_PATTERN } from '../namespace.ts';
+import { Namespace, NAMESPACE_PATTERN } from '../namespace.ts';
 
 const url = (protocols: readonly string[]) =>
   z
@@ -11,10 +11,40 @@ const url = (protocols: readonly string[]) =>
       error: `the scheme must be ${protocols.join(' or ')}`,
     });
 
+/** Several URLs, separated by commas (a client tries each: the nodes of a cluster); a bad one is named. */
+const urls = (protocols: readonly string[]) =>
+  z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .superRefine((parts, context) => {
+      if (parts.length === 0) context.addIssue({ code: 'custom', message: 'at least one URL' });
+      for (const part of parts) {
+        const problem = !URL.canParse(part)
+          ? `a URL such as ${protocols[0] ?? ''}//127.0.0.1`
+          : protocols.includes(new URL(part).protocol)
+            ? undefined
+            : `the scheme must be ${protocols.join(' or ')}`;
+        if (problem !== undefined)
+          context.addIssue({ code: 'custom', message: parts.length === 1 ? problem : `${part}: ${problem}` });
+      }
+    })
+    .transform((parts) => parts.join(','));
+
 /** DESIGN §6: every setting, its default and the variable that overrides it. */
 const ConfigSchema = z.object({
-  NUDGE_NATS_URL: url(['nats:', 'tls:']).default('nats://127.0.0.1:4222'),
-  NUDGE_REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  NUDGE_NATS_URL: urls(['nats:', 'tls:']).default('nats://127.0.0.1:4222'),
+  NUDGE_STREAM_REPLICAS: z.coerce
+    .number({ error: 'a whole number of replicas, 1 to 5' })
+    .int({ error: 'a whole number of replicas, 1 to 5' })
+    .min(1, { error: 'a whole number of replicas, 1 to 5' })
+    .max(5, { error: 'a whole number of replicas, 1 to 5' })
+    .default(1),
+  NUDGE_REDIS_URL: urls(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   NUDGE_CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
   NUDGE_API_HOST: z.string().min(1).default('127.0.0.1'),
   NUDGE_API_PORT: z.coerce.number({ error: 'a port number' }).int().min(0).max(65_535).default(3000),
@@ -83,7 +113,10 @@ const ConfigSchema = z.object({
 });
 
 export type Config = {
+  /** One NATS server's URL, or several separated by commas (the nodes of a cluster). */
   readonly natsUrl: string;
+  /** Replicas of every stream and key-value bucket a namespace makes (1; 3 on a NATS cluster). */
+  readonly streamReplicas: number;
   readonly redisUrl: string;
   readonly clickhouseUrl: string;
   readonly apiHost: string;
@@ -119,6 +152,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const c = result.data;
   return Object.freeze({
     natsUrl: c.NUDGE_NATS_URL,
+    streamReplicas: c.NUDGE_STREAM_REPLICAS,
     redisUrl: c.NUDGE_REDIS_URL,
     clickhouseUrl: c.NUDGE_CLICKHOUSE_URL,
     apiHost: c.NUDGE_API_HOST,
@@ -147,3 +181,7 @@ function ownAddress(host: string, port: number): string {
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   return `http://${reachable}:${String(port)}`;
 }
+
+/** The namespace of a configuration: its names, and the replicas of the streams it makes. */
+export const namespaceOf = (config: Config): Namespace =>
+  new Namespace(config.namespace, { streamReplicas: config.streamReplicas });

@@ -19,7 +19,7 @@ const NO_MESSAGE_FOUND = 10037;
  * in force.
  */
 export async function ensureCatalogStream(jsm: JetStreamManager, ns: Namespace): Promise<void> {
-  await ensureStream(jsm, {
+  await ensureStream(jsm, ns, {
     name: catalogStream(ns),
     subjects: [`${ns.name}.catalog.>`],
     storage: StorageType.File,

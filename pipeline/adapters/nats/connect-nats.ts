@@ -7,5 +7,6 @@ import { connect } from 'nats';
  * times out; that was 9% of a matcher's CPU under load, for a trace nobody reads.
  */
 export function connectNats(url: string, name: string): Promise<NatsConnection> {
-  return connect({ servers: url, name, noAsyncTraces: true });
+  // `NUDGE_NATS_URL` may name several servers (a cluster's nodes): the client tries each.
+  return connect({ servers: url.split(','), name, noAsyncTraces: true });
 }

@@ -22,7 +22,7 @@ export async function ensureDeliveriesStream(
   ns: Namespace,
   retentionDays = 7,
 ): Promise<void> {
-  await ensureStream(jsm, {
+  await ensureStream(jsm, ns, {
     name: ns.deliveriesStream,
     subjects: [`${ns.name}.deliveries.*`],
     storage: StorageType.File,

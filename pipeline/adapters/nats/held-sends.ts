@@ -23,7 +23,7 @@ const TAKE_MS = 1_000;
  * does not hold a send twice.
  */
 export async function ensureHeldStream(jsm: JetStreamManager, ns: Namespace): Promise<void> {
-  await ensureStream(jsm, {
+  await ensureStream(jsm, ns, {
     name: ns.heldStream,
     subjects: [ns.heldSubjects],
     storage: StorageType.File,

@@ -36,7 +36,11 @@ export class JetStreamCheckpoints implements Checkpoints {
 
   private kv(): Promise<KV> {
     this.bucket ??= this.js.views
-      .kv(this.ns.checkpointsBucket, { history: 1, storage: StorageType.File })
+      .kv(this.ns.checkpointsBucket, {
+        history: 1,
+        storage: StorageType.File,
+        replicas: this.ns.streamReplicas,
+      })
       .catch((error: unknown) => {
         this.bucket = undefined;
         throw error;

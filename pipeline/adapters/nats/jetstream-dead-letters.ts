@@ -8,7 +8,7 @@ import { ensureStream } from './stream-info.ts';
 
 /** The dead-letter stream of a namespace, kept without limits: dead letters are few, and each is a problem someone must look at. */
 export async function ensureDeadLettersStream(jsm: JetStreamManager, ns: Namespace): Promise<void> {
-  await ensureStream(jsm, {
+  await ensureStream(jsm, ns, {
     name: ns.deadLettersStream,
     subjects: [`${ns.name}.dead_letters.*`],
     storage: StorageType.File,

@@ -15,7 +15,7 @@ export async function ensureDecisionsStream(
   ns: Namespace,
   retentionDays = 7,
 ): Promise<void> {
-  await ensureStream(jsm, {
+  await ensureStream(jsm, ns, {
     name: ns.decisionsStream,
     subjects: [`${ns.name}.decisions.*`],
     storage: StorageType.File,

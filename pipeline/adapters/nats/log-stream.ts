@@ -24,7 +24,7 @@ export async function ensureLogStream(
   retentionDays = 7,
 ): Promise<void> {
   const description = `nudge log: ${partitions} partitions`;
-  const stream = await ensureStream(jsm, {
+  const stream = await ensureStream(jsm, ns, {
     name: ns.logStream,
     description,
     subjects: [ns.logSubjects],

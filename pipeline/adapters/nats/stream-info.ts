@@ -1,5 +1,6 @@
 import type { JetStreamManager, StreamConfig, StreamInfo } from 'nats';
 import { NatsError } from 'nats';
+import type { Namespace } from '../../namespace.ts';
 
 /** JetStream's API error codes for "stream not found", "stream name already in use" and "subjects overlap with an existing stream". */
 const STREAM_NOT_FOUND = 10059;
@@ -17,7 +18,8 @@ export async function streamInfo(jsm: JetStreamManager, name: string): Promise<S
 }
 
 /**
- * The stream's info, creating the stream when there is none. Processes starting together may
+ * The stream's info, creating the stream when there is none, with the namespace's replicas
+ * (every stream of a namespace is made here). Processes starting together may
  * race to create it: the loser finds it made by the winner, with the same configuration. (The
  * loser is told "name in use", or, by nats-server 2.9 once, "subjects overlap": the winner's
  * stream holds them. Either way the stream is read again, and only an overlap with a stream of
@@ -25,8 +27,10 @@ export async function streamInfo(jsm: JetStreamManager, name: string): Promise<S
  */
 export async function ensureStream(
   jsm: JetStreamManager,
-  config: Partial<StreamConfig> & { name: string },
+  ns: Namespace,
+  stream: Partial<StreamConfig> & { name: string },
 ): Promise<StreamInfo> {
+  const config = { ...stream, num_replicas: ns.streamReplicas };
   const existing = await streamInfo(jsm, config.name);
   if (existing !== undefined) return existing;
   try {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { AttributeKeys, ObservedAttribute } from '../../ports/attribute-keys.ts';
@@ -8,7 +8,9 @@ import { ATTRIBUTE_KEYS_KEPT } from '../../ports/attribute-keys.ts';
 /** Registered under a versioned name, as the state store's scripts are: bump with any change. */
 const RECORD = 'nudgeRecordAttributes1';
 const lua = readFileSync(new URL('scripts/recordAttributes.lua', import.meta.url), 'utf8');
-type WithScript = Redis & { [RECORD]: (keyCount: number, ...keysThenArgs: unknown[]) => Promise<number> };
+type WithScript = RedisClient & {
+  [RECORD]: (keyCount: number, ...keysThenArgs: unknown[]) => Promise<number>;
+};
 
 /** Values one script call is given at most: a call holds Redis while it runs. */
 const ARGS_PER_CALL = 10_000;
@@ -30,7 +32,7 @@ export class RedisAttributeCatalog implements AttributeKeys {
   private readonly redis: WithScript;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly ns: Namespace,
     private readonly bound: number = ATTRIBUTE_KEYS_KEPT,
   ) {

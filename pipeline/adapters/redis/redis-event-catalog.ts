@@ -1,5 +1,5 @@
 import type { EventKeys, ObservedKey } from '../../ports/event-keys.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import { keysInSentOrder } from '../../core/key-order.ts';
 import { USABLE_METADATA_KEYS } from '../../core/log-entry.ts';
 import type { LogEntry } from '../../core/log-entry.ts';
@@ -19,7 +19,7 @@ const typeOf = (value: unknown) => (value === null ? 'null' : typeof value);
  */
 export class RedisEventCatalog implements EventKeys {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ns: Namespace,
   ) {}
 

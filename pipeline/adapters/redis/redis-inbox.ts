@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { Inbox, InboxAction, InboxEntry, InboxMessage } from '../../ports/inbox.ts';
 import { INBOX_SIZE } from '../../ports/inbox.ts';
@@ -10,7 +10,7 @@ const LIST = 'nudgeListInbox1';
 const MARK = 'nudgeMarkInboxEntry1';
 const script = (file: string) => readFileSync(new URL(`scripts/${file}`, import.meta.url), 'utf8');
 
-type WithScripts = Redis & {
+type WithScripts = RedisClient & {
   [ADD]: (
     entries: string,
     order: string,
@@ -58,7 +58,7 @@ export class RedisInbox implements Inbox {
   private readonly ttlMs: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly ns: Namespace,
     options: RedisInboxOptions = {},
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { Namespace } from '../../namespace.ts';
 import type {
   ApiKeyRecord,
@@ -23,7 +23,7 @@ export class RedisKeyStore implements KeyStore, ClientSecrets, VapidKeyStore, Un
   private readonly unsubscribeKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     ns: Namespace,
   ) {
     this.key = `${ns.name}:api_keys`;

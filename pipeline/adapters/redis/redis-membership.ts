@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { Membership } from '../../ports/membership.ts';
 
 /** Members in a sorted set scored by their last heartbeat, in this process's clock (processes share a machine's or NTP's). */
 export class RedisMembership implements Membership {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ns: Namespace,
     private readonly now: () => number = Date.now,
   ) {}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 
 /** Registered under a versioned name, as the state store's scripts are: bump with any change. */
 const COMMAND = 'nudgeIncrementWindow1';
@@ -8,7 +8,7 @@ const lua = readFileSync(new URL('scripts/incrementWindow-1.lua', import.meta.ur
 
 type Counted = { readonly current: number; readonly ttl: number };
 type Callback = (error: Error | null, result?: Counted) => void;
-type WithScript = Redis & {
+type WithScript = RedisClient & {
   [COMMAND]: (key: string, count: number, windowMs: number) => Promise<[number, number]>;
 };
 
@@ -33,7 +33,7 @@ type Reserved = { next: number; readonly last: number; readonly endsAt: number }
  * up to 64 requests a process early in a window. `continueExceeding`, `exponentialBackoff` and
  * per-route limits are not supported (refused, never ignored).
  */
-export function redisRateLimitStore(redis: Redis, prefix: string): FastifyRateLimitStoreCtor {
+export function redisRateLimitStore(redis: RedisClient, prefix: string): FastifyRateLimitStoreCtor {
   if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua });
   const scripted = redis as WithScript;
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { Channel } from '../../core/message-schema.ts';
 import type { Namespace } from '../../namespace.ts';
 import type { SentMarks } from '../../ports/sent-marks.ts';
@@ -13,7 +13,7 @@ const KEEP_MS = 3_600_000;
 /** `SentMarks` as one Redis string a delivery, `<ns>:sent:<channel>:<decision id>` = the status, expiring. */
 export class RedisSentMarks implements SentMarks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ns: Namespace,
     private readonly channel: Channel,
     private readonly keepMs = KEEP_MS,

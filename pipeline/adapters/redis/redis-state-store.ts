@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect-redis.ts';
 import type { UserState } from '../../core/user-state.ts';
 import { stateFromJson } from '../../core/user-state.ts';
 import type { Namespace } from '../../namespace.ts';
@@ -35,10 +35,10 @@ const RESTORE_CHUNK = 1_000;
  * partition's keys share a Redis Cluster slot and one script can touch them all.
  */
 export class RedisStateStore implements StateStore {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly ns: Namespace,
   ) {
     redis.defineCommand(`nudgeAcquireLease${SCRIPT_VERSION}`, {
@@ -47,7 +47,7 @@ export class RedisStateStore implements StateStore {
     });
     redis.defineCommand(`nudgeCommitBatch${SCRIPT_VERSION}`, { lua: script('commitBatch.lua') });
     redis.defineCommand(`nudgeRestoreStates${SCRIPT_VERSION}`, { lua: script('restoreStates.lua') });
-    this.redis = redis as Redis & Scripts;
+    this.redis = redis as RedisClient & Scripts;
   }
 
   async acquire(partition: number, holder: string, ttlMs: number): Promise<number | undefined> {
