@@ -8,8 +8,9 @@ export type RedisClient = Redis | Cluster;
  * A connection as every nudge process makes it, from `NUDGE_REDIS_URL`: one `redis://` URL is one
  * server; several, separated by commas, are nodes of a Redis Cluster (any of them: ioredis learns
  * the rest and follows the slots as they move, a replica promoted after its master's loss included).
- * Every key a script touches carries its partition's hash tag (`Namespace.redisKey`), so it lands
- * in one slot.
+ * The keys of every script call share one hash tag (a partition's, `Namespace.redisKey`; a user's
+ * inbox, `Namespace.inboxKey`; a catalog's), so each call lands in one slot (`npm run test:cluster`
+ * checks).
  */
 export function connectRedis(url: string, options: RedisOptions = {}): RedisClient {
   const urls = url.split(',');
