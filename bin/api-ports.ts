@@ -16,6 +16,7 @@ import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
 import { RedisAttributeCatalog } from '../pipeline/adapters/redis/redis-attribute-catalog.ts';
 import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
+import { JetStreamKeyStore } from '../pipeline/adapters/nats/jetstream-key-store.ts';
 import { redisRateLimitStore } from '../pipeline/adapters/redis/redis-rate-limit-store.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import type { Namespace } from '../pipeline/namespace.ts';
@@ -65,7 +66,7 @@ export function apiPorts(services: {
   const js = services.js ?? nc.jetstream();
   const catalog = new JetStreamMessageCatalog(js, services.jsm, ns);
   const store = new ClickHouseReplayStore(clickhouse, ns.database, services.now);
-  const keys = new RedisKeyStore(redis, ns);
+  const keys = new JetStreamKeyStore(js, ns, new RedisKeyStore(redis, ns));
   const publisher = new JetStreamPublisher(nc, services.publishTimeoutMs);
   return {
     log: new LogAppender(publisher, ns, services.partitions),

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
 import webpush from 'web-push';
-import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
+import type { JetStreamKeyStore } from '../pipeline/adapters/nats/jetstream-key-store.ts';
+import { openKeyStore } from './open-key-store.ts';
 import type { Scope } from '../api/auth/api-keys.ts';
 import { newApiKey, SCOPES } from '../api/auth/api-keys.ts';
 import { newClientSecret } from '../api/auth/user-hash.ts';
@@ -36,8 +36,8 @@ export async function keysCommand(args: string[]): Promise<void> {
     throw new UsageError((error as Error).message, { cause: error });
   }
   const config = loadConfig(process.env);
-  const redis = connectRedis(config.redisUrl);
-  const store = new RedisKeyStore(redis, namespaceOf(config));
+  const opened = await openKeyStore(config, namespaceOf(config), 'nudge keys');
+  const store = opened.store;
   try {
     if (action === 'create') {
       const scopes = parseScopes(values.scope);
@@ -102,7 +102,7 @@ export async function keysCommand(args: string[]): Promise<void> {
       );
     }
   } finally {
-    await redis.quit();
+    await opened.close();
   }
 }
 
@@ -111,7 +111,7 @@ export async function keysCommand(args: string[]): Promise<void> {
  * one (the keys stay: subscriptions are bound to the public key, not to the subject).
  */
 async function vapidKeys(
-  store: RedisKeyStore,
+  store: JetStreamKeyStore,
   rotate: boolean,
   subject: string | undefined,
 ): Promise<VapidKeys> {

@@ -12,8 +12,7 @@ import { loadConfig, namespaceOf } from '../pipeline/config/load-config.ts';
 import { GlobalCapListSchema, MessageListSchema } from '../pipeline/core/message-schema.ts';
 import { Namespace } from '../pipeline/namespace.ts';
 import { demoTraffic } from './demo/demo-traffic.ts';
-import { connectRedis } from '../pipeline/adapters/redis/connect-redis.ts';
-import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
+import { openKeyStore } from './open-key-store.ts';
 import { newApiKey, parseApiKey } from '../api/auth/api-keys.ts';
 import { newClientSecret, userHash } from '../api/auth/user-hash.ts';
 import type { DemoPage } from '../api/routes/demo/demo.routes.ts';
@@ -44,7 +43,7 @@ export async function quickstartCommand(): Promise<void> {
     const page = await demoPage(config, ns);
     // Mail goes to a real SMTP server of its own, kept as .eml files: no account, no real inbox.
     const sink = await startMailSink(resolve(config.dataDir, 'mail', ns.name));
-    const email = emailChannelFor({ smtp: sink.url, from: DEMO_FROM }, config, ns);
+    const email = await emailChannelFor({ smtp: sink.url, from: DEMO_FROM }, config, ns);
     const [, , sent] = await runTogether(signal, [
       (stop) =>
         runMatcher(
@@ -118,9 +117,8 @@ async function applyDemoCatalog(
  * page (the client secret is made if the deployment has none yet).
  */
 async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
-  const redis = connectRedis(config.redisUrl);
+  const { store, close } = await openKeyStore(config, ns, 'nudge quickstart');
   try {
-    const store = new RedisKeyStore(redis, ns);
     const secret = await store.ensureClientSecret(newClientSecret());
     const { id, key, hash } = newApiKey();
     await store.put({
@@ -134,7 +132,7 @@ async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
     const userId = `visitor-${randomUUID().slice(0, 4)}`;
     return { key, userId, userHash: userHash(secret, userId) };
   } finally {
-    await redis.quit();
+    await close();
   }
 }
 
@@ -143,9 +141,8 @@ async function demoPage(config: Config, ns: Namespace): Promise<DemoPage> {
  * only ever shown once), the admin key and the client keys but this run's.
  */
 async function demoKey(config: Config, ns: Namespace, clientKey: string): Promise<string> {
-  const redis = connectRedis(config.redisUrl);
+  const { store, close } = await openKeyStore(config, ns, 'nudge quickstart');
   try {
-    const store = new RedisKeyStore(redis, ns);
     const current = parseApiKey(clientKey)?.id;
     for (const record of await store.list())
       if (
@@ -164,7 +161,7 @@ async function demoKey(config: Config, ns: Namespace, clientKey: string): Promis
     });
     return key;
   } finally {
-    await redis.quit();
+    await close();
   }
 }
 

@@ -10,7 +10,7 @@ import { ensureDeliveriesStream } from '../pipeline/adapters/nats/deliveries-str
 import { JetStreamPublisher } from '../pipeline/adapters/nats/jetstream-publisher.ts';
 import { LogAppender } from '../pipeline/adapters/nats/log-appender.ts';
 import { WebPushSender } from '../pipeline/adapters/push/web-push-sender.ts';
-import { RedisKeyStore } from '../pipeline/adapters/redis/redis-key-store.ts';
+import { openKeyStore } from './open-key-store.ts';
 import { deliveryReader } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
 import { RedisSentMarks } from '../pipeline/adapters/redis/redis-sent-marks.ts';
@@ -56,7 +56,7 @@ export async function sendCommand(args: string[]): Promise<void> {
     name === 'webhook'
       ? webhookChannel(values)
       : name === 'email'
-        ? emailChannelFor(values, config, ns)
+        ? await emailChannelFor(values, config, ns)
         : name === 'sms'
           ? smsChannelFor(values, config, ns)
           : await pushChannelFor(values, config, ns);
@@ -151,7 +151,11 @@ function webhookChannel({ url }: Options): Channel {
   };
 }
 
-export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Namespace): Channel {
+export async function emailChannelFor(
+  { smtp, from }: Options,
+  config: Config,
+  ns: Namespace,
+): Promise<Channel> {
   const smtpUrl = smtp !== undefined && URL.canParse(smtp) ? new URL(smtp) : undefined;
   if (smtpUrl === undefined || !['smtp:', 'smtps:'].includes(smtpUrl.protocol) || smtpUrl.hostname === '')
     throw new UsageError('--smtp smtp://host:port (or smtps://) is required');
@@ -160,8 +164,9 @@ export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Nam
       '--from <address> is required, as no-reply@example.com or "Name" <no-reply@example.com>',
     );
   const redis = connectRedis(config.redisUrl);
+  const keys = await openKeyStore(config, ns, 'nudge send email');
   // Every mail carries its signed unsubscribe link, under the address people reach the API at.
-  const links = new UnsubscribeLinks(new RedisKeyStore(redis, ns));
+  const links = new UnsubscribeLinks(keys.store);
   const mailer = new SmtpMailer({
     url: smtpUrl.href,
     from,
@@ -188,6 +193,7 @@ export function emailChannelFor({ smtp, from }: Options, config: Config, ns: Nam
     }`,
     close: async () => {
       mailer.close();
+      await keys.close();
       await redis.quit();
     },
   };
@@ -232,14 +238,15 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= 0))
     throw new UsageError('--ttl is a whole number of seconds, 0 or more (default 86400, a day)');
   const redis = connectRedis(config.redisUrl);
+  const keys = await openKeyStore(config, ns, 'nudge send push');
   try {
-    const vapid = await new RedisKeyStore(redis, ns).vapidKeys();
+    const vapid = await keys.store.vapidKeys();
     if (vapid === undefined)
       throw new UsageError(
         `no VAPID keys in namespace ${ns.name}: run "nudge keys vapid --subject mailto:<address>" first (pages subscribe with its public key)`,
       );
     // Each push carries its signed tracking link, which the SDK's service worker reports to.
-    const links = new UnsubscribeLinks(new RedisKeyStore(redis, ns));
+    const links = new UnsubscribeLinks(keys.store);
     const pusher = new WebPushSender({
       vapid,
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
@@ -263,10 +270,12 @@ export async function pushChannelFor({ ttl }: Options, config: Config, ns: Names
       close: async () => {
         publisher.close();
         await nc.drain();
+        await keys.close();
         await redis.quit();
       },
     };
   } catch (error) {
+    await keys.close();
     await redis.quit();
     throw error;
   }

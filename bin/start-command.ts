@@ -47,6 +47,8 @@ import {
 } from '../pipeline/adapters/nats/stream-readers.ts';
 import { RedisAttributeCatalog } from '../pipeline/adapters/redis/redis-attribute-catalog.ts';
 import { RedisEventCatalog } from '../pipeline/adapters/redis/redis-event-catalog.ts';
+import { RedisCatalogMark } from '../pipeline/adapters/redis/redis-catalog-mark.ts';
+import { CatalogRebuilder } from '../pipeline/runtime/catalog-rebuilder.ts';
 import { RedisInbox } from '../pipeline/adapters/redis/redis-inbox.ts';
 import { RedisMembership } from '../pipeline/adapters/redis/redis-membership.ts';
 import { RedisStateStore } from '../pipeline/adapters/redis/redis-state-store.ts';
@@ -148,7 +150,19 @@ export async function runRoles(
     });
     // JetStream publishes without nats.js's request machinery (a subscription, a timer and an error each).
     const publisher = new JetStreamPublisher(nc);
-    const services: RoleServices = { nc, js, jsm, publisher, ns, redis, clickhouse, audit, backlog, report };
+    const services: RoleServices = {
+      nc,
+      js,
+      jsm,
+      publisher,
+      ns,
+      redis,
+      clickhouse,
+      audit,
+      backlog,
+      report,
+      holder,
+    };
     const steps = [
       ...(roles.has('audit') ? auditSteps(services) : []),
       ...(roles.has('deliveries') ? deliverySteps(services) : []),
@@ -223,12 +237,25 @@ type RoleServices = {
   readonly audit: ClickHouseAuditSink;
   readonly backlog: (writer: string) => { onBacklog: (pending: number) => void };
   readonly report: (line: string) => void;
+  /** This process, as its leases and claims name it. */
+  readonly holder: string;
 };
 
 /** The audit role: the log's entries (and the catalogs' keys), the decisions and the dead letters to ClickHouse, and the analytics days merged. */
-function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServices): Step[] {
+function auditSteps({
+  js,
+  jsm,
+  ns,
+  redis,
+  clickhouse,
+  audit,
+  backlog,
+  report,
+  holder,
+}: RoleServices): Step[] {
   const events = new RedisEventCatalog(redis, ns);
   const attributes = new RedisAttributeCatalog(redis, ns);
+  const recorded = new ClickHouseRecordedLog(clickhouse, ns.database);
   return [
     stepper(
       'entries to ClickHouse',
@@ -262,6 +289,22 @@ function auditSteps({ js, jsm, ns, redis, clickhouse, audit, backlog }: RoleServ
       ),
     ),
     stepper('days of decision_facts merged', new FactsCompactor(clickhouse, ns.database)),
+    stepper(
+      'catalog entries rebuilt',
+      new CatalogRebuilder({
+        mark: new RedisCatalogMark(redis, ns),
+        recorded: (until) => recorded.entriesBefore(until),
+        record: async (entries) => {
+          await events.record(entries);
+          await attributes.record(entries);
+        },
+        holder,
+        now: Date.now,
+        report: (line) => {
+          report(`catalogs: ${line}`);
+        },
+      }),
+    ),
   ];
 }
 

@@ -61,6 +61,15 @@ export class Namespace {
     return `KV_${this.checkpointsBucket}`;
   }
 
+  /**
+   * The JetStream key-value bucket of the deployment's keys (`KV_<NS>_KEYS`): API keys, the client
+   * and unsubscribe secrets, the VAPID pair. Replicated with the streams, so no single loss (of
+   * Redis, or of a NATS node at R3) takes them.
+   */
+  get keysBucket(): string {
+    return `${this.name.toUpperCase()}_KEYS`;
+  }
+
   /** Every JetStream stream the pipeline makes for the namespace (to remove one). */
   get streams(): string[] {
     return [
@@ -71,6 +80,7 @@ export class Namespace {
       this.deadLettersStream,
       this.checkpointsStream,
       this.catalogStream,
+      `KV_${this.keysBucket}`,
     ];
   }
 

@@ -4,6 +4,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
+import { JetStreamKeyStore } from '../../pipeline/adapters/nats/jetstream-key-store.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { newApiKey } from '../../api/auth/api-keys.ts';
 import { userHash } from '../../api/auth/user-hash.ts';
@@ -52,7 +53,7 @@ export async function apiFixture(
   if (options.withoutLog !== true) await ensureLogStream(jsm, ns, PARTITIONS);
   const redis = new Redis(config.redisUrl);
   const clickhouse = createClient({ url: config.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
-  const keyStore = new RedisKeyStore(redis, ns);
+  const keyStore = new JetStreamKeyStore(nc.jetstream(), ns, new RedisKeyStore(redis, ns));
   const keys = {} as Record<Scope | 'revoked', string>;
   await keyStore.setClientSecret(CLIENT_SECRET);
   for (const scope of ['ingest', 'read', 'admin', 'client', 'revoked'] as const) {
@@ -98,6 +99,8 @@ export async function apiFixture(
     app,
     ns,
     keys,
+    /** The deployment's keys, as the API reads them. */
+    keyStore,
     nc,
     redis,
     clickhouse,

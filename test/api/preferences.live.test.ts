@@ -11,7 +11,6 @@ import {
   JetStreamDecisionSink,
 } from '../../pipeline/adapters/nats/jetstream-decision-sink.ts';
 import { JetStreamLogSource } from '../../pipeline/adapters/nats/jetstream-log-source.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { RedisStateStore } from '../../pipeline/adapters/redis/redis-state-store.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
@@ -275,7 +274,7 @@ describe('push subscriptions', () => {
     expect(error.code).toBe('push_not_configured');
     expect(error.message).toContain('nudge keys vapid');
     const { publicKey, privateKey } = webpush.generateVAPIDKeys();
-    await new RedisKeyStore(f.redis, f.ns).setVapidKeys({
+    await f.keyStore.setVapidKeys({
       public_key: publicKey,
       private_key: privateKey,
       subject: 'mailto:ops@example.com',

@@ -3,7 +3,6 @@ import type { TrackTarget } from '../../api/auth/track-token.ts';
 import { signTrackToken } from '../../api/auth/track-token.ts';
 import { newUnsubscribeSecret, signUnsubscribeToken } from '../../api/auth/unsubscribe-token.ts';
 import { PIXEL } from '../../api/routes/track/track.routes.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { Decision } from '../../pipeline/core/decision.ts';
 import type { StatsMessages } from '../../pipeline/ports/audit-reader.ts';
 import { clickhouseClient } from '../clickhouse-cli.ts';
@@ -26,7 +25,7 @@ let tracked = new Set<string>();
 beforeAll(async () => {
   f = await apiFixture();
   // Made here first, as the email sender makes it when it runs before any API.
-  secret = await new RedisKeyStore(f.redis, f.ns).ensureUnsubscribeSecret(newUnsubscribeSecret());
+  secret = await f.keyStore.ensureUnsubscribeSecret(newUnsubscribeSecret());
   const recorded = await recordDeliveryTraffic(f, T0);
   decisions = recorded.decisions;
   tracked = new Set(recorded.inApp.map((o) => o.decision_id));

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUnsubscribeSecret, signUnsubscribeToken } from '../../api/auth/unsubscribe-token.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { launchChromium } from '../chromium.ts';
 import { apiFixture } from './api-fixture.ts';
@@ -25,7 +24,7 @@ const link = (user: string) =>
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
   f = await apiFixture();
-  secret = await new RedisKeyStore(f.redis, f.ns).ensureUnsubscribeSecret(newUnsubscribeSecret());
+  secret = await f.keyStore.ensureUnsubscribeSecret(newUnsubscribeSecret());
   const created = await send(f.app, {
     url: '/v1/messages',
     key: f.keys.admin,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnsubscribeTarget } from '../../api/auth/unsubscribe-token.ts';
 import { newUnsubscribeSecret, signUnsubscribeToken } from '../../api/auth/unsubscribe-token.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import type { LogEntry } from '../../pipeline/core/log-entry.ts';
 import { apiFixture } from './api-fixture.ts';
 import { expectErrorShape, send } from './api-helpers.ts';
@@ -21,7 +20,7 @@ const BROWSER = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9
 beforeAll(async () => {
   f = await apiFixture();
   // Made here first, as the email sender makes it when it runs before any API.
-  secret = await new RedisKeyStore(f.redis, f.ns).ensureUnsubscribeSecret(newUnsubscribeSecret());
+  secret = await f.keyStore.ensureUnsubscribeSecret(newUnsubscribeSecret());
   const created = await send(f.app, {
     url: '/v1/messages',
     key: f.keys.admin,
@@ -214,9 +213,7 @@ describe('when the log does not store the opt-out', () => {
   it('answers 503 (JSON, or a page that offers the same choice again), so the click can be sent again', async () => {
     const broken = await apiFixture({ withoutLog: true });
     try {
-      const own = await new RedisKeyStore(broken.redis, broken.ns).ensureUnsubscribeSecret(
-        newUnsubscribeSecret(),
-      );
+      const own = await broken.keyStore.ensureUnsubscribeSecret(newUnsubscribeSecret());
       const url = `/v1/unsubscribe/${signUnsubscribeToken(own, { user_id: 'ada', message_id: 'weekly-tip', channel: 'email' })}`;
       const json = await post(broken.app, url, FORM, 'List-Unsubscribe=One-Click');
       expect(expectErrorShape(json, 503).code).toBe('log_unavailable');
@@ -234,9 +231,7 @@ describe('the rate limit', () => {
   it('counts a valid link apart from its address (a mailbox provider POSTs for all its users), a forged one by address', async () => {
     const limited = await apiFixture({ anonymousPerMinute: 2 });
     try {
-      const own = await new RedisKeyStore(limited.redis, limited.ns).ensureUnsubscribeSecret(
-        newUnsubscribeSecret(),
-      );
+      const own = await limited.keyStore.ensureUnsubscribeSecret(newUnsubscribeSecret());
       const link = (user: string) =>
         `/v1/unsubscribe/${signUnsubscribeToken(own, { user_id: user, message_id: 'weekly-tip', channel: 'email' })}`;
       const click = (url: string) => post(limited.app, url, FORM, 'List-Unsubscribe=One-Click');

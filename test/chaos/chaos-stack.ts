@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Service, ServiceName } from '../../bin/services/local-services.ts';
 import { services } from '../../bin/services/local-services.ts';
 import { waitUntil } from '../../bin/services/probe.ts';
@@ -156,13 +156,14 @@ export class ChaosStack {
     return child;
   }
 
-  /** Stops everything and removes the folder; the processes' logs are copied first to `NUDGE_CHAOS_LOGS`, when set. */
+  /** Stops everything and removes the folder; the processes' logs are copied first to a folder of the run's under `NUDGE_CHAOS_LOGS`, when set. */
   async close(): Promise<void> {
     for (const child of [...this.matchers, ...this.senders]) child.kill('SIGKILL');
     for (const name of [...this.running.keys()]) await this.down(name, 'SIGKILL');
     const keep = process.env['NUDGE_CHAOS_LOGS'];
     if (keep !== undefined && keep !== '')
-      await cp(this.dir, keep, {
+      // A folder a run (the stack's own name): the scenarios of `all` each keep theirs.
+      await cp(this.dir, join(keep, basename(this.dir)), {
         recursive: true,
         filter: (path) =>
           !path.includes('/jetstream') && !/\/(redis|clickhouse)\/(?!service\.log)/.test(path),

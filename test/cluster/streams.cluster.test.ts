@@ -2,23 +2,16 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workloadCaps, workloadMessages, writeWorkloadLog } from '../../bench/core/workload.ts';
 import { clusterNatsUrl, clusterRedisUrl } from '../../bin/services/cluster-services.ts';
-import { NdjsonLogFile } from '../../pipeline/adapters/file/ndjson-log-file.ts';
-import { StreamLineSink } from '../../pipeline/adapters/file/stream-line-sink.ts';
-import { readCatalog } from '../../pipeline/adapters/nats/catalog-stream.ts';
-import { compileCaps } from '../../pipeline/core/caps.ts';
-import { buildRuleIndex } from '../../pipeline/core/rule-index.ts';
-import { Replayer } from '../../pipeline/replay/replayer.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { loadConfig, namespaceOf } from '../../pipeline/config/load-config.ts';
+import { awaitDecisions, expectedDecisions, writeWorkloadFiles } from '../e2e/workload-files.ts';
 
 /**
  * Nudge on the clustered NATS of `nudge services up --cluster` (issue #21), run by
@@ -56,41 +49,10 @@ afterAll(async () => {
   await nudge('namespace', 'drop', name, '--yes');
 });
 
-const line = (d: { decision_id: string; outcome: string; reason: string | null; body: string | null }) =>
-  `${d.decision_id} ${d.outcome} ${d.reason ?? '-'} ${d.body ?? '-'}`;
-
-/** What `nudge replay` decides for the file with the messages as stored (their live_since as the store set it). */
-async function expectedDecisions(logFile: string): Promise<string[]> {
-  const catalog = await readCatalog(await nc.jetstreamManager(), ns);
-  const replayer = new Replayer(buildRuleIndex(catalog.messages), compileCaps(catalog.caps));
-  const decisions: string[] = [];
-  for await (const batch of new NdjsonLogFile(logFile).batches())
-    for (const entry of batch)
-      for (const d of replayer.apply(entry)) decisions.push(line({ ...d, body: d.content?.body ?? null }));
-  return decisions.sort();
-}
-
-async function storedDecisions(): Promise<string[]> {
-  const result = await clickhouse.query({
-    query: `SELECT decision_id, outcome, reason, body FROM \`${ns.database}\`.decisions FINAL`,
-    format: 'JSONEachRow',
-  });
-  type Row = { decision_id: string; outcome: string; reason: string | null; body: string | null };
-  return (await result.json<Row>()).map(line).sort();
-}
-
 describe('nudge on a 3-node NATS cluster and a Redis Cluster', { timeout: 180_000 }, () => {
   it('makes every stream and bucket with 3 replicas, and decides what nudge replay decides', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nudge-cluster-'));
     const size = { entries: 2_000, users: 200, messages: 20, events: 8 };
-    const files = {
-      messages: join(dir, 'messages.json'),
-      caps: join(dir, 'caps.json'),
-      log: join(dir, 'log.ndjson'),
-    };
-    await writeFile(files.messages, JSON.stringify(workloadMessages(size)));
-    await writeFile(files.caps, JSON.stringify(workloadCaps));
-    await writeWorkloadLog(size, StreamLineSink.toFile(files.log));
+    const files = await writeWorkloadFiles('nudge-cluster-', size);
     await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
     const log = openSync(join(tmpdir(), `nudge-cluster-${name}.log`), 'w');
     matcher = spawn(process.execPath, [join(root, 'bin/nudge.js'), 'start'], {
@@ -99,15 +61,9 @@ describe('nudge on a 3-node NATS cluster and a Redis Cluster', { timeout: 180_00
       stdio: ['ignore', log, log],
     });
     await nudge('ingest', '--file', files.log, '--keep-time');
-    const expected = await expectedDecisions(files.log);
+    const expected = await expectedDecisions(await nc.jetstreamManager(), ns, files.log);
     expect(expected.length).toBeGreaterThan(500);
-    const deadline = Date.now() + 120_000;
-    let stored: string[] = [];
-    while (Date.now() < deadline) {
-      stored = await storedDecisions().catch(() => []);
-      if (stored.length >= expected.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    const stored = await awaitDecisions(clickhouse, ns, expected.length, 120_000);
     expect(stored).toEqual(expected);
 
     const jsm = await nc.jetstreamManager();

@@ -72,6 +72,7 @@ beforeAll(async () => {
   config = loadConfig(env);
   mailDir = await mkdtemp(join(tmpdir(), 'nudge-unsubscribe-'));
   sink = await startMailSink(mailDir);
+  // Keys made where a deployment from before the durable store kept them: the API adopts them.
   const redis = new Redis(config.redisUrl);
   const store = new RedisKeyStore(redis, ns);
   for (const scope of ['admin', 'ingest'] as const) {
@@ -91,7 +92,11 @@ beforeAll(async () => {
   const report = (role: string) => (line: string) => reports.push(`${role}: ${line}`);
   let listening: (address: string) => void = () => undefined;
   const listens = new Promise<string>((resolve) => (listening = resolve));
-  const email = emailChannelFor({ smtp: sink.url, from: '"Acme Files" <no-reply@acme.example>' }, config, ns);
+  const email = await emailChannelFor(
+    { smtp: sink.url, from: '"Acme Files" <no-reply@acme.example>' },
+    config,
+    ns,
+  );
   running = Promise.allSettled([
     runMatcher(config, stop.signal, report('matcher')),
     runApi(config, stop.signal, report('api'), undefined, (address) => {

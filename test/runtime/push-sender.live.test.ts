@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
 import { pushResult } from '../../pipeline/adapters/push/web-push-sender.ts';
 import { ensureDeliveriesStream } from '../../pipeline/adapters/nats/deliveries-stream.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
+import { JetStreamKeyStore } from '../../pipeline/adapters/nats/jetstream-key-store.ts';
 import type { LogEntry, PushSubscription } from '../../pipeline/core/log-entry.ts';
 import { compileCaps } from '../../pipeline/core/caps.ts';
 import type { Decision } from '../../pipeline/core/decision.ts';
@@ -131,7 +131,7 @@ beforeAll(async () => {
   const again = await nudge('keys', 'vapid');
   const rotated = await nudge('keys', 'vapid', '--rotate');
   cliKeys = { made, again, rotated };
-  vapid = (await new RedisKeyStore(live.redis, ns).vapidKeys()) as VapidKeys;
+  vapid = (await new JetStreamKeyStore(live.nc.jetstream(), ns).vapidKeys()) as VapidKeys;
 
   // A push service on loopback speaks HTTPS, as RFC 8030 has it (web-push speaks nothing else): a
   // certificate of its own, trusted by this process's default agent, which web-push uses.

@@ -4,7 +4,6 @@ import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { migrateAudit } from '../../pipeline/adapters/clickhouse/audit-schema.ts';
-import { RedisKeyStore } from '../../pipeline/adapters/redis/redis-key-store.ts';
 import { apiFixture, clientHeaders } from '../api/api-fixture.ts';
 import { expectErrorShape, isRecord, send } from '../api/api-helpers.ts';
 import { END, recordTraffic, T0 } from '../api/recorded-traffic.ts';
@@ -39,7 +38,7 @@ await migrateAudit(f.clickhouse, f.ns.database);
 await recordTraffic(f);
 const documented = await documentedOperations(f.app);
 // The VAPID keys `nudge keys vapid` makes, so GET /v1/client/push/key has one to give.
-await new RedisKeyStore(f.redis, f.ns).setVapidKeys({
+await f.keyStore.setVapidKeys({
   public_key: 'BFuzzPublicKey',
   private_key: 'fuzz-private-key',
   subject: 'mailto:fuzz@example.com',

@@ -96,6 +96,35 @@ export class ClickHouseRecordedLog implements RecordedLog {
     };
   }
 
+  /**
+   * Every recorded entry received before `until`, oldest first, `size` at a time (`RecordedEntries`:
+   * what the catalogs are rebuilt from). Streamed: a log of any length, its sort spilled to disk.
+   */
+  async *entriesBefore(until: number, size = 2_000): AsyncIterable<LogEntry[]> {
+    const query = this.open<EntryRow>(
+      sql`SELECT partition, seq, position, entry_id, type, user_id, name, received_at, created_at, metadata, context, attributes
+        FROM ${this.table('log_entries')} WHERE received_at < ${until} ORDER BY received_at, partition, seq, position`,
+    );
+    const rows = query.rows();
+    try {
+      let batch: LogEntry[] = [];
+      for (
+        let row = rows.take() ?? (await rows.load());
+        row !== undefined;
+        row = rows.take() ?? (await rows.load())
+      ) {
+        batch.push(entryOf(row));
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      query.close();
+    }
+  }
+
   async histories(window: RecordedWindow, recentSince: number): Promise<Map<string, RecordedHistory>> {
     if (window.partitions.size === 0 || window.scope?.events.length === 0) return new Map();
     const users =
