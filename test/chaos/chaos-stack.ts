@@ -5,7 +5,19 @@ import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Service, ServiceName } from '../../bin/services/local-services.ts';
-import { services } from '../../bin/services/local-services.ts';
+import { ensureBinary, services } from '../../bin/services/local-services.ts';
+import type { ClusterLayout } from '../../bin/services/cluster-services.ts';
+import {
+  clusterLayout,
+  clusterNatsUrl,
+  clusterRedisUrl,
+  formRedisCluster,
+  jetStreamAnswers,
+  natsNodeArgs,
+  redisClusterOk,
+  redisNodeArgs,
+} from '../../bin/services/cluster-services.ts';
+import { acceptsConnections } from '../../bin/services/probe.ts';
 import { waitUntil } from '../../bin/services/probe.ts';
 import type { Config } from '../../pipeline/config/load-config.ts';
 import { loadConfig } from '../../pipeline/config/load-config.ts';
@@ -21,6 +33,8 @@ const root = new URL('../..', import.meta.url).pathname;
 export class ChaosStack {
   readonly config: Config;
   private readonly running = new Map<ServiceName, ChildProcess>();
+  /** The cluster's nodes by name (`nats-1`, `redis-4`), when the stack is clustered. */
+  private readonly nodes = new Map<string, ChildProcess>();
   private readonly matchers: ChildProcess[] = [];
   private readonly senders: ChildProcess[] = [];
   /** Each matcher's log file. */
@@ -32,28 +46,95 @@ export class ChaosStack {
   private constructor(
     readonly dir: string,
     base: number,
+    /** The clusters' ports (issue #21), or undefined for single servers. */
+    readonly cluster: ClusterLayout | undefined,
   ) {
     this.apiPort = base + 4;
-    this.config = loadConfig({
-      ...process.env,
+    this.single = {
       NUDGE_NATS_URL: `nats://127.0.0.1:${base}`,
       NUDGE_REDIS_URL: `redis://127.0.0.1:${base + 1}`,
       NUDGE_CLICKHOUSE_URL: `http://127.0.0.1:${base + 2}`,
+    };
+    this.config = loadConfig({
+      ...process.env,
+      ...this.single,
+      ...(cluster === undefined
+        ? {}
+        : {
+            NUDGE_NATS_URL: clusterNatsUrl(cluster),
+            NUDGE_REDIS_URL: clusterRedisUrl(cluster),
+            NUDGE_STREAM_REPLICAS: '3',
+          }),
       NUDGE_NAMESPACE: 'chaos',
       NUDGE_PARTITIONS: '4',
       NUDGE_API_PORT: '0',
     });
   }
 
-  /** Ports `base` to `base + 3` (ClickHouse's native port is its HTTP port + 1). */
-  static async start(base: number): Promise<ChaosStack> {
-    const stack = new ChaosStack(await mkdtemp(join(tmpdir(), 'nudge-chaos-')), base);
-    for (const name of ['nats', 'redis', 'clickhouse'] as const) await stack.up(name);
+  /** The single servers' URLs (ClickHouse's is the stack's in both forms). */
+  private readonly single: Record<string, string>;
+
+  /**
+   * Ports `base` to `base + 3` (ClickHouse's native port is its HTTP port + 1); clustered, the NATS
+   * nodes on `base + 11…13` (routes `base + 21…23`) and the Redis nodes on `base + 31…36`, a master
+   * silent for 2 s replaced by its replica.
+   */
+  static async start(base: number, clustered = false): Promise<ChaosStack> {
+    const layout = clustered ? clusterLayout(base + 10, base + 20, base + 30, 2_000) : undefined;
+    const stack = new ChaosStack(await mkdtemp(join(tmpdir(), 'nudge-chaos-')), base, layout);
+    if (layout === undefined) {
+      for (const name of ['nats', 'redis', 'clickhouse'] as const) await stack.up(name);
+      return stack;
+    }
+    await stack.up('clickhouse');
+    for (const node of [...layout.nats, ...layout.redis]) await stack.upNode(node.name);
+    if (!(await waitUntil(() => jetStreamAnswers(clusterNatsUrl(layout)), 60_000)))
+      throw new Error('the NATS cluster has no JetStream leader after 60 s');
+    const redisCli = ensureBinary('redis-cli', 'redis-tools', () => undefined);
+    formRedisCluster(redisCli, layout);
+    if (!(await waitUntil(() => Promise.resolve(redisClusterOk(redisCli, layout)), 30_000)))
+      throw new Error('the Redis cluster is not whole after 30 s');
     return stack;
   }
 
+  /** Starts a cluster node (again) on its folder, and waits until it takes connections. */
+  async upNode(name: string): Promise<void> {
+    const layout = this.cluster;
+    const nats = layout?.nats.find((n) => n.name === name);
+    const redis = layout?.redis.find((n) => n.name === name);
+    if (layout === undefined || (nats === undefined && redis === undefined))
+      throw new Error(`no cluster node ${name}`);
+    const dir = join(this.dir, name);
+    await mkdir(join(dir, 'jetstream'), { recursive: true });
+    const log = openSync(join(dir, 'service.log'), 'a');
+    const { binary, args, port } =
+      nats !== undefined
+        ? { binary: 'nats-server', args: natsNodeArgs(layout, nats, dir), port: nats.port }
+        : redis !== undefined
+          ? { binary: 'redis-server', args: redisNodeArgs(layout, redis, dir), port: redis.port }
+          : { binary: '', args: [], port: 0 };
+    const child = spawn(binary, args, { stdio: ['ignore', log, log], cwd: dir });
+    this.nodes.set(name, child);
+    if (!(await waitUntil(() => acceptsConnections('127.0.0.1', port), 20_000)))
+      throw new Error(`${name} did not come up (see ${dir}/service.log)`);
+  }
+
+  /** Stops a cluster node with `signal` and waits until it is gone. */
+  async downNode(name: string, signal: NodeJS.Signals): Promise<void> {
+    const child = this.nodes.get(name);
+    if (child === undefined) return;
+    this.nodes.delete(name);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
   private service(name: ServiceName): Service {
-    const service = services(this.config).find((s) => s.name === name);
+    const service = services({
+      ...this.config,
+      natsUrl: this.single['NUDGE_NATS_URL'] ?? '',
+      redisUrl: this.single['NUDGE_REDIS_URL'] ?? '',
+    }).find((s) => s.name === name);
     if (service === undefined) throw new Error(`no service ${name}`);
     return service;
   }
@@ -106,6 +187,7 @@ export class ChaosStack {
       NUDGE_CLICKHOUSE_URL: this.config.clickhouseUrl,
       NUDGE_NAMESPACE: this.config.namespace,
       NUDGE_PARTITIONS: String(this.config.partitions),
+      NUDGE_STREAM_REPLICAS: String(this.config.streamReplicas),
       ...extra,
     };
   }
@@ -160,13 +242,14 @@ export class ChaosStack {
   async close(): Promise<void> {
     for (const child of [...this.matchers, ...this.senders]) child.kill('SIGKILL');
     for (const name of [...this.running.keys()]) await this.down(name, 'SIGKILL');
+    for (const name of [...this.nodes.keys()]) await this.downNode(name, 'SIGKILL');
     const keep = process.env['NUDGE_CHAOS_LOGS'];
     if (keep !== undefined && keep !== '')
       // A folder a run (the stack's own name): the scenarios of `all` each keep theirs.
       await cp(this.dir, join(keep, basename(this.dir)), {
         recursive: true,
         filter: (path) =>
-          !path.includes('/jetstream') && !/\/(redis|clickhouse)\/(?!service\.log)/.test(path),
+          !path.includes('/jetstream') && !/\/(redis(-\d)?|clickhouse)\/(?!service\.log)/.test(path),
       });
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -1,17 +1,19 @@
-// `npm run chaos -- <scenario|all> [--full] [--rate N] [--users N] [--seed N]`: runs fault scenarios
-// (issue #6) on a private NATS, Redis and ClickHouse, checks each run, prints the figures and
-// writes them to bench/out/chaos/<scenario>-<length>.json. Exits 1 when a check fails.
+// `npm run chaos -- <scenario|all> [--cluster] [--full] [--rate N] [--users N] [--seed N]`: runs fault
+// scenarios (issue #6) on a private NATS, Redis and ClickHouse (with `--cluster`, the clusters' scenarios
+// on a private 3-node NATS cluster and Redis Cluster, issue #21), checks each run, prints the figures
+// and writes them to bench/out/chaos/<scenario>-<length>.json. Exits 1 when a check fails.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ArrivalCounts } from './run-checker.ts';
 import { passed } from './run-checker.ts';
 import type { ScenarioResult } from './scenarios.ts';
-import { runScenario, SCENARIOS } from './scenarios.ts';
+import { CLUSTER_SCENARIOS, runScenario, SCENARIOS } from './scenarios.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     full: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
     rate: { type: 'string', default: '400' },
     users: { type: 'string', default: '2000' },
     seed: { type: 'string', default: '1' },
@@ -19,7 +21,8 @@ const { values, positionals } = parseArgs({
   },
 });
 const wanted = positionals[0] ?? 'all';
-const names = wanted === 'all' ? SCENARIOS.map((s) => s.name) : [wanted];
+const names =
+  wanted === 'all' ? (values.cluster ? CLUSTER_SCENARIOS : SCENARIOS).map((s) => s.name) : [wanted];
 const out = new URL('../../bench/out/chaos/', import.meta.url);
 await mkdir(out, { recursive: true });
 const results: ScenarioResult[] = [];
@@ -29,6 +32,7 @@ for (const name of names) {
     rate: Number(values.rate),
     users: Number(values.users),
     seed: Number(values.seed),
+    cluster: values.cluster,
     report: (line) => process.stderr.write(`chaos: ${line}\n`),
   });
   results.push(result);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../pipeline/adapters/redis/connect-redis.ts';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { NatsError } from 'nats';
 import { ClickHouseRecordedLog } from '../../pipeline/adapters/clickhouse/recorded-log.ts';
@@ -26,7 +26,7 @@ export type RunServices = {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly clickhouse: ClickHouseClient;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly messages: readonly Message[];
   readonly caps: readonly GlobalCap[];
 };

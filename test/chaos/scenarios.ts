@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../../pipeline/adapters/redis/connect-redis.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import {
   applyCaps,
@@ -16,9 +16,10 @@ import {
 import { ensureLogStream } from '../../pipeline/adapters/nats/log-stream.ts';
 import type { MessageInput } from '../../pipeline/core/message-schema.ts';
 import { MessageListSchema } from '../../pipeline/core/message-schema.ts';
-import { Namespace } from '../../pipeline/namespace.ts';
+import { namespaceOf } from '../../pipeline/config/load-config.ts';
 import { eventName, seededRandom, workloadCaps, workloadMessages } from '../../bench/core/workload.ts';
 import { ChaosStack, kill } from './chaos-stack.ts';
+import { CLUSTER_SCENARIOS } from './cluster-scenarios.ts';
 import { releaseBegun, releasedStillHeld } from './held-probe.ts';
 import { HttpProber } from './http-prober.ts';
 import { CHAOS_EVENTS, CHAOS_MESSAGES, LoadGenerator } from './load-generator.ts';
@@ -27,6 +28,8 @@ import { checkRun, settle } from './run-checker.ts';
 import { WebhookReceiver } from './webhook-receiver.ts';
 
 export type Length = 'short' | 'full';
+
+export { CLUSTER_SCENARIOS };
 
 const root = new URL('../..', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -50,7 +53,7 @@ export type ScenarioResult = {
   readonly verdict: Verdict;
 };
 
-type Run = {
+export type Run = {
   readonly stack: ChaosStack;
   readonly load: LoadGenerator;
   readonly random: () => number;
@@ -63,7 +66,7 @@ type Run = {
   readonly opening: number | undefined;
 };
 
-type Scenario = {
+export type Scenario = {
   readonly name: string;
   readonly summary: string;
   /** How long the load runs; with `held`, how long it runs on after the window opened. */
@@ -398,15 +401,27 @@ async function httpProber(
 export async function runScenario(
   name: string,
   length: Length,
-  options: { basePort: number; rate: number; users: number; seed: number; report: (line: string) => void },
+  options: {
+    basePort: number;
+    rate: number;
+    users: number;
+    seed: number;
+    cluster?: boolean;
+    report: (line: string) => void;
+  },
 ): Promise<ScenarioResult> {
-  const scenario = SCENARIOS.find((s) => s.name === name);
+  const clustered = options.cluster === true;
+  const list = clustered ? CLUSTER_SCENARIOS : SCENARIOS;
+  const scenario = list.find((s) => s.name === name);
   if (scenario === undefined)
-    throw new Error(`no scenario ${name}: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    throw new Error(
+      `no scenario ${name}${clustered ? ' on the clusters' : ''}: ${list.map((s) => s.name).join(', ')}` +
+        (clustered ? '' : ` (with --cluster: ${CLUSTER_SCENARIOS.map((s) => s.name).join(', ')})`),
+    );
   const { report } = options;
-  const stack = await ChaosStack.start(options.basePort);
+  const stack = await ChaosStack.start(options.basePort, clustered);
   const { config } = stack;
-  const ns = new Namespace(config.namespace);
+  const ns = namespaceOf(config);
   const nc = await connectNats(config.natsUrl, 'chaos');
   const clickhouse = createClient({
     url: config.clickhouseUrl,
@@ -414,7 +429,7 @@ export async function runScenario(
     clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '60000' },
     log: { level: ClickHouseLogLevel.OFF },
   });
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
   // Redis goes down in some scenarios on purpose: ioredis reconnects, and says so on every try.
   redis.on('error', () => undefined);
   let receiver: WebhookReceiver | undefined;

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterNatsUrl, clusterRedisUrl } from '../../bin/services/cluster-services.ts';
 import { connectNats } from '../../pipeline/adapters/nats/connect-nats.ts';
 import { loadConfig, namespaceOf } from '../../pipeline/config/load-config.ts';
+import { eventName } from '../../bench/core/workload.ts';
+import { connectRedis } from '../../pipeline/adapters/redis/connect-redis.ts';
+import { RedisEventCatalog } from '../../pipeline/adapters/redis/redis-event-catalog.ts';
 import { awaitDecisions, expectedDecisions, writeWorkloadFiles } from '../e2e/workload-files.ts';
 
 /**
@@ -50,7 +53,7 @@ afterAll(async () => {
 });
 
 describe('nudge on a 3-node NATS cluster and a Redis Cluster', { timeout: 180_000 }, () => {
-  it('makes every stream and bucket with 3 replicas, and decides what nudge replay decides', async () => {
+  it("makes every stream and bucket (the keys' too) with 3 replicas, and decides what nudge replay decides", async () => {
     const size = { entries: 2_000, users: 200, messages: 20, events: 8 };
     const files = await writeWorkloadFiles('nudge-cluster-', size);
     await nudge('messages', 'apply', '--file', files.messages, '--caps', files.caps);
@@ -66,6 +69,30 @@ describe('nudge on a 3-node NATS cluster and a Redis Cluster', { timeout: 180_00
     const stored = await awaitDecisions(clickhouse, ns, expected.length, 120_000);
     expect(stored).toEqual(expected);
 
+    // Every entry in the audit too, and the event catalog kept on the Redis Cluster (its batches span no slots).
+    const entriesBy = Date.now() + 60_000;
+    let entries = 0;
+    while (entries < size.entries && Date.now() < entriesBy) {
+      const result = await clickhouse
+        .query({
+          query: `SELECT uniqExact(partition, seq, position) AS n FROM \`${ns.database}\`.log_entries`,
+          format: 'JSONEachRow',
+        })
+        .then(async (r) => Number((await r.json<{ n: string }>())[0]?.n ?? 0))
+        .catch(() => 0);
+      entries = result;
+      if (entries < size.entries) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(entries).toBe(size.entries);
+    const redis = connectRedis(clusterRedisUrl());
+    try {
+      expect((await new RedisEventCatalog(redis, ns).keys(eventName(0))).length).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+    // A key made through the command: the keys' bucket, made on first use, has the replicas too.
+    const { stdout: key } = await nudge('keys', 'create', '--scope', 'ingest', '--name', 'cluster test');
+    expect(key.trim()).toMatch(/^nudge_/);
     const jsm = await nc.jetstreamManager();
     const made = new Map<string, { replicas: number; peers: number }>();
     for await (const info of jsm.streams.list())

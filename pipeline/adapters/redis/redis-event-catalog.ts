@@ -15,7 +15,10 @@ const typeOf = (value: unknown) => (value === null ? 'null' : typeof value);
  * (`core/key-order.ts`); an entry of at most 20 keys has them all usable, its integer-like ones
  * placed first as JavaScript lists them.
  * Writes are idempotent (ZADD LT, HSETNX), so a batch recorded twice changes nothing. Counts and
- * last-seen times come from the audit in ClickHouse, which is exact.
+ * last-seen times come from the audit in ClickHouse, which is exact. Every key is under one Redis
+ * Cluster hash tag (`<ns>:{event_keys}:keys|types:<event>`): a batch is one pipeline, which a
+ * cluster takes only within one slot. (Before, `<ns>:event_keys:<event>`: the catalogs' rebuild
+ * fills the new keys from ClickHouse on the first start after the change.)
  */
 export class RedisEventCatalog implements EventKeys {
   constructor(
@@ -66,10 +69,10 @@ export class RedisEventCatalog implements EventKeys {
   }
 
   private keysOf(name: string): string {
-    return `${this.ns.name}:event_keys:${name}`;
+    return `${this.ns.name}:{event_keys}:keys:${name}`;
   }
 
   private typesOf(name: string): string {
-    return `${this.ns.name}:event_types:${name}`;
+    return `${this.ns.name}:{event_keys}:types:${name}`;
   }
 }
