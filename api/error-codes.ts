@@ -58,6 +58,10 @@ export const ERROR_CODES = {
   stats_unavailable: { status: 503, meaning: 'the analytics store (ClickHouse) did not answer: retry' },
   replays_unavailable: { status: 503, meaning: 'the replay store (ClickHouse) did not answer: retry' },
   inbox_unavailable: { status: 503, meaning: 'the inbox (Redis) did not answer: retry' },
+  keys_unavailable: {
+    status: 503,
+    meaning: 'the key store (NATS) did not answer for a key not checked before: retry',
+  },
   not_ready: { status: 503, meaning: 'a service the API needs is not reachable (named in the answer)' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -18,6 +18,8 @@ export class Authenticator {
   private readonly records = new LRUCache<string, { record: ApiKeyRecord | null }>({
     max: 10_000,
     ttl: RECORD_TTL_MS,
+    // Kept past its time, for when the store does not answer (`record`).
+    noDeleteOnStaleGet: true,
   });
 
   /**
@@ -41,7 +43,8 @@ export class Authenticator {
     if (known !== undefined) return known;
     const parsed = parseApiKey(key);
     if (parsed === undefined) return undefined;
-    const record = await this.record(parsed.id);
+    // Unread (the store did not answer): no key, for the limiter; the route's check answers 503.
+    const record = await this.record(parsed.id).catch(() => undefined);
     if (record === undefined || record.revoked_at !== null || !secretMatches(parsed.secret, record.hash))
       return undefined;
     this.verified.set(key, record);
@@ -63,10 +66,22 @@ export class Authenticator {
     return requireScope(record, scope);
   }
 
+  /**
+   * The key's record: from memory for 5 s, then from the store. While the store does not answer (the
+   * keys are in NATS: README "What outlives a Redis loss"), a key read before keeps its last record,
+   * as long as it stays among the 10,000 kept; one never read is refused with a 503 to retry.
+   */
   private async record(id: string): Promise<ApiKeyRecord | undefined> {
     const cached = this.records.get(id);
     if (cached !== undefined) return cached.record ?? undefined;
-    const record = await this.keys.get(id);
+    let record: ApiKeyRecord | undefined;
+    try {
+      record = await this.keys.get(id);
+    } catch {
+      const last = this.records.get(id, { allowStale: true });
+      if (last !== undefined) return last.record ?? undefined;
+      throw new ApiError('keys_unavailable', 'the API keys could not be read: retry');
+    }
     this.records.set(id, { record: record ?? null });
     return record;
   }
