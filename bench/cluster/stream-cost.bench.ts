@@ -85,7 +85,7 @@ async function cost(url: string, ports: readonly number[], replicas: number): Pr
     return {
       replicas,
       nodes: pids.length,
-      cpu_us_per_entry: Math.round((cpu * 1e6) / entries.length),
+      cpu_us_per_entry: Number(((cpu * 1e6) / entries.length).toFixed(2)),
       // Per copy, as JetStream reports it; a node holds one copy.
       bytes_per_entry: Math.round(info.state.bytes / entries.length),
       entries_per_s: Math.round(entries.length / seconds),
@@ -112,7 +112,7 @@ for (let round = 0; round < 2; round++) {
 }
 const mean = (replicas: number, key: keyof Cost) => {
   const of = runs.filter((r) => r.replicas === replicas);
-  return of.reduce((sum, r) => sum + r[key], 0) / of.length;
+  return Number((of.reduce((sum, r) => sum + r[key], 0) / of.length).toFixed(2));
 };
 const result = {
   entries: entries.length,

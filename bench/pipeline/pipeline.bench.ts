@@ -3,13 +3,12 @@
 // ClickHouse, counted there) against a raw JetStream loop measured in the same run, then the
 // latency from publish to decision at half the sustained rate. Needs the services (npm run services).
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { createClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
 import {
   applyCaps,
   applyMessages,
@@ -81,10 +80,11 @@ log(`nudge replay gives ${expected} decisions for them`);
 
 const nc = await connectNats(config.natsUrl, 'bench publisher');
 const [js, jsm] = [nc.jetstream(), await nc.jetstreamManager()];
-const redis = new Redis(config.redisUrl);
 const clickhouse = createClient({ url: config.clickhouseUrl });
 const freshNamespace = (kind: string) =>
-  new Namespace(`bench_${kind}_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
+  new Namespace(`bench_${kind}_${randomUUID().replaceAll('-', '').slice(0, 12)}`, {
+    streamReplicas: config.streamReplicas,
+  });
 
 /** Lines of a child's stdout, each to a listener; the child's lines also go to stderr, prefixed. */
 function lines(
@@ -107,14 +107,13 @@ async function publishAll(ns: Namespace, list: readonly LogEntry[]): Promise<voi
   await publisher.flush();
 }
 
+/** Everything of the namespace, by `nudge namespace drop` (which finds the keys on every master of a Redis Cluster). */
 async function removeNamespace(ns: Namespace): Promise<void> {
-  for (const stream of ns.streams) await jsm.streams.delete(stream).catch(() => false);
-  for (;;) {
-    const keys = await redis.keys(`${ns.name}:*`);
-    if (keys.length === 0) break;
-    await redis.del(...keys);
-  }
-  await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${ns.database}` });
+  await promisify(execFile)(
+    process.execPath,
+    [new URL('../../bin/nudge.js', import.meta.url).pathname, 'namespace', 'drop', ns.name, '--yes'],
+    { env: process.env },
+  );
 }
 
 type Run = { elapsed_ms: number; published_ms: number; entries_per_s: number };
@@ -313,6 +312,5 @@ try {
   );
 } finally {
   await nc.drain();
-  await redis.quit();
   await clickhouse.close();
 }
