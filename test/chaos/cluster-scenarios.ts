@@ -113,16 +113,15 @@ export const CLUSTER_SCENARIOS: readonly Scenario[] = [
       const key = run.services.ns.redisKey(0, 'lease');
       for (let i = 0; i < kills; i++) {
         await sleep(8_000 + 2_000 * run.random());
-        const survivor = () => layout.redis.find((node) => node.name !== master);
-        let master: string | undefined = await masterOf(layout.redis[0]?.port ?? 0, key, layout);
-        if (master === undefined) throw new Error(`no master serves ${key}`);
-        const killed = master;
+        const killed = await masterOf(layout.redis[0]?.port ?? 0, key, layout);
+        if (killed === undefined) throw new Error(`no master serves ${key}`);
         await run.stack.downNode(killed, 'SIGKILL');
+        // Asked of a node still up: which node serves the slot now.
+        const asked = layout.redis.find((node) => node.name !== killed)?.port ?? 0;
         const promoted = await within(30_000, async () => {
-          const now = await masterOf(survivor()?.port ?? 0, key, layout);
+          const now = await masterOf(asked, key, layout);
           return now !== undefined && now !== killed ? now : undefined;
         });
-        master = promoted?.value;
         notes.push(
           `${killed} (master of partition 0) SIGKILLed; ${promoted === undefined ? 'no replica promoted within 30 s' : `${promoted.value} promoted ${(promoted.ms / 1000).toFixed(1)} s later`}`,
         );
