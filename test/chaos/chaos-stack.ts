@@ -32,9 +32,8 @@ const root = new URL('../..', import.meta.url).pathname;
  */
 export class ChaosStack {
   readonly config: Config;
-  private readonly running = new Map<ServiceName, ChildProcess>();
-  /** The cluster's nodes by name (`nats-1`, `redis-4`), when the stack is clustered. */
-  private readonly nodes = new Map<string, ChildProcess>();
+  /** The server processes by name: the services (`nats`, `clickhouse`) and the cluster's nodes (`nats-1`, `redis-4`). */
+  private readonly running = new Map<string, ChildProcess>();
   private readonly matchers: ChildProcess[] = [];
   private readonly senders: ChildProcess[] = [];
   /** Each matcher's log file. */
@@ -106,27 +105,29 @@ export class ChaosStack {
       throw new Error(`no cluster node ${name}`);
     const dir = join(this.dir, name);
     await mkdir(join(dir, 'jetstream'), { recursive: true });
-    const log = openSync(join(dir, 'service.log'), 'a');
     const { binary, args, port } =
       nats !== undefined
         ? { binary: 'nats-server', args: natsNodeArgs(layout, nats, dir), port: nats.port }
         : redis !== undefined
           ? { binary: 'redis-server', args: redisNodeArgs(layout, redis, dir), port: redis.port }
           : { binary: '', args: [], port: 0 };
-    const child = spawn(binary, args, { stdio: ['ignore', log, log], cwd: dir });
-    this.nodes.set(name, child);
-    if (!(await waitUntil(() => acceptsConnections('127.0.0.1', port), 20_000)))
-      throw new Error(`${name} did not come up (see ${dir}/service.log)`);
+    await this.launch(name, binary, args, () => acceptsConnections('127.0.0.1', port), 20_000);
   }
 
-  /** Stops a cluster node with `signal` and waits until it is gone. */
-  async downNode(name: string, signal: NodeJS.Signals): Promise<void> {
-    const child = this.nodes.get(name);
-    if (child === undefined) return;
-    this.nodes.delete(name);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
+  /** Runs a server in its folder, its output to `service.log` there, and waits until it answers. */
+  private async launch(
+    name: string,
+    binary: string,
+    args: readonly string[],
+    reachable: () => Promise<boolean>,
+    timeoutMs: number,
+  ): Promise<void> {
+    const dir = join(this.dir, name);
+    const log = openSync(join(dir, 'service.log'), 'a');
+    const child = spawn(binary, args, { stdio: ['ignore', log, log], cwd: dir });
+    this.running.set(name, child);
+    if (!(await waitUntil(reachable, timeoutMs)))
+      throw new Error(`${name} did not come up (see ${dir}/service.log)`);
   }
 
   private service(name: ServiceName): Service {
@@ -144,24 +145,19 @@ export class ChaosStack {
     const service = this.service(name);
     const dir = join(this.dir, name);
     await mkdir(dir, { recursive: true });
-    const log = openSync(join(dir, 'service.log'), 'a');
-    const child = spawn(service.binary, await service.prepare(dir), {
-      stdio: ['ignore', log, log],
-      cwd: dir,
-    });
-    this.running.set(name, child);
-    if (!(await waitUntil(() => service.reachable(), service.startTimeoutMs)))
-      throw new Error(`${name} did not come up (see ${dir}/service.log)`);
+    const args = await service.prepare(dir);
+    await this.launch(name, service.binary, args, () => service.reachable(), service.startTimeoutMs);
   }
 
-  /** Stops a service with `signal` (SIGTERM: cleanly; SIGKILL: a crash) and waits until it is gone. */
-  async down(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+  /**
+   * Stops a service or a cluster node with `signal` (SIGTERM: cleanly; SIGKILL: a crash) and waits
+   * until it is gone.
+   */
+  async down(name: string, signal: NodeJS.Signals): Promise<void> {
     const child = this.running.get(name);
     if (child === undefined) return;
     this.running.delete(name);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
+    await kill(child, signal);
   }
 
   /** An outage: the service stopped with `signal`, down for `ms`, then started again on its data. */
@@ -242,7 +238,6 @@ export class ChaosStack {
   async close(): Promise<void> {
     for (const child of [...this.matchers, ...this.senders]) child.kill('SIGKILL');
     for (const name of [...this.running.keys()]) await this.down(name, 'SIGKILL');
-    for (const name of [...this.nodes.keys()]) await this.downNode(name, 'SIGKILL');
     const keep = process.env['NUDGE_CHAOS_LOGS'];
     if (keep !== undefined && keep !== '')
       // A folder a run (the stack's own name): the scenarios of `all` each keep theirs.

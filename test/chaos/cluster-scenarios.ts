@@ -82,7 +82,7 @@ export const CLUSTER_SCENARIOS: readonly Scenario[] = [
         const leader = await streamLeader(run, stream);
         if (leader === undefined) throw new Error(`${stream} has no leader to kill`);
         const killed = Date.now();
-        await run.stack.downNode(leader, 'SIGKILL');
+        await run.stack.down(leader, 'SIGKILL');
         const next = await within(30_000, async () => {
           const now = await streamLeader(run, stream);
           return now !== undefined && now !== leader ? now : undefined;
@@ -115,7 +115,7 @@ export const CLUSTER_SCENARIOS: readonly Scenario[] = [
         await sleep(8_000 + 2_000 * run.random());
         const killed = await masterOf(layout.redis[0]?.port ?? 0, key, layout);
         if (killed === undefined) throw new Error(`no master serves ${key}`);
-        await run.stack.downNode(killed, 'SIGKILL');
+        await run.stack.down(killed, 'SIGKILL');
         // Asked of a node still up: which node serves the slot now.
         const asked = layout.redis.find((node) => node.name !== killed)?.port ?? 0;
         const promoted = await within(30_000, async () => {

@@ -1,8 +1,8 @@
 import type { JetStreamClient, KV } from 'nats';
-import { StorageType } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type { Checkpoints } from '../../ports/checkpoints.ts';
 import type { StreamPublisher } from './jetstream-publisher.ts';
+import { bucketOnDemand } from './kv-bucket.ts';
 
 const codec = {
   encode: (n: number) => new TextEncoder().encode(String(n)),
@@ -16,13 +16,15 @@ const codec = {
  * save a batch: nats.js's request costs a subscription, a timer and an error object each).
  */
 export class JetStreamCheckpoints implements Checkpoints {
-  private bucket: Promise<KV> | undefined;
+  private readonly kv: () => Promise<KV>;
 
   constructor(
-    private readonly js: JetStreamClient,
+    js: JetStreamClient,
     private readonly ns: Namespace,
     private readonly publisher: StreamPublisher,
-  ) {}
+  ) {
+    this.kv = bucketOnDemand(js, ns.checkpointsBucket, ns.streamReplicas);
+  }
 
   async save(partition: number, applied: number): Promise<void> {
     await this.kv();
@@ -32,19 +34,5 @@ export class JetStreamCheckpoints implements Checkpoints {
   async load(partition: number): Promise<number> {
     const entry = await (await this.kv()).get(`p${partition}`);
     return entry === null || entry.length === 0 ? 0 : codec.decode(entry.value);
-  }
-
-  private kv(): Promise<KV> {
-    this.bucket ??= this.js.views
-      .kv(this.ns.checkpointsBucket, {
-        history: 1,
-        storage: StorageType.File,
-        replicas: this.ns.streamReplicas,
-      })
-      .catch((error: unknown) => {
-        this.bucket = undefined;
-        throw error;
-      });
-    return this.bucket;
   }
 }

@@ -1,5 +1,5 @@
 import type { JetStreamClient, KV } from 'nats';
-import { NatsError, StorageType } from 'nats';
+import { NatsError } from 'nats';
 import type { Namespace } from '../../namespace.ts';
 import type {
   ApiKeyRecord,
@@ -10,6 +10,7 @@ import type {
   VapidKeyStore,
 } from '../../ports/key-store.ts';
 import { ApiKeyRecordSchema, VapidKeysSchema } from '../../ports/key-store.ts';
+import { bucketOnDemand } from './kv-bucket.ts';
 
 /** What the keys were kept in before they were durable (`RedisKeyStore`): read once, copied over. */
 export type LegacyKeys = KeyStore & ClientSecrets & VapidKeyStore & UnsubscribeSecrets;
@@ -39,13 +40,16 @@ const decoder = new TextDecoder();
  * made, revoked or rotated after the upgrade is only here.
  */
 export class JetStreamKeyStore implements KeyStore, ClientSecrets, VapidKeyStore, UnsubscribeSecrets {
-  private bucket: Promise<KV> | undefined;
+  /** One value a key: a rotated secret's old value is the stream's to forget. */
+  private readonly kv: () => Promise<KV>;
 
   constructor(
-    private readonly js: JetStreamClient,
-    private readonly ns: Namespace,
+    js: JetStreamClient,
+    ns: Namespace,
     private readonly legacy?: LegacyKeys,
-  ) {}
+  ) {
+    this.kv = bucketOnDemand(js, ns.keysBucket, ns.streamReplicas);
+  }
 
   async put(record: ApiKeyRecord): Promise<void> {
     await (await this.kv()).put(apiKey(record.id), encoder.encode(JSON.stringify(record)));
@@ -142,21 +146,6 @@ export class JetStreamKeyStore implements KeyStore, ClientSecrets, VapidKeyStore
         throw new Error(`${key}: refused as present, then found absent`, { cause: error });
       return there;
     }
-  }
-
-  private kv(): Promise<KV> {
-    this.bucket ??= this.js.views
-      .kv(this.ns.keysBucket, {
-        // One value a key; the previous ones are the stream's to forget (a rotated secret is gone).
-        history: 1,
-        storage: StorageType.File,
-        replicas: this.ns.streamReplicas,
-      })
-      .catch((error: unknown) => {
-        this.bucket = undefined;
-        throw error;
-      });
-    return this.bucket;
   }
 }
 
